@@ -1,0 +1,96 @@
+/**
+ * Opening a data directory for service: folders, the instance lock, the database, migrations,
+ * repositories and the dispatcher. Shared by the server (main.ts) and one-shot calls (`call`).
+ */
+import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
+import type { StoredSong } from './generated/types.js';
+import { buildMethods } from './methods/index.js';
+import type { RuntimeInfo, Services } from './methods/services.js';
+import { dataPaths, ensureDataDirs, type DataPaths } from './paths.js';
+import { Dispatcher } from './rpc/dispatcher.js';
+import type { SynchronousMode } from './store/database.js';
+import { songs } from './store/entities.js';
+import { lockDataDir, type DataDirLock } from './store/lock.js';
+import { migrate } from './store/migrations.js';
+import { Repository } from './store/repository.js';
+import { storageError } from './store/sqlite-errors.js';
+import { Store } from './store/store.js';
+import type { Logger } from './log.js';
+
+export const VERSION: string = OPENRPC_DOCUMENT.info.version;
+
+export interface AppOptions {
+  dataDir: string;
+  synchronous?: SynchronousMode;
+  log: Logger;
+  framing: () => 'header' | 'ndjson' | 'none';
+  /** Called by system.shutdown. */
+  requestShutdown: () => void;
+}
+
+export interface App {
+  readonly paths: DataPaths;
+  readonly store: Store;
+  readonly services: Services;
+  readonly dispatcher: Dispatcher;
+  /** Checkpoints and closes the database, then releases the lock. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Opens the data directory. Throws DataDirLockedError (another instance), NewerSchemaError
+ * (a database from a newer version), or the SQLite error of a file that cannot be opened.
+ */
+export async function openApp(options: AppOptions): Promise<App> {
+  const { log } = options;
+  const paths = dataPaths(options.dataDir);
+  ensureDataDirs(paths);
+  const lock: DataDirLock = lockDataDir(paths.dataDir);
+  let store: Store | undefined;
+  try {
+    store = Store.open(paths.dbPath, { synchronous: options.synchronous });
+    const outcome = await migrate(store.db, paths.dbPath, {
+      backupDir: paths.backupsDir,
+      onStep: (m) => log.info({ version: m.version, name: m.name }, 'applying migration'),
+    });
+    if (outcome.applied.length) log.info(outcome, 'database migrated');
+  } catch (err) {
+    store?.db.close();
+    lock.release();
+    throw err;
+  }
+  const opened = store;
+  const runtime: RuntimeInfo = {
+    version: VERSION,
+    dataDir: paths.dataDir,
+    dbPath: paths.dbPath,
+    startedAt: Date.now(),
+    framing: options.framing,
+  };
+  const services: Services = {
+    store: opened,
+    songs: new Repository<StoredSong>(opened, songs),
+    runtime,
+    requestShutdown: options.requestShutdown,
+  };
+  const dispatcher = new Dispatcher(buildMethods(services), {
+    mapError: storageError,
+    onInternalError: (err, method) => log.error({ err, method }, 'internal error (a bug)'),
+  });
+  let closed = false;
+  return {
+    paths,
+    store: opened,
+    services,
+    dispatcher,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        opened.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * The composition root: parses the command line, opens the data directory, and serves JSON-RPC on
+ * stdin/stdout until system.shutdown, end of input, SIGTERM or SIGINT. Everything is built here,
+ * explicitly; nothing else holds global state.
+ *
+ * Exit status: 0 after an orderly shutdown; 1 when the data directory cannot be served (another
+ * instance holds it, a newer schema, a damaged file), with one line on stderr saying why;
+ * 2 for a usage error.
+ */
+import { CommanderError } from 'commander';
+import { openApp, VERSION, type App } from './app.js';
+import { exitCodeOf, parseArgs, type Invocation, type ServeOptions } from './cli/options.js';
+import { createLogger, type Logger } from './log.js';
+import { dataPaths, ensureDataDirs, resolveDataDir } from './paths.js';
+import { errorResponse } from './rpc/dispatcher.js';
+import { Server } from './rpc/server.js';
+import {
+  detectFraming,
+  HeaderMessageReader,
+  NdjsonMessageReader,
+  StreamMessageWriter,
+  type Framing,
+} from './rpc/transport.js';
+import { shuttingDown, RpcError, ErrorCode } from './errors.js';
+import { DataDirLockedError } from './store/lock.js';
+import { NewerSchemaError } from './store/migrations.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+
+/** One clear line on stderr for the problems a person can fix, and the exit status. */
+function fatal(log: Logger | undefined, err: unknown): never {
+  const known = err instanceof DataDirLockedError || err instanceof NewerSchemaError;
+  const message = err instanceof Error ? err.message : String(err);
+  if (log && !known) log.fatal({ err }, 'cannot serve');
+  process.stderr.write(`whiteroom-store: ${message}\n`);
+  process.exit(EXIT_FAILURE);
+}
+
+function openLogger(options: ServeOptions, dataDir: string): Logger {
+  const paths = dataPaths(dataDir);
+  ensureDataDirs(paths);
+  return createLogger({ level: options.logLevel, file: paths.logFile });
+}
+
+async function serve(options: ServeOptions): Promise<void> {
+  const dataDir = resolveDataDir(options.dataDir);
+  let log: Logger | undefined;
+  let framing: Framing | undefined = options.framing === 'auto' ? undefined : options.framing;
+  let shutdown: (reason: string) => void = () => {};
+  let app: App;
+  try {
+    log = openLogger(options, dataDir);
+    app = await openApp({
+      dataDir,
+      synchronous: options.synchronous,
+      log,
+      framing: () => framing ?? 'none',
+      requestShutdown: () => shutdown('system.shutdown'),
+    });
+  } catch (err) {
+    fatal(log, err);
+  }
+  const logger = log;
+  logger.info({ version: VERSION, dataDir }, 'serving');
+
+  if (process.stdin.isTTY) {
+    process.stderr.write(
+      'whiteroom-store: type one JSON-RPC request per line, e.g. {"jsonrpc":"2.0","id":1,"method":"system.info"}; Ctrl-D to quit\n',
+    );
+  }
+
+  let server: Server | undefined;
+  let writer: StreamMessageWriter | undefined;
+  let stopping = false;
+  shutdown = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    app.dispatcher.refuseAll(shuttingDown());
+    void (async () => {
+      let code = EXIT_OK;
+      try {
+        // Let the request that is running (and its answer) finish, refuse what is queued.
+        await server?.idle();
+        server?.refuseQueued(shuttingDown());
+        app.close();
+        logger.info('closed');
+      } catch (err) {
+        code = EXIT_FAILURE;
+        logger.error({ err }, 'shutdown failed');
+      }
+      await writer?.flush();
+      process.exit(code);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  framing ??= await detectFraming(process.stdin);
+  if (!framing) return shutdown('stdin closed before any message');
+  if (stopping) return;
+
+  const maxBytes = options.maxMessageBytes;
+  const reader =
+    framing === 'header' ? new HeaderMessageReader(process.stdin, maxBytes) : new NdjsonMessageReader(process.stdin, maxBytes);
+  writer = new StreamMessageWriter(process.stdout, framing);
+  server = new Server({
+    reader,
+    writer,
+    dispatcher: app.dispatcher,
+    log: logger,
+    onInputEnd: () => shutdown('stdin closed'),
+    onOutputError: (err) => {
+      logger.warn({ err }, 'stdout failed; the host has gone');
+      shutdown('stdout closed');
+    },
+  });
+  const s = server;
+  app.store.onCommit((changes) => {
+    for (const change of changes) s.notify('store.changed', change);
+  });
+  server.start();
+}
+
+/** `whiteroom-store call METHOD [JSON]`: one request, the result on stdout, the error on stderr. */
+async function call(options: ServeOptions, method: string, paramsText: string | undefined): Promise<void> {
+  let params: unknown;
+  if (paramsText !== undefined) {
+    try {
+      params = JSON.parse(paramsText);
+    } catch (err) {
+      process.stderr.write(`whiteroom-store: the params are not JSON: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const dataDir = resolveDataDir(options.dataDir);
+  const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, file: dataPaths(dataDir).logFile });
+  let app: App;
+  try {
+    app = await openApp({ dataDir, synchronous: options.synchronous, log, framing: () => 'none', requestShutdown: () => {} });
+  } catch (err) {
+    fatal(log, err);
+  }
+  let response;
+  try {
+    response = await app.dispatcher.handle({ jsonrpc: '2.0', id: 1, method, ...(params === undefined ? {} : { params }) });
+  } catch (err) {
+    response = errorResponse(1, new RpcError(ErrorCode.InternalError, String(err)));
+  } finally {
+    app.close();
+  }
+  const r = Array.isArray(response) ? response[0] : response;
+  if (r?.error) {
+    process.stderr.write(`${JSON.stringify(r.error, null, 2)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  } else {
+    process.stdout.write(`${JSON.stringify(r?.result ?? null, null, 2)}\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  let invocation: Invocation;
+  try {
+    invocation = parseArgs(process.argv.slice(2), VERSION);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(exitCodeOf(err));
+    throw err;
+  }
+  if (invocation.command === 'call') await call(invocation.options, invocation.method, invocation.params);
+  else await serve(invocation.options);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`whiteroom-store: unexpected failure: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(EXIT_FAILURE);
+});

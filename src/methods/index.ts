@@ -1,0 +1,34 @@
+/**
+ * Every method the sidecar serves, in one list: its name, its params validator (compiled at
+ * build time from rpc-schema/), its handler. A method exists when its schema exists; the
+ * compiler refuses a schema without a handler (AllHandlers).
+ */
+import { METHOD_NAMES } from '../generated/types.js';
+import * as validators from '../generated/validators.js';
+import type { MethodEntry, Validator } from '../rpc/dispatcher.js';
+import type { Services } from './services.js';
+import type { AllHandlers } from './types.js';
+import { songsMethods } from './songs.js';
+import { discover, systemMethods } from './system.js';
+
+const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
+  const v = (validators as unknown as Record<string, Validator | undefined>)[`${method.replace(/\./g, '_')}__${part}`];
+  if (!v) throw new Error(`no ${part} validator for ${method}: run npm run gen`);
+  return v;
+};
+
+export function buildMethods(s: Services): MethodEntry[] {
+  const handlers: AllHandlers = {
+    ...songsMethods(s),
+    ...systemMethods(s),
+    'rpc.discover': discover,
+  };
+  return METHOD_NAMES.map((name) => ({
+    name,
+    validate: validatorFor(name, 'params'),
+    handler: handlers[name] as MethodEntry['handler'],
+  }));
+}
+
+/** The result validator of a method (tests check every answer against it). */
+export const resultValidator = (method: string): Validator => validatorFor(method, 'result');

@@ -1,0 +1,14 @@
+/** songs.*: the shared verbs, plus search, setFavorite and markPlayed. */
+import type { Services } from './services.js';
+import type { FamilyHandlers } from './types.js';
+import { entityVerbs } from './entity-verbs.js';
+
+export function songsMethods(s: Services): FamilyHandlers<'songs'> {
+  const repo = s.songs;
+  return {
+    ...(entityVerbs('songs', repo) as unknown as Omit<FamilyHandlers<'songs'>, 'songs.search' | 'songs.setFavorite' | 'songs.markPlayed'>),
+    'songs.search': ({ query, limit }) => ({ items: repo.search(query, limit) }),
+    'songs.setFavorite': ({ id, isFavorite, ifRevision }) => repo.setFields(id, { isFavorite }, { ifRevision }),
+    'songs.markPlayed': ({ id }) => repo.setFields(id, { lastPlayedAt: s.store.now() }, { increment: ['playCount'] }),
+  };
+}

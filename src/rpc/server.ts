@@ -1,0 +1,139 @@
+/**
+ * The server: a reader feeding one queue, the dispatcher draining it one message at a time in
+ * arrival order, a writer for answers and notifications.
+ *
+ * Only `$/cancelRequest` skips the queue: it must reach a long request while that request runs.
+ * Synchronous handlers (nearly all: better-sqlite3 is synchronous) are answered in the same tick
+ * their message arrived in; an asynchronous one holds the queue until it settles, so a write's
+ * transaction never interleaves with another request's work.
+ */
+import type { MessageReader } from 'vscode-jsonrpc/node';
+import { ErrorCode, RpcError } from '../errors.js';
+import { errorResponse, type Dispatcher, type Response } from './dispatcher.js';
+import { FramingError, type StreamMessageWriter } from './transport.js';
+
+export interface ServerLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ServerOptions {
+  reader: MessageReader;
+  writer: StreamMessageWriter;
+  dispatcher: Dispatcher;
+  log: ServerLog;
+  /** Called once when the input has ended and every message it carried has been answered. */
+  onInputEnd: () => void;
+  /** Called once if the output fails (the host closed its end of the pipe). */
+  onOutputError: (err: Error) => void;
+}
+
+type Item = unknown | FramingError;
+
+export class Server {
+  readonly #o: ServerOptions;
+  readonly #queue: Item[] = [];
+  #busy = false;
+  #inputEnded = false;
+  #endReported = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: ServerOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    const { reader, writer, log } = this.#o;
+    reader.onError((err) => {
+      if (err instanceof FramingError) this.#enqueue(err);
+      else log.error({ err }, 'input failed');
+    });
+    reader.onClose(() => {
+      this.#inputEnded = true;
+      this.#pump();
+    });
+    let outputFailed = false;
+    writer.onError(([err]) => {
+      if (outputFailed) return;
+      outputFailed = true;
+      this.#o.onOutputError(err);
+    });
+    reader.listen((msg) => this.#enqueue(msg));
+  }
+
+  /** Sends a notification to the host. */
+  notify(method: string, params: unknown): void {
+    void this.#o.writer.write({ jsonrpc: '2.0', method, params } as never);
+  }
+
+  /** Resolves when no request is running (queued ones may remain). */
+  idle(): Promise<void> {
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Answers every queued message with `err` and empties the queue (shutdown). */
+  refuseQueued(err: RpcError): void {
+    for (const item of this.#queue.splice(0)) {
+      if (item instanceof FramingError) continue;
+      for (const m of Array.isArray(item) ? item : [item]) {
+        const id = (m as { id?: unknown }).id;
+        if (typeof m === 'object' && m !== null && 'id' in m && (typeof id === 'string' || typeof id === 'number')) {
+          this.#send(errorResponse(id, err));
+        }
+      }
+    }
+  }
+
+  #enqueue(item: Item): void {
+    const m = item as { method?: unknown; id?: unknown; params?: { id?: unknown } };
+    if (typeof m === 'object' && m !== null && m.method === '$/cancelRequest' && !('id' in m)) {
+      const id = m.params?.id;
+      if (typeof id === 'string' || typeof id === 'number') this.#o.dispatcher.cancel(id);
+      return;
+    }
+    this.#queue.push(item);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#busy && this.#queue.length > 0) {
+      const item = this.#queue.shift();
+      if (item instanceof FramingError) {
+        this.#send(this.#framingErrorResponse(item));
+        continue;
+      }
+      const out = this.#o.dispatcher.handle(item);
+      if (out instanceof Promise) {
+        this.#busy = true;
+        out
+          .then(
+            (r) => this.#send(r),
+            (err) => this.#o.log.error({ err }, 'dispatch failed'),
+          )
+          .finally(() => {
+            this.#busy = false;
+            for (const w of this.#idleWaiters.splice(0)) w();
+            this.#pump();
+          });
+        return;
+      }
+      this.#send(out);
+    }
+    if (!this.#busy && this.#queue.length === 0 && this.#inputEnded && !this.#endReported) {
+      this.#endReported = true;
+      this.#o.onInputEnd();
+    }
+  }
+
+  #framingErrorResponse(err: FramingError): Response {
+    this.#o.log.warn({ reason: err.message }, err.kind === 'parse' ? 'unparseable input' : 'message too large');
+    return err.kind === 'parse'
+      ? errorResponse(null, new RpcError(ErrorCode.ParseError, `Parse error: ${err.message}`))
+      : errorResponse(null, new RpcError(ErrorCode.InvalidRequest, `Invalid request: ${err.message}`));
+  }
+
+  #send(out: Response | Response[] | undefined): void {
+    if (out !== undefined) void this.#o.writer.write(out as never);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Opening the database: the one place that sets connection pragmas. Every connection the sidecar
+ * makes to a data file goes through `openDatabase`, so `foreign_keys=ON` (SQLite's default is OFF,
+ * which silently disabled the plan's cascades) can never be forgotten.
+ */
+import Database from 'better-sqlite3';
+
+export type Connection = Database.Database;
+export const SqliteError = Database.SqliteError;
+
+/** How long a statement waits for another process's lock before failing with StorageBusy. */
+export const BUSY_TIMEOUT_MS = 5000;
+/** The WAL file is truncated back to this size after a checkpoint, so it cannot grow without bound. */
+export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Page cache: negative means KiB, so -64000 is the plan's 64 MB. */
+export const CACHE_SIZE_KIB = 64000;
+/** The plan's memory-map size (SQLite caps it at its compile-time maximum, 2 GB by default). */
+export const MMAP_SIZE_BYTES = 30_000_000_000;
+
+export type SynchronousMode = 'normal' | 'full';
+
+export interface OpenOptions {
+  /**
+   * `normal` (default, the plan's choice): in WAL mode a commit survives a crash of the process;
+   * a power cut may lose the last commits but never corrupts. `full` also survives power loss,
+   * at the cost of an fsync per commit.
+   */
+  synchronous?: SynchronousMode;
+  /** Open read-only (inspection of backups and import sources). */
+  readonly?: boolean;
+  /** Fail at once instead of waiting for locks (used for the instance lock). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) the database at `path` with the store's pragmas.
+ * Throws SqliteError when the file cannot be opened or is not a database.
+ */
+export function openDatabase(path: string, options: OpenOptions = {}): Connection {
+  const db = new Database(path, {
+    readonly: options.readonly ?? false,
+    fileMustExist: options.readonly ?? false,
+    timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS,
+  });
+  try {
+    // Nothing in our schema needs SQL functions with side effects inside triggers or views;
+    // refusing them defends against a crafted file (a restored backup, an import).
+    db.pragma('trusted_schema = OFF');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
+    db.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
+    db.pragma('temp_store = MEMORY');
+    db.pragma(`mmap_size = ${MMAP_SIZE_BYTES}`);
+    if (!options.readonly) {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`could not switch ${path} to WAL mode (journal_mode is ${String(mode)})`);
+      db.pragma(`synchronous = ${(options.synchronous ?? 'normal').toUpperCase()}`);
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+    }
+    if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('foreign_keys could not be switched on');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Entity descriptors: each table the store serves is described once (its columns, how each maps
+ * to a field of the wire model, which fields filter lists, what full-text index it has), and one
+ * generic mapper and one repository (repository.ts) serve every entity from that description.
+ *
+ * Wire models are camelCase JSON; columns are snake_case. A field's `path` is where it sits in the
+ * model (`metadata.tempo` is `model.metadata.tempo`). Absent optional fields are NULL columns and
+ * are omitted again on the way out, so what a host stored is what it reads back.
+ */
+
+/** How one field is stored in one or more columns. */
+export interface Codec {
+  /** Model value (never undefined) to column values, one per column. */
+  toDb(value: unknown): unknown[];
+  /** Column values to the model value; undefined when the field is absent. */
+  fromDb(values: unknown[]): unknown;
+  /** Number of columns the field takes. */
+  readonly width: number;
+}
+
+const single = (toDb: (v: unknown) => unknown, fromDb: (v: unknown) => unknown): Codec => ({
+  width: 1,
+  toDb: (v) => [toDb(v)],
+  fromDb: ([v]) => (v === null || v === undefined ? undefined : fromDb(v)),
+});
+
+const identity = (v: unknown): unknown => v;
+
+/** Codecs for the column kinds the plan's schema uses. */
+export const codecs = {
+  text: single(identity, identity),
+  integer: single(identity, identity),
+  real: single(identity, identity),
+  /** SQLite has no boolean: 0 / 1. */
+  boolean: single(
+    (v) => (v ? 1 : 0),
+    (v) => v === 1,
+  ),
+  /** Any JSON value, stored verbatim as text (structured parts, tag arrays). */
+  json: single(
+    (v) => JSON.stringify(v),
+    (v) => JSON.parse(v as string),
+  ),
+  /** A two-element integer array stored in two columns: timeSignature [numerator, denominator]. */
+  pair: {
+    width: 2,
+    toDb: (v) => [(v as number[])[0], (v as number[])[1]],
+    fromDb: ([a, b]) => (a === null || a === undefined ? undefined : [a, b]),
+  } satisfies Codec,
+} as const;
+
+/** One field of a wire model and the column(s) it is stored in. */
+export interface FieldSpec {
+  /** Dotted path in the model: `name`, `metadata.tempo`. */
+  readonly path: string;
+  /** Column names, `codec.width` of them. */
+  readonly columns: readonly string[];
+  readonly codec: Codec;
+  /** Value written when the model does not carry the field. */
+  readonly default?: unknown;
+  /**
+   * When an update or save does not carry the field, the stored value is kept instead of being
+   * reset to the default. For play state (isFavorite, playCount, lastPlayedAt), which hosts change
+   * through their own methods and which a full-model update must never wipe.
+   */
+  readonly keepWhenAbsent?: boolean;
+}
+
+/** Declares a field: `field('metadata.tempo', 'tempo', codecs.real)`. */
+export function field(
+  path: string,
+  columns: string | readonly string[],
+  codec: Codec,
+  options: { default?: unknown; keepWhenAbsent?: boolean } = {},
+): FieldSpec {
+  const cols = typeof columns === 'string' ? [columns] : columns;
+  if (cols.length !== codec.width) throw new Error(`field ${path}: ${codec.width} column(s) expected`);
+  return { path, columns: cols, codec, ...options };
+}
+
+/** Full-text search over an FTS5 external-content table kept in sync by triggers (sql/0001). */
+export interface SearchSpec {
+  readonly table: string;
+  /** bm25 weight of each FTS column, in the FTS table's column order. */
+  readonly weights: readonly number[];
+}
+
+export interface EntityDescriptor {
+  /** The family name on the wire (`songs`), used in errors and store.changed. */
+  readonly entity: string;
+  readonly table: string;
+  /** Model fields other than id, createdAt, updatedAt and revision, which every entity has. */
+  readonly fields: readonly FieldSpec[];
+  /** List / count filters: param name -> field path (the field's codec converts the value). */
+  readonly filters: Readonly<Record<string, string>>;
+  /** Parents that must exist: model field path -> parent entity (checked before each write). */
+  readonly parents: Readonly<Record<string, string>>;
+  readonly search?: SearchSpec;
+  /** Whether the table has created_at / updated_at columns. */
+  readonly timestamps: { readonly created: boolean; readonly updated: boolean };
+}
+
+/** A row as better-sqlite3 returns it. */
+export type Row = Record<string, unknown>;
+
+/** Reads the value at a dotted path. */
+export function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Sets the value at a dotted path, creating intermediate objects. */
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur = obj;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i]!;
+    let next = cur[k];
+    if (next === undefined) cur[k] = next = {};
+    cur = next as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/**
+ * Column values of `item` for an insert or update, as named parameters: `@col` carries the value
+ * (or the field's default), and for keepWhenAbsent fields `@keep_col` carries the value or NULL.
+ */
+export function toParams(desc: EntityDescriptor, item: Record<string, unknown>): Row {
+  const params: Row = {};
+  for (const f of desc.fields) {
+    const value = getPath(item, f.path);
+    const present = value !== undefined;
+    const cols = f.codec.toDb(present ? value : f.default === undefined ? null : f.default);
+    const values = present || f.default !== undefined ? cols : f.columns.map(() => null);
+    f.columns.forEach((c, i) => {
+      params[c] = values[i];
+      if (f.keepWhenAbsent) params[`keep_${c}`] = present ? values[i] : null;
+    });
+  }
+  return params;
+}
+
+/** The wire model of a stored row. */
+export function fromRow(desc: EntityDescriptor, row: Row): Record<string, unknown> {
+  const model: Record<string, unknown> = { id: row.id };
+  for (const f of desc.fields) {
+    const value = f.codec.fromDb(f.columns.map((c) => row[c]));
+    if (value !== undefined) setPath(model, f.path, value);
+  }
+  if (desc.timestamps.created) model.createdAt = row.created_at;
+  if (desc.timestamps.updated) model.updatedAt = row.updated_at;
+  model.revision = row.revision;
+  return model;
+}
+
+/** Every column of the entity's table that the descriptor maps. */
+export function columnsOf(desc: EntityDescriptor): string[] {
+  return desc.fields.flatMap((f) => f.columns);
+}
+
+/** The field a path names. Throws for a descriptor bug. */
+export function fieldAt(desc: EntityDescriptor, path: string): FieldSpec {
+  const f = desc.fields.find((x) => x.path === path);
+  if (!f) throw new Error(`${desc.entity}: no field ${path}`);
+  return f;
+}

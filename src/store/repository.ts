@@ -1,0 +1,432 @@
+/**
+ * One repository serves every entity, driven by its descriptor (entity.ts): the shared verb set of
+ * the contract (create, get, update, save, delete, list, count, saveMany, deleteMany), full-text
+ * search, and small field updates (setFavorite, markPlayed). Statements are prepared once per
+ * shape and reused.
+ *
+ * Rules it keeps for every entity:
+ * - every write is one transaction (Store.write) and announces its changes after the commit;
+ * - an update never deletes: upserts are INSERT … ON CONFLICT DO UPDATE, never INSERT OR REPLACE
+ *   (which deletes the old row and fires its ON DELETE CASCADE);
+ * - `revision` starts at 1 and grows by 1 with every write of the row; `ifRevision` guards writes;
+ * - a reference to a missing parent is refused before anything is written.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
+import { SqliteError } from './database.js';
+import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
+import { columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import type { Store } from './store.js';
+
+export type Model = Record<string, unknown>;
+export type OrderBy = 'updatedAt' | 'createdAt' | 'name';
+export type Direction = 'asc' | 'desc';
+
+export interface ListOptions {
+  limit?: number;
+  cursor?: string;
+  orderBy?: OrderBy;
+  direction?: Direction;
+  /** Filter values by filter name (descriptor.filters); undefined entries are ignored. */
+  filters?: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface DeleteResult {
+  ids: string[];
+  count: number;
+  /** Rows removed by the schema's cascades, by entity family. */
+  cascaded: Record<string, number>;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+/** At most this many words of a search query are used. */
+export const MAX_SEARCH_TERMS = 32;
+
+const SORT_SQL: Record<OrderBy, string> = {
+  updatedAt: '"updated_at"',
+  createdAt: '"created_at"',
+  name: '"name" COLLATE NOCASE',
+};
+
+const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
+
+/** Words of a search query, as FTS5 prefix phrases: `Beyoncé live` -> `"Beyoncé"* "live"*`. */
+export function ftsQuery(text: string): string | undefined {
+  // Letters, digits and combining marks are what the unicode61 tokenizer keeps; everything else
+  // separates words. Quoting each word means nothing the user typed is read as FTS5 syntax.
+  const words = text.match(/[\p{L}\p{N}\p{M}]+/gu)?.slice(0, MAX_SEARCH_TERMS);
+  return words?.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
+}
+
+export class Repository<T extends object = Model> {
+  readonly desc: EntityDescriptor;
+  readonly #store: Store;
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(store: Store, desc: EntityDescriptor) {
+    this.#store = store;
+    this.desc = desc;
+  }
+
+  get #table(): string {
+    return q(this.desc.table);
+  }
+
+  /** A prepared statement, built by `sql()` the first time `key` is asked for. */
+  #stmt(key: string, sql: () => string): Statement {
+    let s = this.#statements.get(key);
+    if (!s) this.#statements.set(key, (s = this.#store.db.prepare(sql())));
+    return s;
+  }
+
+  #model(row: Row): T {
+    return fromRow(this.desc, row) as T;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  /** The record with `id`. Throws NotFound. */
+  get(id: string): T {
+    const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(id) as Row | undefined;
+    if (!row) throw notFound(this.desc.entity, id);
+    return this.#model(row);
+  }
+
+  /** The stored revision of `id`, or undefined. */
+  revisionOf(id: string): number | undefined {
+    const row = this.#stmt('revision', () => `SELECT "revision" FROM ${this.#table} WHERE "id" = ?`).get(id) as
+      | { revision: number }
+      | undefined;
+    return row?.revision;
+  }
+
+  /**
+   * One page in a stable order (keyset pagination: each page continues after the last row of the
+   * previous one, so inserts and deletes between pages neither repeat nor skip rows).
+   * Throws InvalidParams for a cursor that is damaged or was made for another order.
+   */
+  list(options: ListOptions = {}): Page<T> {
+    const orderBy = options.orderBy ?? 'updatedAt';
+    const direction = options.direction ?? (orderBy === 'name' ? 'asc' : 'desc');
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const { where, params, key } = this.#filters(options.filters);
+    let after: [unknown, string] | undefined;
+    if (options.cursor !== undefined) after = decodeCursor(options.cursor, orderBy, direction);
+    const sort = SORT_SQL[orderBy];
+    const cmp = direction === 'asc' ? '>' : '<';
+    const clauses = after ? [...where, `(${sort}, "id") ${cmp} (@cursor_value, @cursor_id)`] : where;
+    const stmt = this.#stmt(`list:${orderBy}:${direction}:${key}:${after ? 1 : 0}`, () => {
+      const dir = direction.toUpperCase();
+      return (
+        `SELECT * FROM ${this.#table}` +
+        (clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '') +
+        ` ORDER BY ${sort} ${dir}, "id" ${dir} LIMIT @limit`
+      );
+    });
+    const rows = stmt.all({
+      ...params,
+      ...(after ? { cursor_value: after[0], cursor_id: after[1] } : {}),
+      limit: limit + 1,
+    }) as Row[];
+    const page: Page<T> = { items: rows.slice(0, limit).map((r) => this.#model(r)) };
+    if (rows.length > limit) {
+      const last = rows[limit - 1]!;
+      const value = orderBy === 'name' ? last.name : orderBy === 'createdAt' ? last.created_at : last.updated_at;
+      page.nextCursor = encodeCursor(orderBy, direction, value, last.id as string);
+    }
+    return page;
+  }
+
+  /** Number of records matching the filters. */
+  count(filters?: Record<string, unknown>): number {
+    const { where, params, key } = this.#filters(filters);
+    const stmt = this.#stmt(`count:${key}`, () =>
+      `SELECT count(*) AS n FROM ${this.#table}` + (where.length ? ` WHERE ${where.join(' AND ')}` : ''),
+    );
+    return (stmt.get(params) as { n: number }).n;
+  }
+
+  #filters(filters: Record<string, unknown> = {}): { where: string[]; params: Row; key: string } {
+    const where: string[] = [];
+    const params: Row = {};
+    const names: string[] = [];
+    for (const [name, path] of Object.entries(this.desc.filters)) {
+      const value = filters[name];
+      if (value === undefined) continue;
+      const f = fieldAt(this.desc, path);
+      const column = f.columns[0]!;
+      where.push(`${q(column)} = @filter_${column}`);
+      params[`filter_${column}`] = f.codec.toDb(value)[0];
+      names.push(name);
+    }
+    return { where, params, key: names.join(',') };
+  }
+
+  /**
+   * Full-text search, best match first. Every word must match a word or the start of one,
+   * ignoring case and diacritics. The text is never parsed as FTS5 syntax.
+   */
+  search(text: string, limit = DEFAULT_PAGE_SIZE): T[] {
+    const spec = this.desc.search;
+    if (!spec) throw new Error(`${this.desc.entity} has no full-text index`);
+    const match = ftsQuery(text);
+    if (!match) return [];
+    const fts = q(spec.table);
+    const stmt = this.#stmt('search', () =>
+      `SELECT t.* FROM ${fts} JOIN ${this.#table} AS t ON t.rowid = ${fts}.rowid ` +
+      `WHERE ${fts} MATCH @match ORDER BY bm25(${fts}, ${spec.weights.join(', ')}), t."id" LIMIT @limit`,
+    );
+    return (stmt.all({ match, limit }) as Row[]).map((r) => this.#model(r));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+  // -------------------------------------------------------------------------------------------
+
+  /** Inserts a new record. `id` is generated when absent. Throws AlreadyExists, ConstraintViolation. */
+  create(item: Model): T {
+    return this.#store.write(() => {
+      const params = this.#writeParams(item, true);
+      let row: Row;
+      try {
+        row = this.#stmt('insert', () => this.#insertSql('')).get(params) as Row;
+      } catch (err) {
+        if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw alreadyExists(this.desc.entity, params.id as string);
+        }
+        throw err;
+      }
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      return this.#model(row);
+    });
+  }
+
+  /**
+   * Replaces an existing record whole (createdAt and keepWhenAbsent fields that the item does not
+   * carry are kept). Throws NotFound, Conflict (ifRevision), ConstraintViolation.
+   */
+  update(item: Model & { id: string }, ifRevision?: number): T {
+    return this.#store.write(() => {
+      const params = { ...this.#writeParams(item, false), if_revision: ifRevision ?? null };
+      const row = this.#stmt('update', () => {
+        const set = this.#assignments((c) => `@${c}`);
+        return (
+          `UPDATE ${this.#table} SET ${set}` +
+          `${this.desc.timestamps.updated ? ', "updated_at" = @updated_at' : ''}, "revision" = "revision" + 1 ` +
+          `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`
+        );
+      }).get(params) as Row | undefined;
+      if (!row) throw this.#missingOrConflict(item.id, ifRevision);
+      this.#store.recordChange(this.desc.entity, 'update', [item.id]);
+      return this.#model(row);
+    });
+  }
+
+  /** Inserts the record, or updates it in place when its id exists. Never deletes anything. */
+  save(item: Model): T {
+    return this.#store.write(() => {
+      const params = this.#writeParams(item, true);
+      const row = this.#stmt('upsert', () => {
+        const set = this.#assignments((c) => `excluded.${q(c)}`);
+        return this.#insertSql(
+          ` ON CONFLICT("id") DO UPDATE SET ${set}` +
+            `${this.desc.timestamps.updated ? ', "updated_at" = excluded."updated_at"' : ''}, "revision" = "revision" + 1`,
+        );
+      }).get(params) as Row;
+      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string]);
+      return this.#model(row);
+    });
+  }
+
+  /** Saves every item in one transaction: all or none. */
+  saveMany(items: Model[]): T[] {
+    return this.#store.write(() => items.map((item) => this.save(item)));
+  }
+
+  /**
+   * Sets some fields and/or increments integer fields, advancing the revision but not updatedAt
+   * (setFavorite, markPlayed: they record use, not an edit). Throws NotFound, Conflict.
+   */
+  setFields(id: string, set: Record<string, unknown>, options: { increment?: string[]; ifRevision?: number } = {}): T {
+    return this.#store.write(() => {
+      const paths = Object.keys(set);
+      const increment = options.increment ?? [];
+      const params: Row = { id, if_revision: options.ifRevision ?? null };
+      const assignments: string[] = [];
+      for (const path of paths) {
+        const f = fieldAt(this.desc, path);
+        const values = f.codec.toDb(set[path]);
+        f.columns.forEach((c, i) => {
+          assignments.push(`${q(c)} = @${c}`);
+          params[c] = values[i];
+        });
+      }
+      for (const path of increment) {
+        const c = fieldAt(this.desc, path).columns[0]!;
+        assignments.push(`${q(c)} = ${q(c)} + 1`);
+      }
+      const row = this.#stmt(`set:${paths.join(',')}:+${increment.join(',')}`, () =>
+        `UPDATE ${this.#table} SET ${assignments.join(', ')}, "revision" = "revision" + 1 ` +
+        `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`,
+      ).get(params) as Row | undefined;
+      if (!row) throw this.#missingOrConflict(id, options.ifRevision);
+      this.#store.recordChange(this.desc.entity, 'update', [id]);
+      return this.#model(row);
+    });
+  }
+
+  /** Deletes one record and what the schema cascades to. Throws NotFound, Conflict. */
+  delete(id: string, ifRevision?: number): DeleteResult {
+    return this.#store.write(() => {
+      const revision = this.revisionOf(id);
+      if (revision === undefined) throw notFound(this.desc.entity, id);
+      if (ifRevision !== undefined && revision !== ifRevision) throw conflict(this.desc.entity, id, ifRevision, revision);
+      return this.#deleteIds([id]);
+    });
+  }
+
+  /** Deletes every id in one transaction: all or none. Throws NotFound naming the first missing id. */
+  deleteMany(ids: string[]): DeleteResult {
+    return this.#store.write(() => {
+      for (const id of ids) if (this.revisionOf(id) === undefined) throw notFound(this.desc.entity, id);
+      return this.#deleteIds(ids);
+    });
+  }
+
+  #deleteIds(ids: string[]): DeleteResult {
+    // Find what the schema's ON DELETE rules will remove or detach, before they do it, so the
+    // answer can say how many and store.changed can name them.
+    const removed = new Map<string, Set<string>>();
+    const detached = new Map<string, Set<string>>();
+    const visit = (table: string, parentIds: string[]): void => {
+      for (const edge of this.#store.foreignKeysTo(table)) {
+        const family = FAMILY_OF_TABLE[edge.childTable] ?? edge.childTable;
+        if (edge.onDelete === 'cascade' && !removed.has(family)) removed.set(family, new Set());
+        if (parentIds.length === 0) continue;
+        const childIds = this.#stmt(`children:${edge.childTable}.${edge.childColumn}`, () =>
+          `SELECT "id" FROM ${q(edge.childTable)} WHERE ${q(edge.childColumn)} IN (SELECT value FROM json_each(?))`,
+        )
+          .pluck()
+          .all(JSON.stringify(parentIds)) as string[];
+        if (edge.onDelete === 'cascade') {
+          const set = removed.get(family)!;
+          const fresh = childIds.filter((c) => !set.has(c));
+          for (const c of fresh) set.add(c);
+          visit(edge.childTable, fresh);
+        } else if (edge.onDelete === 'set null' && childIds.length) {
+          const set = detached.get(family) ?? new Set();
+          for (const c of childIds) set.add(c);
+          detached.set(family, set);
+        }
+      }
+    };
+    visit(this.desc.table, ids);
+    const del = this.#stmt('delete', () => `DELETE FROM ${this.#table} WHERE "id" = ?`);
+    for (const id of ids) del.run(id);
+    this.#store.recordChange(this.desc.entity, 'delete', ids);
+    const cascaded: Record<string, number> = {};
+    for (const [family, set] of removed) {
+      cascaded[family] = set.size;
+      this.#store.recordChange(family, 'delete', set);
+    }
+    for (const [family, set] of detached) {
+      const gone = removed.get(family);
+      this.#store.recordChange(family, 'update', [...set].filter((c) => !gone?.has(c)));
+    }
+    return { ids, count: ids.length, cascaded };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // SQL building
+  // -------------------------------------------------------------------------------------------
+
+  /** Named parameters of a write: the mapped columns, id, and timestamps. */
+  #writeParams(item: Model, inserting: boolean): Row {
+    const now = this.#store.now();
+    this.#checkParents(item);
+    const params = toParams(this.desc, item);
+    params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
+    if (this.desc.timestamps.created) params.created_at = (item.createdAt as number | undefined) ?? now;
+    if (this.desc.timestamps.updated) params.updated_at = now;
+    return params;
+  }
+
+  #insertSql(tail: string): string {
+    const cols = ['id', ...columnsOf(this.desc)];
+    if (this.desc.timestamps.created) cols.push('created_at');
+    if (this.desc.timestamps.updated) cols.push('updated_at');
+    return (
+      `INSERT INTO ${this.#table} (${cols.map(q).join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})` +
+      `${tail} RETURNING *`
+    );
+  }
+
+  /** `col = <value>` for every mapped column; keepWhenAbsent columns keep the stored value on NULL. */
+  #assignments(value: (column: string) => string): string {
+    return this.desc.fields
+      .flatMap((f) =>
+        f.columns.map((c) => (f.keepWhenAbsent ? `${q(c)} = coalesce(@keep_${c}, ${q(c)})` : `${q(c)} = ${value(c)}`)),
+      )
+      .join(', ');
+  }
+
+  /** Refuses a write whose parent references point nowhere (ConstraintViolation, nothing written). */
+  #checkParents(item: Model): void {
+    for (const [path, parentEntity] of Object.entries(this.desc.parents)) {
+      const value = getPath(item, path);
+      if (value === undefined || value === null) continue;
+      const parent = ENTITIES[parentEntity];
+      if (!parent) throw new Error(`${this.desc.entity}: unknown parent entity ${parentEntity}`);
+      const exists = this.#stmt(`parent:${path}`, () => `SELECT 1 FROM ${q(parent.table)} WHERE "id" = ?`).get(value);
+      if (!exists) throw constraintViolation(this.desc.entity, path, value);
+    }
+  }
+
+  #missingOrConflict(id: string, ifRevision: number | undefined): Error {
+    const actual = this.revisionOf(id);
+    if (actual === undefined) return notFound(this.desc.entity, id);
+    return conflict(this.desc.entity, id, ifRevision ?? 0, actual);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cursors: opaque to hosts, base64url of [orderBy, direction, last sort value, last id]
+// ---------------------------------------------------------------------------------------------
+
+function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string): string {
+  return Buffer.from(JSON.stringify([orderBy, direction, value, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction): [unknown, string] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 4 ||
+    typeof parsed[3] !== 'string' ||
+    !(typeof parsed[2] === 'string' || typeof parsed[2] === 'number')
+  ) {
+    throw invalidParams([{ path: '/cursor', message: 'is not a cursor this store made; start again without one' }]);
+  }
+  if (parsed[0] !== orderBy || parsed[1] !== direction) {
+    throw invalidParams([
+      {
+        path: '/cursor',
+        message: `was made for orderBy ${String(parsed[0])} ${String(parsed[1])}, not ${orderBy} ${direction}`,
+      },
+    ]);
+  }
+  return [parsed[2], parsed[3]];
+}

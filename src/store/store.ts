@@ -1,0 +1,144 @@
+/**
+ * The store: one better-sqlite3 connection, its write transactions and the change events they
+ * produce. better-sqlite3 is synchronous, so a write transaction runs start to finish without
+ * anything else on the connection in between; notifications go out only after the commit.
+ */
+import { openDatabase, type Connection, type OpenOptions } from './database.js';
+import { MIGRATIONS } from '../generated/migrations.js';
+import { FAMILY_OF_TABLE } from './entities.js';
+
+export type ChangeOp = 'insert' | 'update' | 'delete';
+
+/** One store.changed notification: every id of one entity touched by one kind of write. */
+export interface Change {
+  entity: string;
+  op: ChangeOp;
+  ids: string[];
+}
+
+/** A child table whose rows a delete of its parent removes (CASCADE) or detaches (SET NULL). */
+export interface ForeignKeyEdge {
+  childTable: string;
+  childColumn: string;
+  onDelete: 'cascade' | 'set null' | 'other';
+}
+
+export class Store {
+  readonly db: Connection;
+  readonly path: string;
+  /** The clock; tests replace it. Integer milliseconds since the Unix epoch. */
+  now: () => number = Date.now;
+
+  #pending: Map<string, Set<string>> | null = null;
+  #listeners: ((changes: Change[]) => void)[] = [];
+  #immediate: (fn: () => unknown) => unknown;
+  #edges: Map<string, ForeignKeyEdge[]> | undefined;
+
+  constructor(db: Connection, path: string) {
+    this.db = db;
+    this.path = path;
+    const tx = db.transaction((fn: () => unknown) => fn());
+    this.#immediate = (fn) => tx.immediate(fn);
+  }
+
+  /** Opens the database file with the store's pragmas. Migrations are run separately (migrations.ts). */
+  static open(path: string, options: OpenOptions = {}): Store {
+    return new Store(openDatabase(path, options), path);
+  }
+
+  /**
+   * Runs `fn` as one write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so the
+   * transaction cannot fail half-way on a lock upgrade). If `fn` throws, everything it wrote is
+   * rolled back and no change is announced. Called inside another write, it joins that one.
+   * `fn` must be synchronous: never await inside a transaction.
+   */
+  write<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    this.#pending = new Map();
+    try {
+      const result = this.#immediate(fn) as T;
+      const changes = this.#drain();
+      for (const l of this.#listeners) l(changes);
+      return result;
+    } finally {
+      this.#pending = null;
+    }
+  }
+
+  /** Notes a change of the current write transaction, announced after it commits. */
+  recordChange(entity: string, op: ChangeOp, ids: Iterable<string>): void {
+    if (!this.#pending) throw new Error('recordChange outside a write transaction');
+    const key = `${entity}\u0000${op}`;
+    let set = this.#pending.get(key);
+    if (!set) this.#pending.set(key, (set = new Set()));
+    for (const id of ids) set.add(id);
+  }
+
+  /** Calls `listener` after every committed write that changed something. */
+  onCommit(listener: (changes: Change[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #drain(): Change[] {
+    const out: Change[] = [];
+    for (const [key, ids] of this.#pending ?? []) {
+      if (ids.size === 0) continue;
+      const [entity, op] = key.split('\u0000') as [string, ChangeOp];
+      out.push({ entity, op, ids: [...ids] });
+    }
+    return out;
+  }
+
+  /** The schema version of the open file (PRAGMA user_version). */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** The newest schema version this binary knows. */
+  static get latestSchemaVersion(): number {
+    return MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  }
+
+  get sqliteVersion(): string {
+    return (this.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  }
+
+  /**
+   * The foreign keys that point at `table`, read once from the schema itself, so cascades are
+   * described in one place: the migrations.
+   */
+  foreignKeysTo(table: string): readonly ForeignKeyEdge[] {
+    if (!this.#edges) {
+      const edges = new Map<string, ForeignKeyEdge[]>();
+      for (const child of Object.keys(FAMILY_OF_TABLE)) {
+        const fks = this.db.pragma(`foreign_key_list(${child})`) as { table: string; from: string; on_delete: string }[];
+        for (const fk of fks) {
+          const rule = fk.on_delete.toLowerCase();
+          const list = edges.get(fk.table) ?? [];
+          list.push({ childTable: child, childColumn: fk.from, onDelete: rule === 'cascade' || rule === 'set null' ? rule : 'other' });
+          edges.set(fk.table, list);
+        }
+      }
+      this.#edges = edges;
+    }
+    return this.#edges.get(table) ?? [];
+  }
+
+  /**
+   * Checkpoints the WAL into the main file and truncates it, so the file on disk is whole on its
+   * own. Safe to call at any time outside a transaction.
+   */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** Checkpoints and closes the connection. Idempotent. */
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      this.checkpoint();
+    } finally {
+      this.db.close();
+    }
+  }
+}
