@@ -25,6 +25,8 @@ import {
 import { shuttingDown, RpcError, ErrorCode } from './errors.js';
 import { DataDirLockedError } from './store/lock.js';
 import { NewerSchemaError } from './store/migrations.js';
+import { loadEmbeddedAddon } from './store/native-addon.js';
+import { setNativeBinding } from './store/sqlite.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -168,6 +170,8 @@ async function main(): Promise<void> {
     if (err instanceof CommanderError) process.exit(exitCodeOf(err));
     throw err;
   }
+  const addon = loadEmbeddedAddon();
+  if (addon) setNativeBinding(addon);
   if (invocation.command === 'call') await call(invocation.options, invocation.method, invocation.params);
   else await serve(invocation.options);
 }

@@ -9,8 +9,7 @@
  */
 import { closeSync, fsyncSync, linkSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import type { Connection } from './database.js';
+import { connect, type Connection } from './sqlite.js';
 
 export type BackupKind = 'manual' | 'automatic' | 'pre-migration' | 'pre-restore' | 'pre-import';
 
@@ -59,7 +58,7 @@ export async function writeBackup(db: Connection, dir: string, kind: BackupKind,
     // 2. Online backup: a consistent snapshot, even while writes go on between its steps.
     await db.backup(partial);
     // 3. Make it standalone and label it; quick_check before it is called a backup.
-    const copy = new Database(partial);
+    const copy = connect(partial);
     try {
       copy.pragma('journal_mode = DELETE');
       const upsert = copy.prepare(

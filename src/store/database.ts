@@ -3,10 +3,9 @@
  * makes to a data file goes through `openDatabase`, so `foreign_keys=ON` (SQLite's default is OFF,
  * which silently disabled the plan's cascades) can never be forgotten.
  */
-import Database from 'better-sqlite3';
+import { connect, type Connection } from './sqlite.js';
 
-export type Connection = Database.Database;
-export const SqliteError = Database.SqliteError;
+export { SqliteError, type Connection } from './sqlite.js';
 
 /** How long a statement waits for another process's lock before failing with StorageBusy. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -37,7 +36,7 @@ export interface OpenOptions {
  * Throws SqliteError when the file cannot be opened or is not a database.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Connection {
-  const db = new Database(path, {
+  const db = connect(path, {
     readonly: options.readonly ?? false,
     fileMustExist: options.readonly ?? false,
     timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS,

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { connect } from './sqlite.js';
 
 export const LOCK_FILE = 'whiteroom-store.lock';
 export const PID_FILE = 'whiteroom-store.pid';
@@ -31,7 +31,7 @@ export interface DataDirLock {
 
 /** Takes the data directory's lock, or throws DataDirLockedError at once (it never waits). */
 export function lockDataDir(dataDir: string): DataDirLock {
-  const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
+  const db = connect(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
     db.pragma('journal_mode = MEMORY');
     // EXCLUSIVE locking mode keeps the write lock after the first write until the connection closes.

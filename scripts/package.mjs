@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// Builds dist-bin/whiteroom-store: one executable for this machine's platform, with Node, the
+// bundled program, its migrations and schemas (compiled in by gen.mjs) and better-sqlite3's native
+// addon inside. Offline: it copies the node that runs this script (Node's single executable
+// application support), unlike pkg, which downloads base binaries.
+//
+//   1. gen.mjs                 validators, types, migrations, OpenRPC
+//   2. esbuild                 src/main.ts -> one CommonJS file (SEA runs CommonJS)
+//   3. node --experimental-sea-config   the preparation blob, with V8's code cache and the addon
+//   4. copy node, (macOS) remove its signature
+//   5. postject                inject the blob
+//   6. (macOS) ad-hoc codesign; see docs/packaging.md for release signing
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'dist-bin');
+const work = join(outDir, 'build');
+const isMac = process.platform === 'darwin';
+const isWindows = process.platform === 'win32';
+const binary = join(outDir, isWindows ? 'whiteroom-store.exe' : 'whiteroom-store');
+/** The fuse Node's SEA support looks for (documented, fixed for every Node version with SEA). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+const step = (what) => console.error(`package: ${what}`);
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+
+step('generating from rpc-schema/ and sql/');
+run(process.execPath, [join(root, 'scripts', 'gen.mjs')]);
+
+// The addon this node would load: the one npm built for this platform and Node ABI.
+const addonPath = join(dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+const addonHash = createHash('sha256').update(readFileSync(addonPath)).digest('hex');
+
+step('bundling src/main.ts');
+const bundle = join(work, 'whiteroom-store.cjs');
+await build({
+  entryPoints: [join(root, 'src', 'main.ts')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: `node${process.versions.node.split('.')[0]}`,
+  // Identifiers stay readable so stack traces in logs stay useful.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  define: { __WHITEROOM_ADDON_SHA256__: JSON.stringify(addonHash) },
+  logLevel: 'warning',
+});
+// A SEA main script is not a file node reads, so it must not start with a #! line.
+writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
+
+step('preparing the SEA blob (code cache + addon asset)');
+const blob = join(work, 'sea-prep.blob');
+const seaConfig = join(work, 'sea-config.json');
+writeFileSync(
+  seaConfig,
+  JSON.stringify(
+    {
+      main: bundle,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: true,
+      useSnapshot: false,
+      assets: { 'better_sqlite3.node': addonPath },
+    },
+    null,
+    2,
+  ),
+);
+run(process.execPath, ['--experimental-sea-config', seaConfig]);
+
+step(`copying ${process.execPath}`);
+rmSync(binary, { force: true });
+copyFileSync(process.execPath, binary);
+chmodSync(binary, 0o755);
+if (isMac) run('codesign', ['--remove-signature', binary]);
+
+step('injecting the blob');
+const { inject } = require('postject');
+await inject(binary, 'NODE_SEA_BLOB', readFileSync(blob), {
+  sentinelFuse: SEA_FUSE,
+  ...(isMac ? { machoSegmentName: 'NODE_SEA' } : {}),
+  overwrite: true,
+});
+if (isMac) run('codesign', ['--sign', '-', binary]);
+
+const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+step(`done: ${binary} (${(statSync(binary).size / 1048576).toFixed(1)} MiB), --version says ${version}`);
