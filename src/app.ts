@@ -15,6 +15,7 @@ import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
 import { storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
+import { SqliteError } from './store/sqlite.js';
 import type { Logger } from './log.js';
 
 export const VERSION: string = OPENRPC_DOCUMENT.info.version;
@@ -57,7 +58,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   } catch (err) {
     store?.db.close();
     lock.release();
-    throw err;
+    throw explainOpenError(err, paths.dbPath);
   }
   const opened = store;
   const runtime: RuntimeInfo = {
@@ -93,4 +94,16 @@ export async function openApp(options: AppOptions): Promise<App> {
       }
     },
   };
+}
+
+/** A damaged database file, said in words a person can act on. Other errors pass unchanged. */
+function explainOpenError(err: unknown, dbPath: string): unknown {
+  if (!(err instanceof SqliteError)) return err;
+  if (err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT')) {
+    return new Error(
+      `${dbPath} is not a readable SQLite database (${err.code}: ${err.message}); it was not changed. ` +
+        'Move it aside and restore a backup from the backups folder, or start with another --data-dir.',
+    );
+  }
+  return new Error(`cannot open ${dbPath}: ${err.message} (${err.code})`);
 }

@@ -8,6 +8,7 @@
  * instance holds it, a newer schema, a damaged file), with one line on stderr saying why;
  * 2 for a usage error.
  */
+import { appendFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { openApp, VERSION, type App } from './app.js';
 import { exitCodeOf, parseArgs, type Invocation, type ServeOptions } from './cli/options.js';
@@ -23,21 +24,32 @@ import {
   type Framing,
 } from './rpc/transport.js';
 import { shuttingDown, RpcError, ErrorCode } from './errors.js';
-import { DataDirLockedError } from './store/lock.js';
-import { NewerSchemaError } from './store/migrations.js';
 import { loadEmbeddedAddon } from './store/native-addon.js';
 import { setNativeBinding } from './store/sqlite.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 
-/** One clear line on stderr for the problems a person can fix, and the exit status. */
-function fatal(log: Logger | undefined, err: unknown): never {
-  const known = err instanceof DataDirLockedError || err instanceof NewerSchemaError;
+/**
+ * Refusal to serve: exactly one clear line on stderr (what a person reads), the full record with
+ * its stack in logs/persistence.log (what a developer reads), exit status 1.
+ */
+function fatal(logFile: string | undefined, err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
-  if (log && !known) log.fatal({ err }, 'cannot serve');
+  if (logFile) {
+    const record = { level: 60, time: new Date().toISOString(), pid: process.pid, msg: 'cannot serve', err: errorRecord(err) };
+    try {
+      appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+    } catch {
+      /* the line on stderr is what matters */
+    }
+  }
   process.stderr.write(`whiteroom-store: ${message}\n`);
   process.exit(EXIT_FAILURE);
+}
+
+function errorRecord(err: unknown): object {
+  return err instanceof Error ? { type: err.name, message: err.message, stack: err.stack } : { message: String(err) };
 }
 
 function openLogger(options: ServeOptions, dataDir: string): Logger {
@@ -62,9 +74,9 @@ async function serve(options: ServeOptions): Promise<void> {
       requestShutdown: () => shutdown('system.shutdown'),
     });
   } catch (err) {
-    fatal(log, err);
+    fatal(dataPaths(dataDir).logFile, err);
   }
-  const logger = log;
+  const logger = log!;
   logger.info({ version: VERSION, dataDir }, 'serving');
 
   if (process.stdin.isTTY) {
@@ -143,7 +155,7 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   try {
     app = await openApp({ dataDir, synchronous: options.synchronous, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
-    fatal(log, err);
+    fatal(dataPaths(dataDir).logFile, err);
   }
   let response;
   try {

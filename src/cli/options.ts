@@ -33,6 +33,12 @@ function positiveInteger(value: string): number {
   return Number(value);
 }
 
+/** Printed after a usage error. */
+const USAGE = `Usage: whiteroom-store [--data-dir DIR] [--framing auto|header|ndjson] [--log-level LEVEL]
+                       [--max-message-bytes N] [--synchronous normal|full]
+       whiteroom-store [options] call METHOD [JSON]
+Run whiteroom-store --help for details and examples.`;
+
 const EXAMPLES = `
 Examples:
   # serve the default data directory; type one JSON-RPC request per line
@@ -75,7 +81,7 @@ export function parseArgs(argv: readonly string[], version: string): Invocation 
         .default('normal'),
     )
     .addHelpText('after', EXAMPLES)
-    .showHelpAfterError('(run whiteroom-store --help for usage)')
+    .showHelpAfterError(USAGE)
     .exitOverride()
     .action(() => {
       invocation = { command: 'serve', options: program.opts<ServeOptions>() };
@@ -85,6 +91,7 @@ export function parseArgs(argv: readonly string[], version: string): Invocation 
     .description('open the data directory, make one call, print the result as indented JSON (errors on stderr, exit 1)')
     .argument('<method>', 'method name, e.g. system.info')
     .argument('[json]', 'params as a JSON object')
+    .showHelpAfterError(USAGE)
     .exitOverride()
     .action((method: string, params: string | undefined) => {
       invocation = { command: 'call', options: program.opts<ServeOptions>(), method, params };
