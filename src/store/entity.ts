@@ -135,8 +135,11 @@ export function toParams(desc: EntityDescriptor, item: Record<string, unknown>):
   for (const f of desc.fields) {
     const value = getPath(item, f.path);
     const present = value !== undefined;
-    const cols = f.codec.toDb(present ? value : f.default === undefined ? null : f.default);
-    const values = present || f.default !== undefined ? cols : f.columns.map(() => null);
+    const values = present
+      ? f.codec.toDb(value)
+      : f.default !== undefined
+        ? f.codec.toDb(f.default)
+        : f.columns.map(() => null);
     f.columns.forEach((c, i) => {
       params[c] = values[i];
       if (f.keepWhenAbsent) params[`keep_${c}`] = present ? values[i] : null;

@@ -1,0 +1,404 @@
+/**
+ * Schema migrations (src/store/migrations.ts) on real database files.
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { migrate, NewerSchemaError } from '../../src/store/migrations.js';
+import { MIGRATIONS, type Migration } from '../../src/generated/migrations.js';
+import { openDatabase, type Connection } from '../../src/store/database.js';
+import { Store } from '../../src/store/store.js';
+import { tempDir } from '../helpers/unit-store.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const SQL_DIR = join(ROOT, 'sql');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'v1-data.sql');
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/**
+ * Every landed migration, pinned. A landed migration is never edited: a change is a new file.
+ * Adding a migration means adding its row here, deliberately.
+ */
+const LANDED: readonly { version: number; name: string; sha256: string }[] = [
+  { version: 1, name: 'initial', sha256: '49c3c7196faf41bd3b6c4103888a677b8ba02c4b002507359bbc080ad524c6de' },
+];
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+const userVersion = (db: Connection): number => db.pragma('user_version', { simple: true }) as number;
+const metadataValue = (db: Connection, key: string): string | undefined =>
+  (db.prepare('SELECT value FROM metadata WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+const count = (db: Connection, table: string): number =>
+  (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const hasTable = (db: Connection, name: string): boolean =>
+  db.prepare("SELECT 1 FROM sqlite_schema WHERE name = ?").get(name) !== undefined;
+const columnsOf = (db: Connection, table: string): string[] =>
+  (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+
+/** A database file at version 1 holding the fixture's rows; closed again. */
+function buildV1(path: string): void {
+  const db = openDatabase(path);
+  try {
+    expect(db.pragma('foreign_keys', { simple: true })).to.equal(1);
+    db.transaction(() => {
+      db.exec(MIGRATIONS[0]!.sql);
+      db.exec(readFileSync(FIXTURE, 'utf8'));
+      db.pragma('user_version = 1');
+    })();
+    expect(db.pragma('foreign_key_check')).to.deep.equal([]);
+  } finally {
+    db.close();
+  }
+}
+
+/** Row counts of every table the fixture fills. */
+function fixtureCounts(db: Connection): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of ['songs', 'performances', 'autosaves', 'instruments', 'voices', 'presets', 'recently_used', 'user_preferences']) {
+    out[t] = count(db, t);
+  }
+  return out;
+}
+
+const FIXTURE_COUNTS = {
+  songs: 3,
+  performances: 3,
+  autosaves: 2,
+  instruments: 2,
+  voices: 2,
+  presets: 2,
+  recently_used: 2,
+  user_preferences: 1,
+};
+
+const SECOND: Migration = {
+  version: 2,
+  name: 'test',
+  sql: `ALTER TABLE songs ADD COLUMN test_note TEXT;
+        CREATE TABLE test_extra (id TEXT PRIMARY KEY NOT NULL, song_id TEXT REFERENCES songs(id)) STRICT;
+        INSERT INTO test_extra (id, song_id) VALUES ('x1', 'song-a');`,
+};
+
+describe('migrations: a fresh database', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('gets user_version = latest and a metadata schema_version that matches, with no backup', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    const store = Store.open(path);
+    try {
+      const outcome = await migrate(store.db, path, { backupDir });
+      expect(outcome).to.deep.equal({ from: 0, to: LATEST, applied: MIGRATIONS.map((m) => m.version) });
+      expect(userVersion(store.db)).to.equal(LATEST);
+      expect(store.schemaVersion).to.equal(Store.latestSchemaVersion);
+      expect(metadataValue(store.db, 'schema_version')).to.equal(String(LATEST));
+      expect(readdirSync(backupDir)).to.deep.equal([]);
+      // The one preferences row exists from the start.
+      expect(count(store.db, 'user_preferences')).to.equal(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('migrating an up-to-date database does nothing and takes no backup', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    const store = Store.open(path);
+    try {
+      await migrate(store.db, path, { backupDir });
+      const steps: number[] = [];
+      const again = await migrate(store.db, path, { backupDir, onStep: (m) => steps.push(m.version) });
+      expect(again).to.deep.equal({ from: LATEST, to: LATEST, applied: [] });
+      expect(steps).to.deep.equal([]);
+      expect(readdirSync(backupDir)).to.deep.equal([]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: upgrading a version-1 database', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let path: string;
+  let backupDir: string;
+  beforeEach(() => {
+    tmp = tempDir();
+    path = join(tmp.dir, 'data.db');
+    backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    buildV1(path);
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('applies the pending migration, keeps every row, and takes a pre-migration backup before it runs', async () => {
+    const store = Store.open(path);
+    let backupsWhenStepRan: string[] | undefined;
+    try {
+      const outcome = await migrate(store.db, path, {
+        backupDir,
+        migrations: [...MIGRATIONS, SECOND],
+        onStep: (m) => {
+          if (m.version === 2) backupsWhenStepRan = readdirSync(backupDir);
+        },
+      });
+      expect(outcome.from).to.equal(1);
+      expect(outcome.to).to.equal(2);
+      expect(outcome.applied).to.deep.equal([2]);
+      expect(outcome.backupPath).to.be.a('string');
+      expect(backupsWhenStepRan).to.have.length(1);
+      expect(backupsWhenStepRan![0]).to.match(/^data_\d{4}-\d{2}-\d{2}_\d{6}\.db$/);
+      expect(join(backupDir, backupsWhenStepRan![0]!)).to.equal(outcome.backupPath);
+
+      expect(userVersion(store.db)).to.equal(2);
+      expect(metadataValue(store.db, 'schema_version')).to.equal('2');
+      expect(columnsOf(store.db, 'songs')).to.include('test_note');
+      expect(count(store.db, 'test_extra')).to.equal(1);
+      expect(fixtureCounts(store.db)).to.deep.equal(FIXTURE_COUNTS);
+      const song = store.db.prepare("SELECT roles_json, play_count FROM songs WHERE id = 'song-a'").get() as {
+        roles_json: string;
+        play_count: number;
+      };
+      expect(JSON.parse(song.roles_json)[0].generatorConfig).to.deep.equal({ voicing: 'rootless' });
+      expect(song.play_count).to.equal(12);
+    } finally {
+      store.close();
+    }
+    expect(readdirSync(backupDir)).to.have.length(1);
+  });
+
+  it('the pre-migration backup opens, passes quick_check, holds the fixture rows at version 1 and says pre-migration', async () => {
+    const store = Store.open(path);
+    let backupPath: string | undefined;
+    try {
+      backupPath = (await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, SECOND] })).backupPath;
+    } finally {
+      store.close();
+    }
+    expect(readdirSync(backupDir).filter((f) => !/^data_\d{4}-\d{2}-\d{2}_\d{6}\.db$/.test(f))).to.deep.equal([]);
+    const copy = new Database(backupPath!, { readonly: true, fileMustExist: true });
+    try {
+      expect(copy.pragma('quick_check', { simple: true })).to.equal('ok');
+      expect(userVersion(copy)).to.equal(1);
+      expect(metadataValue(copy, 'schema_version')).to.equal('1');
+      expect(metadataValue(copy, 'backup_kind')).to.equal('pre-migration');
+      expect(fixtureCounts(copy)).to.deep.equal(FIXTURE_COUNTS);
+      expect(columnsOf(copy, 'songs')).to.not.include('test_note');
+      expect(hasTable(copy, 'test_extra')).to.equal(false);
+      expect(copy.prepare("SELECT theme FROM user_preferences").pluck().get()).to.equal('dark');
+      // A standalone file: not WAL.
+      expect(copy.pragma('journal_mode', { simple: true })).to.not.equal('wal');
+    } finally {
+      copy.close();
+    }
+  });
+
+  it('a migration with bad SQL is rolled back whole: user_version stays and nothing it did remains', async () => {
+    const bad: Migration = {
+      version: 2,
+      name: 'bad',
+      sql: `CREATE TABLE half_done (x INTEGER);
+            UPDATE songs SET name = 'changed';
+            INSERT INTO no_such_table VALUES (1);`,
+    };
+    const store = Store.open(path);
+    try {
+      let err: unknown;
+      try {
+        await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, bad] });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message).to.match(/no_such_table/);
+      expect(userVersion(store.db)).to.equal(1);
+      expect(metadataValue(store.db, 'schema_version')).to.equal('1');
+      expect(hasTable(store.db, 'half_done')).to.equal(false);
+      expect(store.db.prepare("SELECT name FROM songs WHERE id = 'song-a'").pluck().get()).to.equal('Blue in Green');
+      expect(fixtureCounts(store.db)).to.deep.equal(FIXTURE_COUNTS);
+      expect(store.db.inTransaction).to.equal(false);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a migration that would leave a foreign key violation is caught by foreign_key_check and rolled back', async () => {
+    const orphan: Migration = {
+      version: 2,
+      name: 'orphan',
+      // Deferred, so the statement itself succeeds and only a check before COMMIT can see it.
+      sql: `PRAGMA defer_foreign_keys = ON;
+            CREATE TABLE half_done (x INTEGER);
+            INSERT INTO performances (id, song_id, name, created_at, updated_at, arrangement_style,
+              instrumentation_map_json, mix_targets_json)
+            VALUES ('orphan', 'no-such-song', 'Orphan', 1, 1, 'SOLO_PIANO', '{}', '{}');`,
+    };
+    const store = Store.open(path);
+    try {
+      let err: unknown;
+      try {
+        await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, orphan] });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message).to.match(/foreign key violation/);
+      expect((err as Error).message).to.match(/rolled back/);
+      expect(userVersion(store.db)).to.equal(1);
+      expect(metadataValue(store.db, 'schema_version')).to.equal('1');
+      expect(hasTable(store.db, 'half_done')).to.equal(false);
+      expect(count(store.db, 'performances')).to.equal(FIXTURE_COUNTS.performances);
+      expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('when a later migration fails, the earlier ones stay applied', async () => {
+    const third: Migration = { version: 3, name: 'broken', sql: 'THIS IS NOT SQL;' };
+    const store = Store.open(path);
+    try {
+      const steps: number[] = [];
+      let failed = false;
+      await migrate(store.db, path, {
+        backupDir,
+        migrations: [...MIGRATIONS, SECOND, third],
+        onStep: (m) => steps.push(m.version),
+      }).catch(() => {
+        failed = true;
+      });
+      expect(failed).to.equal(true);
+      expect(steps).to.deep.equal([2, 3]);
+      expect(userVersion(store.db)).to.equal(2);
+      expect(metadataValue(store.db, 'schema_version')).to.equal('2');
+      expect(columnsOf(store.db, 'songs')).to.include('test_note');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: an empty database', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('an existing but empty file gets migrated without a backup', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    writeFileSync(path, ''); // a zero-byte file is an empty database to SQLite
+    const store = Store.open(path);
+    try {
+      const second: Migration = { version: 2, name: 'test', sql: 'CREATE TABLE test_extra (id TEXT PRIMARY KEY) STRICT;' };
+      const outcome = await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, second] });
+      expect(outcome.backupPath).to.equal(undefined);
+      expect(outcome.applied).to.deep.equal([...MIGRATIONS.map((m) => m.version), 2]);
+      expect(readdirSync(backupDir)).to.deep.equal([]);
+      expect(userVersion(store.db)).to.equal(2);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: a database from a newer version', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('is refused with NewerSchemaError, no backup is taken and the file stays byte-identical', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    {
+      const store = Store.open(path);
+      await migrate(store.db, path, { backupDir });
+      store.db.exec("INSERT INTO metadata (key, value) VALUES ('written_by', 'the future')");
+      store.db.pragma(`user_version = ${LATEST + 98}`);
+      store.close();
+    }
+    const before = readFileSync(path);
+    const store = Store.open(path);
+    let err: unknown;
+    try {
+      await migrate(store.db, path, { backupDir });
+    } catch (e) {
+      err = e;
+    } finally {
+      store.close();
+    }
+    expect(err).to.be.instanceOf(NewerSchemaError);
+    expect((err as NewerSchemaError).found).to.equal(LATEST + 98);
+    expect((err as NewerSchemaError).known).to.equal(LATEST);
+    expect((err as Error).message).to.include(path);
+    expect((err as Error).message).to.match(/not changed/);
+    expect(readdirSync(backupDir)).to.deep.equal([]);
+    const after = readFileSync(path);
+    expect(after.equals(before), 'data.db changed').to.equal(true);
+  });
+});
+
+describe('migrations: landed migrations are pinned', () => {
+  const files = readdirSync(SQL_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+
+  it('every file in sql/ is named NNNN_name.sql, numbered 1, 2, 3, … with no gaps', () => {
+    expect(files.length).to.be.greaterThan(0);
+    files.forEach((f, i) => {
+      const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(f);
+      expect(m, `sql/${f}`).to.not.equal(null);
+      expect(Number(m![1]), `sql/${f}`).to.equal(i + 1);
+    });
+  });
+
+  it('every landed migration is unchanged (a landed migration was edited; add a new migration instead)', () => {
+    for (const pin of LANDED) {
+      const file = files.find((f) => f.startsWith(`${String(pin.version).padStart(4, '0')}_`));
+      expect(file, `migration ${pin.version} (${pin.name}) was removed from sql/; landed migrations stay`).to.not.equal(
+        undefined,
+      );
+      expect(file, `migration ${pin.version} was renamed`).to.equal(
+        `${String(pin.version).padStart(4, '0')}_${pin.name}.sql`,
+      );
+      const actual = sha256(readFileSync(join(SQL_DIR, file!)));
+      expect(actual, `sql/${file}: a landed migration was edited; add a new migration instead`).to.equal(pin.sha256);
+    }
+  });
+
+  it('every migration in sql/ is pinned in the LANDED table of this test', () => {
+    for (const f of files) {
+      const version = Number(f.slice(0, 4));
+      const pin = LANDED.find((p) => p.version === version);
+      expect(
+        pin,
+        `sql/${f} is not pinned: add { version: ${version}, name: '${f.slice(5, -4)}', sha256: '${sha256(
+          readFileSync(join(SQL_DIR, f)),
+        )}' } to LANDED in test/unit/migrations.test.ts`,
+      ).to.not.equal(undefined);
+    }
+  });
+
+  it('the migrations embedded in the build are exactly the files in sql/', () => {
+    expect(MIGRATIONS.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}.sql`)).to.deep.equal(files);
+    for (const m of MIGRATIONS) {
+      const file = join(SQL_DIR, `${String(m.version).padStart(4, '0')}_${m.name}.sql`);
+      expect(sha256(m.sql), `${file}: src/generated/migrations.ts is stale; run npm run gen`).to.equal(
+        sha256(readFileSync(file, 'utf8')),
+      );
+    }
+  });
+});

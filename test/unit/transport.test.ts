@@ -1,0 +1,426 @@
+/**
+ * Framing (src/rpc/transport.ts): readers, writer and framing detection, fed from in-memory streams.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { PassThrough } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  FramingError,
+  HeaderMessageReader,
+  NdjsonMessageReader,
+  StreamMessageWriter,
+  detectFraming,
+} from '../../src/rpc/transport.js';
+
+type Reader = NdjsonMessageReader | HeaderMessageReader;
+type Event = { m: unknown } | { e: 'parse' | 'too-large' | 'other'; bytes?: number; message: string } | { close: true };
+
+/** Listens to a reader and records messages, errors and close, in the order they happen. */
+function record(reader: Reader): { events: Event[]; closed: Promise<void> } {
+  const events: Event[] = [];
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  reader.onError((err) =>
+    events.push(
+      err instanceof FramingError
+        ? { e: err.kind, bytes: err.bytes, message: err.message }
+        : { e: 'other', message: (err as Error).message },
+    ),
+  );
+  reader.onClose(() => {
+    events.push({ close: true });
+    done();
+  });
+  reader.listen((m) => events.push({ m }));
+  return { events, closed };
+}
+
+/** Feeds `chunks` through a PassThrough into a fresh reader, ends the input, answers the events. */
+async function feed(
+  make: (input: PassThrough) => Reader,
+  chunks: (string | Buffer)[],
+): Promise<Event[]> {
+  const input = new PassThrough();
+  const reader = make(input);
+  const { events, closed } = record(reader);
+  for (const c of chunks) input.write(c);
+  input.end();
+  await closed;
+  reader.dispose();
+  return events;
+}
+
+const ndjson = (max = DEFAULT_MAX_MESSAGE_BYTES) => (input: PassThrough) => new NdjsonMessageReader(input, max);
+const header = (max = DEFAULT_MAX_MESSAGE_BYTES) => (input: PassThrough) => new HeaderMessageReader(input, max);
+
+const frame = (json: string, extraHeaders = ''): string =>
+  `Content-Length: ${Buffer.byteLength(json)}\r\n${extraHeaders}\r\n${json}`;
+
+/** Only the kinds of events, for order checks. */
+const kinds = (events: Event[]): string[] =>
+  events.map((ev) => ('m' in ev ? `m:${JSON.stringify(ev.m)}` : 'e' in ev ? `e:${ev.e}` : 'close'));
+
+/** Splits bytes at the given cut points (any order, duplicates allowed). */
+function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    if (p > prev) out.push(buf.subarray(prev, p));
+    prev = Math.max(prev, p);
+  }
+  if (prev < buf.length) out.push(buf.subarray(prev));
+  return out;
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('transport: NdjsonMessageReader', () => {
+  it('delivers one message per line, in order, then closes', async () => {
+    const events = await feed(ndjson(), ['{"id":1}\n{"id":2}\n', '[{"id":3}]\n"scalar"\n']);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'm:{"id":2}', 'm:[{"id":3}]', 'm:"scalar"', 'close']);
+  });
+
+  it('reports an unparseable line as a parse FramingError in stream order and goes on', async () => {
+    const events = await feed(ndjson(), ['{"id":1}\n{"id": oops\n{"id":3}\n']);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:parse', 'm:{"id":3}', 'close']);
+  });
+
+  it('accepts CR LF line endings', async () => {
+    const events = await feed(ndjson(), ['{"a":1}\r\n{"b":2}\r\n']);
+    expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'm:{"b":2}', 'close']);
+  });
+
+  it('ignores blank and whitespace-only lines', async () => {
+    const events = await feed(ndjson(), ['\n\n   \n\t\r\n{"a":1}\n\r\n\n', '  \n']);
+    expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'close']);
+  });
+
+  it('delivers a last line without a newline at the end of input, before close', async () => {
+    const events = await feed(ndjson(), ['{"a":1}\n{"b"', ':2}']);
+    expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'm:{"b":2}', 'close']);
+  });
+
+  it('reassembles a multi-byte UTF-8 character split across chunks', async () => {
+    const bytes = Buffer.from('{"name":"Beyoncé 東京 🎹"}\n');
+    const chunks = Array.from(bytes, (b) => Buffer.from([b]));
+    const events = await feed(ndjson(), chunks);
+    expect(events[0]).to.deep.equal({ m: { name: 'Beyoncé 東京 🎹' } });
+  });
+
+  it('reports a line over the limit once as too-large, skips it, and delivers the next line', async () => {
+    const big = JSON.stringify({ pad: 'x'.repeat(100) });
+    for (const chunks of [[`{"a":1}\n${big}\n{"b":2}\n`], Array.from(`{"a":1}\n${big}\n{"b":2}\n`)]) {
+      const events = await feed(ndjson(50), chunks);
+      expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'e:too-large', 'm:{"b":2}', 'close']);
+      const err = events[1] as { bytes: number };
+      expect(err.bytes).to.be.greaterThan(50);
+    }
+  });
+
+  it('a line of exactly the limit is delivered; one byte more is too large', async () => {
+    const exact = JSON.stringify({ p: 'x'.repeat(42) });
+    expect(Buffer.byteLength(exact)).to.equal(50);
+    expect(kinds(await feed(ndjson(50), [`${exact}\n`]))).to.deep.equal([`m:${exact}`, 'close']);
+    const over = JSON.stringify({ p: 'x'.repeat(43) });
+    expect(kinds(await feed(ndjson(50), [`${over}\n`]))).to.deep.equal(['e:too-large', 'close']);
+  });
+
+  it('an unterminated line over the limit at the end of input is reported once and not delivered', async () => {
+    const events = await feed(ndjson(10), ['{"a":1}\n', '{"pad":"xxxxxxxxxxxxxxxx"}']);
+    expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'e:too-large', 'close']);
+  });
+
+  it('reports an error of the input stream', async () => {
+    const input = new PassThrough();
+    const reader = new NdjsonMessageReader(input, 1000);
+    const { events } = record(reader);
+    input.write('{"a":1}\n');
+    await tick();
+    input.emit('error', new Error('pipe broke'));
+    expect(kinds(events)).to.deep.equal(['m:{"a":1}', 'e:other']);
+    expect((events[1] as { message: string }).message).to.equal('pipe broke');
+    reader.dispose();
+  });
+
+  it('property: a sequence of lines split at arbitrary byte offsets yields the same messages and errors in order', async () => {
+    const item = fc.oneof(
+      { weight: 4, arbitrary: fc.jsonValue().map((v) => ({ text: JSON.stringify(v), expect: `m:${JSON.stringify(JSON.parse(JSON.stringify(v)))}` })) },
+      { weight: 1, arbitrary: fc.constantFrom('{oops', 'not json', '{"a":}', '[1,').map((t) => ({ text: t, expect: 'e:parse' })) },
+      { weight: 1, arbitrary: fc.constantFrom('', '   ', '\r').map((t) => ({ text: t, expect: '' })) },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(item, { minLength: 1, maxLength: 15 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (items, cuts, crlf, finalNewline) => {
+          const eol = crlf ? '\r\n' : '\n';
+          let text = items.map((i) => i.text).join(eol);
+          if (finalNewline) text += eol;
+          const events = await feed(ndjson(), splitAt(Buffer.from(text), cuts));
+          const expected = [...items.map((i) => i.expect).filter((k) => k !== ''), 'close'];
+          expect(kinds(events)).to.deep.equal(expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('transport: HeaderMessageReader', () => {
+  it('delivers framed messages in order, then closes', async () => {
+    const events = await feed(header(), [frame('{"id":1}') + frame('{"id":2}'), frame('[{"id":3}]')]);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'm:{"id":2}', 'm:[{"id":3}]', 'close']);
+  });
+
+  it('counts Content-Length in bytes, reads the header name case-insensitively and ignores other headers', async () => {
+    const json = '{"name":"Déjà vu 🎹"}';
+    const text =
+      `content-length: ${Buffer.byteLength(json)}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n${json}` +
+      frame('{"b":2}', 'X-Other: 1\r\n');
+    const events = await feed(header(), [text]);
+    expect(kinds(events)).to.deep.equal(['m:{"name":"Déjà vu 🎹"}', 'm:{"b":2}', 'close']);
+  });
+
+  it('reports a body that is not JSON as a parse FramingError in stream order and reads on', async () => {
+    const events = await feed(header(), [frame('{"id":1}') + frame('{nope}') + frame('{"id":3}')]);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:parse', 'm:{"id":3}', 'close']);
+  });
+
+  it('reports a header block without a valid Content-Length', async () => {
+    const events = await feed(header(), ['Content-Length: abc\r\n\r\n']);
+    expect(kinds(events)[0]).to.equal('e:parse');
+    const none = await feed(header(), ['Content-Type: x\r\n\r\n']);
+    expect(kinds(none)[0]).to.equal('e:parse');
+  });
+
+  it('reports a header block that does not end within 8 KiB', async () => {
+    const events = await feed(header(), [`Content-Length: 2\r\nX: ${'a'.repeat(9000)}`]);
+    expect(events.filter((e) => 'e' in e && e.e === 'parse')).to.have.length.greaterThan(0);
+    expect(kinds(events)[0]).to.equal('e:parse');
+  });
+
+  it('reports end of input inside a body', async () => {
+    const events = await feed(header(), [frame('{"id":1}'), 'Content-Length: 20\r\n\r\n{"id":']);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:parse', 'close']);
+    expect((events[1] as { message: string }).message).to.match(/ended inside a message/);
+  });
+
+  it('reports end of input inside a header block', async () => {
+    const events = await feed(header(), [frame('{"id":1}'), 'Content-Len']);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:parse', 'close']);
+  });
+
+  it('whitespace after the last frame at end of input is not an error', async () => {
+    const events = await feed(header(), [frame('{"id":1}'), '\r\n']);
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'close']);
+  });
+
+  it('an oversized body is reported from its header alone, before its bytes arrive, then skipped', async () => {
+    const input = new PassThrough();
+    const reader = new HeaderMessageReader(input, 100);
+    const { events, closed } = record(reader);
+    input.write(frame('{"id":1}'));
+    input.write('Content-Length: 5000\r\n\r\n');
+    await tick();
+    await tick();
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:too-large']);
+    expect((events[1] as { bytes: number }).bytes).to.equal(5000);
+    // The body, in pieces, with bytes that look like frames: all skipped.
+    const body = Buffer.alloc(5000, 0x20);
+    body.write(frame('{"fake":true}'), 10);
+    for (let i = 0; i < body.length; i += 777) input.write(body.subarray(i, i + 777));
+    input.write(frame('{"id":2}'));
+    input.end();
+    await closed;
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:too-large', 'm:{"id":2}', 'close']);
+  });
+
+  it('an oversized body is not buffered: streaming 128 MiB past a 1 KiB limit keeps memory flat', async function () {
+    this.timeout(30_000);
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const input = new PassThrough();
+    const reader = new HeaderMessageReader(input, 1024);
+    const { events, closed } = record(reader);
+    const MiB = 1024 * 1024;
+    const total = 128 * MiB;
+    gc();
+    const baseline = process.memoryUsage().arrayBuffers;
+    input.write(`Content-Length: ${total}\r\n\r\n`);
+    let peak = 0;
+    for (let sent = 0; sent < total; sent += MiB) {
+      if (!input.write(Buffer.alloc(MiB, 0x7b))) await new Promise((r) => input.once('drain', r));
+      if (sent % (16 * MiB) === 0) {
+        await tick();
+        gc();
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+      }
+    }
+    await tick();
+    gc();
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+    input.write(frame('{"after":true}'));
+    input.end();
+    await closed;
+    expect(kinds(events)).to.deep.equal(['e:too-large', 'm:{"after":true}', 'close']);
+    expect(peak, `retained ${Math.round(peak / MiB)} MiB`).to.be.lessThan(48 * MiB);
+  });
+
+  it('a body of exactly the limit is delivered; one byte more is too large', async () => {
+    const exact = JSON.stringify({ p: 'x'.repeat(42) });
+    expect(kinds(await feed(header(50), [frame(exact)]))).to.deep.equal([`m:${exact}`, 'close']);
+    const over = JSON.stringify({ p: 'x'.repeat(43) });
+    expect(kinds(await feed(header(50), [frame(over) + frame('{"n":1}')]))).to.deep.equal(['e:too-large', 'm:{"n":1}', 'close']);
+  });
+
+  it('property: framed messages split at arbitrary byte offsets yield the same messages in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.jsonValue(), fc.boolean()), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        async (messages, cuts) => {
+          const text = messages
+            .map(([v, extra]) => frame(JSON.stringify(v), extra ? 'Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n' : ''))
+            .join('');
+          const events = await feed(header(), splitAt(Buffer.from(text), cuts));
+          expect(events).to.deep.equal([...messages.map(([v]) => ({ m: JSON.parse(JSON.stringify(v)) })), { close: true }]);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('transport: StreamMessageWriter', () => {
+  const collect = (output: PassThrough): (() => string) => {
+    const chunks: Buffer[] = [];
+    output.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+    return () => Buffer.concat(chunks).toString('utf8');
+  };
+
+  it('ndjson: one JSON message per line, in call order', async () => {
+    const output = new PassThrough();
+    const text = collect(output);
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    const response = { jsonrpc: '2.0', id: 1, result: 'a' };
+    const notification = { jsonrpc: '2.0', method: 'n', params: { s: 'line\nbreak' } };
+    await writer.write(response);
+    await writer.write(notification);
+    await writer.flush();
+    expect(text()).to.equal(
+      '{"jsonrpc":"2.0","id":1,"result":"a"}\n{"jsonrpc":"2.0","method":"n","params":{"s":"line\\nbreak"}}\n',
+    );
+  });
+
+  it('header: Content-Length counts UTF-8 bytes of the body', async () => {
+    const output = new PassThrough();
+    const text = collect(output);
+    const writer = new StreamMessageWriter(output, 'header');
+    const msg = { jsonrpc: '2.0' as const, id: 'é', result: '🎹' };
+    await writer.write(msg);
+    await writer.flush();
+    const json = JSON.stringify(msg);
+    expect(Buffer.byteLength(json)).to.not.equal(json.length);
+    expect(text()).to.equal(`Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
+  });
+
+  it('what the writer writes, the reader of the same framing reads back', async () => {
+    for (const framing of ['ndjson', 'header'] as const) {
+      const pipe = new PassThrough();
+      const writer = new StreamMessageWriter(pipe, framing);
+      const reader = framing === 'ndjson' ? new NdjsonMessageReader(pipe, 1 << 20) : new HeaderMessageReader(pipe, 1 << 20);
+      const { events, closed } = record(reader);
+      const msgs = [
+        { jsonrpc: '2.0' as const, id: 1, method: 'a', params: { x: 'ünïcödé' } },
+        { jsonrpc: '2.0' as const, method: 'b' },
+        { jsonrpc: '2.0' as const, id: null, error: { code: -32700, message: 'Parse error' } },
+      ];
+      for (const m of msgs) await writer.write(m);
+      await writer.flush();
+      pipe.end();
+      await closed;
+      expect(events, framing).to.deep.equal([...msgs.map((m) => ({ m })), { close: true }]);
+    }
+  });
+
+  it('flush resolves on an ended output', async () => {
+    const output = new PassThrough();
+    output.resume();
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    output.end();
+    await writer.flush();
+  });
+});
+
+describe('transport: detectFraming', () => {
+  it('a first non-whitespace byte C means header framing, and nothing is lost', async () => {
+    const input = new PassThrough();
+    input.write(`  \r\n${frame('{"id":1}')}`);
+    expect(await detectFraming(input)).to.equal('header');
+    const reader = new HeaderMessageReader(input, 1000);
+    const { events, closed } = record(reader);
+    input.end(frame('{"id":2}'));
+    await closed;
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'm:{"id":2}', 'close']);
+  });
+
+  it('a lower-case c also means header framing', async () => {
+    const input = new PassThrough();
+    input.write('content-length: 2\r\n\r\n{}');
+    expect(await detectFraming(input)).to.equal('header');
+  });
+
+  it('{ or [ means ndjson, and the first message is put back for the reader', async () => {
+    for (const first of ['{"id":1}\n', '[{"id":1}]\n']) {
+      const input = new PassThrough();
+      input.write(first);
+      expect(await detectFraming(input)).to.equal('ndjson');
+      const reader = new NdjsonMessageReader(input, 1000);
+      const { events, closed } = record(reader);
+      input.end('{"id":2}\n');
+      await closed;
+      expect(kinds(events)).to.deep.equal([`m:${first.trim()}`, 'm:{"id":2}', 'close']);
+    }
+  });
+
+  it('leading whitespace in its own chunks is skipped until the first real byte arrives', async () => {
+    const input = new PassThrough();
+    const detected = detectFraming(input);
+    input.write('\n');
+    input.write('   \t');
+    await tick();
+    input.write('{"id":1}\n');
+    expect(await detected).to.equal('ndjson');
+    const reader = new NdjsonMessageReader(input, 1000);
+    const { events, closed } = record(reader);
+    input.end();
+    await closed;
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'close']);
+  });
+
+  it('resolves undefined when the input ends with nothing but whitespace', async () => {
+    const input = new PassThrough();
+    const detected = detectFraming(input);
+    input.end(' \r\n\t ');
+    expect(await detected).to.equal(undefined);
+  });
+
+  it('rejects when the input fails first', async () => {
+    const input = new PassThrough();
+    const detected = detectFraming(input);
+    input.destroy(new Error('broken pipe'));
+    let err: unknown;
+    try {
+      await detected;
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).to.equal('broken pipe');
+  });
+});
