@@ -49,7 +49,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   const lock: DataDirLock = lockDataDir(paths.dataDir);
   let store: Store | undefined;
   try {
-    store = Store.open(paths.dbPath, { synchronous: options.synchronous });
+    store = Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
     const outcome = await migrate(store.db, paths.dbPath, {
       backupDir: paths.backupsDir,
       onStep: (m) => log.info({ version: m.version, name: m.name }, 'applying migration'),

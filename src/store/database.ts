@@ -29,6 +29,27 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Fail at once instead of waiting for locks (used for the instance lock). */
   busyTimeoutMs?: number;
+  /**
+   * Refuse (NewerSchemaError) a file whose user_version is above this, before anything is
+   * written to it (switching to WAL rewrites the header).
+   */
+  maxSchemaVersion?: number;
+}
+
+/** The database was written by a newer whiteroom-store; this one must not touch it. */
+export class NewerSchemaError extends Error {
+  readonly found: number;
+  readonly known: number;
+  constructor(path: string, found: number, known: number) {
+    super(
+      `${path} is at schema version ${found}, but this whiteroom-store knows versions up to ${known}: ` +
+        'it was written by a newer version of White Room. Run that version, or point --data-dir at another ' +
+        'folder. The file was not changed.',
+    );
+    this.name = 'NewerSchemaError';
+    this.found = found;
+    this.known = known;
+  }
 }
 
 /**
@@ -42,6 +63,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Connectio
     timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS,
   });
   try {
+    if (options.maxSchemaVersion !== undefined) {
+      const found = db.pragma('user_version', { simple: true }) as number;
+      if (found > options.maxSchemaVersion) throw new NewerSchemaError(path, found, options.maxSchemaVersion);
+    }
     // Nothing in our schema needs SQL functions with side effects inside triggers or views;
     // refusing them defends against a crafted file (a restored backup, an import).
     db.pragma('trusted_schema = OFF');

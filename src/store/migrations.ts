@@ -10,7 +10,9 @@
  * - A migration that has shipped is never edited: a change is a new file.
  */
 import { MIGRATIONS, type Migration } from '../generated/migrations.js';
-import type { Connection } from './database.js';
+import { NewerSchemaError, type Connection } from './database.js';
+
+export { NewerSchemaError };
 import { writeBackup } from './backup.js';
 
 export interface MigrationOutcome {
@@ -19,22 +21,6 @@ export interface MigrationOutcome {
   applied: number[];
   /** The pre-migration backup, when one was taken. */
   backupPath?: string;
-}
-
-/** The database was written by a newer whiteroom-store; this one must not touch it. */
-export class NewerSchemaError extends Error {
-  readonly found: number;
-  readonly known: number;
-  constructor(path: string, found: number, known: number) {
-    super(
-      `${path} is at schema version ${found}, but this whiteroom-store knows versions up to ${known}: ` +
-        'it was written by a newer version of White Room. Run that version, or point --data-dir at another ' +
-        'folder. The file was not changed.',
-    );
-    this.name = 'NewerSchemaError';
-    this.found = found;
-    this.known = known;
-  }
 }
 
 export interface MigrateOptions {
