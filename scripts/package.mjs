@@ -10,7 +10,7 @@
 //   4. copy node, (macOS) remove its signature
 //   5. postject                inject the blob
 //   6. (macOS) ad-hoc codesign; see docs/packaging.md for release signing
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -87,12 +87,25 @@ chmodSync(binary, 0o755);
 if (isMac) run('codesign', ['--remove-signature', binary]);
 
 step('injecting the blob');
-const { inject } = require('postject');
-await inject(binary, 'NODE_SEA_BLOB', readFileSync(blob), {
-  sentinelFuse: SEA_FUSE,
-  ...(isMac ? { machoSegmentName: 'NODE_SEA' } : {}),
-  overwrite: true,
-});
+// postject's CLI in a child process: its ELF library prints a harmless "Can't find string offset
+// for section name '.note…'" line per note section, which is filtered out; anything else is shown.
+const injected = spawnSync(
+  process.execPath,
+  [
+    require.resolve('postject/dist/cli.js'),
+    binary,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    SEA_FUSE,
+    ...(isMac ? ['--macho-segment-name', 'NODE_SEA'] : []),
+    '--overwrite',
+  ],
+  { encoding: 'utf8' },
+);
+const noise = /^warning: Can't find string offset for section name '\.note[^']*'$/;
+for (const line of `${injected.stdout}${injected.stderr}`.split('\n')) if (line && !noise.test(line)) console.error(line);
+if (injected.status !== 0) throw new Error(`postject failed (exit ${injected.status})`);
 if (isMac) run('codesign', ['--sign', '-', binary]);
 
 const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
