@@ -41,6 +41,35 @@ run(process.execPath, [join(root, 'scripts', 'gen.mjs')]);
 const addonPath = join(dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
 const addonHash = createHash('sha256').update(readFileSync(addonPath)).digest('hex');
 
+/**
+ * Builtins that libraries require at load time but use only on paths a start-up never takes
+ * (commander: child_process for executable subcommands; vscode-jsonrpc: net for socket
+ * transports; pino: worker_threads for transports). Each becomes a proxy that requires the real
+ * module on first use, which keeps their initialisation off the host's wait for the first answer.
+ */
+const LAZY_BUILTINS = ['child_process', 'net', 'worker_threads'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      loader: 'js',
+      contents: `let m; const load = () => (m ??= require('node:${args.path}'));
+module.exports = new Proxy({}, {
+  get: (_, k) => load()[k],
+  has: (_, k) => k in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, k) => ({ ...Object.getOwnPropertyDescriptor(load(), k), configurable: true }),
+});`,
+    }));
+  },
+};
+
 step('bundling src/main.ts');
 const bundle = join(work, 'whiteroom-store.cjs');
 await build({
@@ -55,6 +84,7 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   define: { __WHITEROOM_ADDON_SHA256__: JSON.stringify(addonHash) },
+  plugins: [lazyBuiltins],
   logLevel: 'warning',
 });
 // A SEA main script is not a file node reads, so it must not start with a #! line.

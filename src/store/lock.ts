@@ -33,7 +33,9 @@ export interface DataDirLock {
 export function lockDataDir(dataDir: string): DataDirLock {
   const db = connect(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
+    // The lock file's content is informational: no journal file, no fsync at every start.
     db.pragma('journal_mode = MEMORY');
+    db.pragma('synchronous = OFF');
     // EXCLUSIVE locking mode keeps the write lock after the first write until the connection closes.
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since INTEGER NOT NULL)');
