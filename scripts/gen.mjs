@@ -87,6 +87,8 @@ const ajv = new Ajv({
   strictTuples: false,
   // `required` may name properties defined in a sibling allOf branch (StoredSong)
   strictRequired: false,
+  // `type: ["string", "null"]`: optional preferences a patch can clear
+  allowUnionTypes: true,
 });
 addFormats(ajv);
 

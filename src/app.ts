@@ -3,13 +3,15 @@
  * repositories and the dispatcher. Shared by the server (main.ts) and one-shot calls (`call`).
  */
 import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
-import type { StoredSong } from './generated/types.js';
+import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from './generated/types.js';
 import { buildMethods } from './methods/index.js';
 import type { RuntimeInfo, Services } from './methods/services.js';
 import { dataPaths, ensureDataDirs, type DataPaths } from './paths.js';
 import { Dispatcher } from './rpc/dispatcher.js';
 import type { SynchronousMode } from './store/database.js';
-import { songs } from './store/entities.js';
+import { instruments, performances, presets, songs, voices } from './store/entities.js';
+import { Preferences } from './store/preferences.js';
+import { RecentItems } from './store/recent.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
@@ -25,6 +27,8 @@ export interface AppOptions {
   synchronous?: SynchronousMode;
   log: Logger;
   framing: () => 'header' | 'ndjson' | 'none';
+  /** Recently used entries kept per item type (default 50). */
+  recentPerType?: number;
   /** Called by system.shutdown. */
   requestShutdown: () => void;
 }
@@ -71,6 +75,12 @@ export async function openApp(options: AppOptions): Promise<App> {
   const services: Services = {
     store: opened,
     songs: new Repository<StoredSong>(opened, songs),
+    performances: new Repository<StoredPerformance>(opened, performances),
+    instruments: new Repository<StoredInstrument>(opened, instruments),
+    voices: new Repository<StoredVoice>(opened, voices),
+    presets: new Repository<StoredPreset>(opened, presets),
+    preferences: new Preferences(opened),
+    recent: new RecentItems(opened, options.recentPerType),
     runtime,
     requestShutdown: options.requestShutdown,
   };

@@ -69,6 +69,7 @@ async function serve(options: ServeOptions): Promise<void> {
     app = await openApp({
       dataDir,
       synchronous: options.synchronous,
+      recentPerType: options.recentLimit,
       log,
       framing: () => framing ?? 'none',
       requestShutdown: () => shutdown('system.shutdown'),
@@ -153,7 +154,7 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, file: dataPaths(dataDir).logFile });
   let app: App;
   try {
-    app = await openApp({ dataDir, synchronous: options.synchronous, log, framing: () => 'none', requestShutdown: () => {} });
+    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
     fatal(dataPaths(dataDir).logFile, err);
   }

@@ -18,6 +18,7 @@ export interface ServeOptions {
   logLevel: LevelWithSilent;
   maxMessageBytes: number;
   synchronous: 'normal' | 'full';
+  recentLimit: number;
 }
 
 export type Invocation =
@@ -35,9 +36,16 @@ function positiveInteger(value: string): number {
 
 /** Printed after a usage error. */
 const USAGE = `Usage: whiteroom-store [--data-dir DIR] [--framing auto|header|ndjson] [--log-level LEVEL]
-                       [--max-message-bytes N] [--synchronous normal|full]
+                       [--max-message-bytes N] [--synchronous normal|full] [--recent-limit N]
        whiteroom-store [options] call METHOD [JSON]
 Run whiteroom-store --help for details and examples.`;
+
+function positiveCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100000) {
+    throw new InvalidArgumentError('expected a whole number from 1 to 100000');
+  }
+  return Number(value);
+}
 
 const EXAMPLES = `
 Examples:
@@ -79,6 +87,9 @@ export function parseArgs(argv: readonly string[], version: string): Invocation 
       new Option('--synchronous <mode>', 'normal: a commit survives a crash; full: it survives a power cut too')
         .choices(['normal', 'full'])
         .default('normal'),
+    )
+    .addOption(
+      new Option('--recent-limit <n>', 'recently used entries kept per item type').argParser(positiveCount).default(50),
     )
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(USAGE)

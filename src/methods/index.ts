@@ -9,6 +9,9 @@ import type { MethodEntry, Validator } from '../rpc/dispatcher.js';
 import type { Services } from './services.js';
 import type { AllHandlers } from './types.js';
 import { songsMethods } from './songs.js';
+import { performancesMethods } from './performances.js';
+import { instrumentsMethods, presetsMethods, voicesMethods } from './instruments.js';
+import { preferencesMethods, recentMethods } from './preferences.js';
 import { discover, systemMethods } from './system.js';
 
 const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
@@ -20,6 +23,12 @@ const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
 export function buildMethods(s: Services): MethodEntry[] {
   const handlers: AllHandlers = {
     ...songsMethods(s),
+    ...performancesMethods(s),
+    ...instrumentsMethods(s),
+    ...voicesMethods(s),
+    ...presetsMethods(s),
+    ...preferencesMethods(s),
+    ...recentMethods(s),
     ...systemMethods(s),
     'rpc.discover': discover,
   };

@@ -4,7 +4,9 @@
  */
 import type { Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
-import type { StoredSong } from '../generated/types.js';
+import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from '../generated/types.js';
+import type { Preferences } from '../store/preferences.js';
+import type { RecentItems } from '../store/recent.js';
 
 export interface RuntimeInfo {
   readonly version: string;
@@ -18,6 +20,12 @@ export interface RuntimeInfo {
 export interface Services {
   readonly store: Store;
   readonly songs: Repository<StoredSong>;
+  readonly performances: Repository<StoredPerformance>;
+  readonly instruments: Repository<StoredInstrument>;
+  readonly voices: Repository<StoredVoice>;
+  readonly presets: Repository<StoredPreset>;
+  readonly preferences: Preferences;
+  readonly recent: RecentItems;
   readonly runtime: RuntimeInfo;
   /** Starts an orderly shutdown once the current answer is written. */
   requestShutdown(): void;

@@ -56,7 +56,10 @@ export interface FieldSpec {
   /** Column names, `codec.width` of them. */
   readonly columns: readonly string[];
   readonly codec: Codec;
-  /** Value written when the model does not carry the field. */
+  /**
+   * Value written when the model does not carry the field. Usually left out: the column's
+   * DEFAULT in the schema (sql/) applies, read from the database itself (Store.columnDefaults).
+   */
   readonly default?: unknown;
   /**
    * When an update or save does not carry the field, the stored value is kept instead of being
@@ -98,6 +101,13 @@ export interface EntityDescriptor {
   readonly search?: SearchSpec;
   /** Whether the table has created_at / updated_at columns. */
   readonly timestamps: { readonly created: boolean; readonly updated: boolean };
+  /** The recently_used item_type of this entity: its recent entries go when a record is deleted. */
+  readonly recentType?: string;
+  /**
+   * Rules across fields or rows that a JSON Schema cannot state, checked before each write on the
+   * column values that will be written. Returns the error to answer, or undefined.
+   */
+  readonly check?: (row: Row, at: string, lookup: (table: string, id: unknown) => Row | undefined) => Error | undefined;
 }
 
 /** A row as better-sqlite3 returns it. */
@@ -130,7 +140,11 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
  * Column values of `item` for an insert or update, as named parameters: `@col` carries the value
  * (or the field's default), and for keepWhenAbsent fields `@keep_col` carries the value or NULL.
  */
-export function toParams(desc: EntityDescriptor, item: Record<string, unknown>): Row {
+export function toParams(
+  desc: EntityDescriptor,
+  item: Record<string, unknown>,
+  columnDefaults: Readonly<Record<string, unknown>> = {},
+): Row {
   const params: Row = {};
   for (const f of desc.fields) {
     const value = getPath(item, f.path);
@@ -139,7 +153,7 @@ export function toParams(desc: EntityDescriptor, item: Record<string, unknown>):
       ? f.codec.toDb(value)
       : f.default !== undefined
         ? f.codec.toDb(f.default)
-        : f.columns.map(() => null);
+        : f.columns.map((c) => (c in columnDefaults ? columnDefaults[c] : null));
     f.columns.forEach((c, i) => {
       params[c] = values[i];
       if (f.keepWhenAbsent) params[`keep_${c}`] = present ? values[i] : null;

@@ -231,9 +231,9 @@ export class Repository<T extends object = Model> {
   }
 
   /** Inserts the record, or updates it in place when its id exists. Never deletes anything. */
-  save(item: Model): T {
+  save(item: Model, at = '/item'): T {
     return this.#store.write(() => {
-      const params = this.#writeParams(item, true);
+      const params = this.#writeParams(item, true, at);
       const row = this.#stmt('upsert', () => {
         const set = this.#assignments((c) => `excluded.${q(c)}`);
         return this.#insertSql(
@@ -248,7 +248,7 @@ export class Repository<T extends object = Model> {
 
   /** Saves every item in one transaction: all or none. */
   saveMany(items: Model[]): T[] {
-    return this.#store.write(() => items.map((item) => this.save(item)));
+    return this.#store.write(() => items.map((item, i) => this.save(item, `/items/${i}`)));
   }
 
   /**
@@ -337,6 +337,11 @@ export class Repository<T extends object = Model> {
       cascaded[family] = set.size;
       this.#store.recordChange(family, 'delete', set);
     }
+    this.#forgetRecent(this.desc, ids);
+    for (const [family, set] of removed) {
+      const child = ENTITIES[family];
+      if (child) this.#forgetRecent(child, [...set]);
+    }
     for (const [family, set] of detached) {
       const gone = removed.get(family);
       this.#store.recordChange(family, 'update', [...set].filter((c) => !gone?.has(c)));
@@ -344,15 +349,30 @@ export class Repository<T extends object = Model> {
     return { ids, count: ids.length, cascaded };
   }
 
+  /** Deleted records leave the recently used list in the same transaction. */
+  #forgetRecent(desc: EntityDescriptor, ids: string[]): void {
+    if (!desc.recentType || ids.length === 0) return;
+    const gone = this.#stmt(`recent:${desc.recentType}`, () =>
+      `DELETE FROM "recently_used" WHERE "item_type" = ? AND "item_id" IN (SELECT value FROM json_each(?)) RETURNING "id"`,
+    )
+      .pluck()
+      .all(desc.recentType, JSON.stringify(ids)) as string[];
+    if (gone.length) this.#store.recordChange('recent', 'delete', gone);
+  }
+
   // -------------------------------------------------------------------------------------------
   // SQL building
   // -------------------------------------------------------------------------------------------
 
   /** Named parameters of a write: the mapped columns, id, and timestamps. */
-  #writeParams(item: Model, inserting: boolean): Row {
+  #writeParams(item: Model, inserting: boolean, at = '/item'): Row {
     const now = this.#store.now();
     this.#checkParents(item);
-    const params = toParams(this.desc, item);
+    const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table));
+    const refused = this.desc.check?.(params, at, (table, id) =>
+      this.#stmt(`lookup:${table}`, () => `SELECT * FROM ${q(table)} WHERE "id" = ?`).get(id) as Row | undefined,
+    );
+    if (refused) throw refused;
     params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
     if (this.desc.timestamps.created) params.created_at = (item.createdAt as number | undefined) ?? now;
     if (this.desc.timestamps.updated) params.updated_at = now;

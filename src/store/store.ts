@@ -33,6 +33,7 @@ export class Store {
   #listeners: ((changes: Change[]) => void)[] = [];
   #immediate: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
+  #defaults = new Map<string, Record<string, unknown>>();
 
   constructor(db: Connection, path: string) {
     this.db = db;
@@ -125,6 +126,23 @@ export class Store {
   }
 
   /**
+   * The DEFAULT of each column of `table` that has a literal one, as the value SQLite stores, read
+   * from the schema (PRAGMA table_info), so defaults are written down once: in the migrations.
+   */
+  columnDefaults(table: string): Readonly<Record<string, unknown>> {
+    let defaults = this.#defaults.get(table);
+    if (!defaults) {
+      defaults = {};
+      for (const col of this.db.pragma(`table_info(${table})`) as { name: string; dflt_value: string | null }[]) {
+        const value = sqlLiteral(col.dflt_value);
+        if (value !== undefined) defaults[col.name] = value;
+      }
+      this.#defaults.set(table, defaults);
+    }
+    return defaults;
+  }
+
+  /**
    * Checkpoints the WAL into the main file and truncates it, so the file on disk is whole on its
    * own. Safe to call at any time outside a transaction.
    */
@@ -141,4 +159,14 @@ export class Store {
       this.db.close();
     }
   }
+}
+
+/** The value of a literal DEFAULT clause ('text', 12, 1.5, NULL); undefined for anything else. */
+export function sqlLiteral(text: string | null): unknown {
+  if (text === null) return undefined;
+  const quoted = /^'((?:[^']|'')*)'$/s.exec(text);
+  if (quoted) return quoted[1]!.replace(/''/g, "'");
+  if (/^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(text)) return Number(text);
+  if (/^null$/i.test(text)) return null;
+  return undefined;
 }

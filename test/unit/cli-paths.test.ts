@@ -50,7 +50,7 @@ describe('cli: parseArgs', () => {
   it('with no arguments serves with the defaults', () => {
     expect(parse([])).to.deep.equal({
       command: 'serve',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal' },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50 },
     });
     expect(DEFAULT_MAX_MESSAGE_BYTES).to.equal(64 * 1024 * 1024);
   });
@@ -71,7 +71,7 @@ describe('cli: parseArgs', () => {
       ]),
     ).to.deep.equal({
       command: 'serve',
-      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full' },
+      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full', recentLimit: 50 },
     });
     expect(parse(['--framing=ndjson']).options.framing).to.equal('ndjson');
   });
@@ -95,7 +95,7 @@ describe('cli: parseArgs', () => {
   it('call METHOD [JSON] makes one call, with or without params', () => {
     expect(parse(['call', 'songs.get', '{"id":"A1"}'])).to.deep.equal({
       command: 'call',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal' },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50 },
       method: 'songs.get',
       params: '{"id":"A1"}',
     });

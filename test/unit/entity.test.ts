@@ -103,7 +103,9 @@ describe('entity mapper: toParams', () => {
     expect(params.label).to.equal(null);
   });
 
-  it('maps the songs descriptor to the songs table columns', () => {
+  it('maps the songs descriptor to the songs table columns, absent fields taking the column defaults', () => {
+    // What Store.columnDefaults('songs') reads from sql/0001 (checked in repository.test.ts).
+    const defaults = { version: '1.0', tags: '[]', is_favorite: 0, play_count: 0 };
     const params = toParams(songs, {
       name: 'S',
       metadata: { tempo: 100, timeSignature: [6, 8], tags: ['a'], rating: 5 },
@@ -112,7 +114,7 @@ describe('entity mapper: toParams', () => {
       roles: [],
       projections: [],
       mixGraph: { tracks: [] },
-    });
+    }, defaults);
     expect(params).to.include({
       name: 'S',
       version: '1.0',

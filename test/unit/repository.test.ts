@@ -774,3 +774,26 @@ describe('Repository (songs): structured parts round-trip (property)', () => {
     );
   });
 });
+
+describe('Store: what it reads from the schema itself', () => {
+  let ts: TempStore;
+  beforeEach(async () => {
+    ts = await openTempStore(T0);
+  });
+  afterEach(() => ts.cleanup());
+
+  it('columnDefaults are the literal DEFAULTs of sql/0001, as stored values', () => {
+    expect(ts.store.columnDefaults('songs')).to.deep.include({ version: '1.0', tags: '[]', is_favorite: 0, play_count: 0, tempo: 120 });
+    expect(ts.store.columnDefaults('user_preferences')).to.deep.include({ theme: 'system', sample_rate: 44100, default_key: 'C major' });
+    expect(ts.store.columnDefaults('songs')).to.not.have.property('name');
+  });
+
+  it('sqlLiteral reads quoted text (with doubled quotes), numbers and NULL, and nothing else', async () => {
+    const { sqlLiteral } = await import('../../src/store/store.js');
+    expect(sqlLiteral("'it''s'")).to.equal("it's");
+    expect(sqlLiteral('-1.5e3')).to.equal(-1500);
+    expect(sqlLiteral('NULL')).to.equal(null);
+    expect(sqlLiteral('CURRENT_TIMESTAMP')).to.equal(undefined);
+    expect(sqlLiteral(null)).to.equal(undefined);
+  });
+});

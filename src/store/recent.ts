@@ -1,0 +1,90 @@
+/**
+ * Recently used items: one entry per (itemType, itemId), newest first, each type capped at its
+ * newest `limitPerType` entries (older ones are removed in the transaction that adds one).
+ */
+import type { RecentItem } from '../generated/types.js';
+import { fromRow, type Row } from './entity.js';
+import { recent as desc } from './entities.js';
+import type { Store } from './store.js';
+
+export const DEFAULT_RECENT_PER_TYPE = 50;
+
+export interface TouchParams {
+  itemType: string;
+  itemId: string;
+  itemName: string;
+  metadata?: Record<string, unknown>;
+}
+
+export class RecentItems {
+  readonly #store: Store;
+  readonly #limitPerType: number;
+  /** The newest accessed_at handed out: touches get strictly increasing times, so order is exact. */
+  #last: number | undefined;
+
+  constructor(store: Store, limitPerType = DEFAULT_RECENT_PER_TYPE) {
+    this.#store = store;
+    this.#limitPerType = limitPerType;
+  }
+
+  /** Makes the item the newest of its type (inserting or updating its entry). */
+  touch(p: TouchParams): RecentItem {
+    const db = this.#store.db;
+    return this.#store.write(() => {
+      this.#last ??= (db.prepare('SELECT max("accessed_at") AS t FROM "recently_used"').get() as { t: number | null }).t ?? 0;
+      const at = Math.max(this.#store.now(), this.#last + 1);
+      this.#last = at;
+      const row = db
+        .prepare(
+          `INSERT INTO "recently_used" ("id", "item_type", "item_id", "item_name", "accessed_at", "metadata_json")
+           VALUES (@id, @type, @itemId, @name, @at, @metadata)
+           ON CONFLICT ("item_type", "item_id") DO UPDATE SET "item_name" = excluded."item_name",
+             "accessed_at" = excluded."accessed_at", "metadata_json" = coalesce(excluded."metadata_json", "metadata_json"),
+             "revision" = "revision" + 1
+           RETURNING *`,
+        )
+        .get({
+          id: `${p.itemType}:${p.itemId}`,
+          type: p.itemType,
+          itemId: p.itemId,
+          name: p.itemName,
+          at,
+          metadata: p.metadata === undefined ? null : JSON.stringify(p.metadata),
+        }) as Row;
+      const pruned = db
+        .prepare(
+          `DELETE FROM "recently_used" WHERE "item_type" = @type AND "id" NOT IN
+             (SELECT "id" FROM "recently_used" WHERE "item_type" = @type ORDER BY "accessed_at" DESC LIMIT @keep)
+           RETURNING "id"`,
+        )
+        .pluck()
+        .all({ type: p.itemType, keep: this.#limitPerType }) as string[];
+      this.#store.recordChange('recent', row.revision === 1 ? 'insert' : 'update', [row.id as string]);
+      if (pruned.length) this.#store.recordChange('recent', 'delete', pruned);
+      return fromRow(desc, row) as unknown as RecentItem;
+    });
+  }
+
+  /** Entries newest first, of one type or all. */
+  list(itemType?: string, limit = DEFAULT_RECENT_PER_TYPE): RecentItem[] {
+    const rows = this.#store.db
+      .prepare(
+        `SELECT * FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type)
+         ORDER BY "accessed_at" DESC, "id" LIMIT @limit`,
+      )
+      .all({ type: itemType ?? null, limit }) as Row[];
+    return rows.map((r) => fromRow(desc, r) as unknown as RecentItem);
+  }
+
+  /** Removes the entries of one type, or all; answers how many. */
+  clear(itemType?: string): number {
+    return this.#store.write(() => {
+      const gone = this.#store.db
+        .prepare('DELETE FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type) RETURNING "id"')
+        .pluck()
+        .all({ type: itemType ?? null }) as string[];
+      if (gone.length) this.#store.recordChange('recent', 'delete', gone);
+      return gone.length;
+    });
+  }
+}
