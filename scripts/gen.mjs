@@ -83,6 +83,9 @@ const ajv = new Ajv({
   strict: true,
   allErrors: true,
   code: { source: true, esm: true, optimize: true },
+  // Shared definitions become shared functions instead of being inlined into every method:
+  // a tenth of the code to load at start.
+  inlineRefs: false,
   // `const` and `title`/`description` are annotations the docs need
   strictTuples: false,
   // `required` may name properties defined in a sibling allOf branch (StoredSong)
@@ -92,13 +95,10 @@ const ajv = new Ajv({
 });
 addFormats(ajv);
 
-const toAjvRef = (name, frag) => `defs.json#/definitions/${name}${frag.replace(/^#/, '')}`;
-ajv.addSchema({
-  $id: 'defs.json',
-  definitions: Object.fromEntries(
-    Object.entries(definitions).map(([n, d]) => [n, rewriteRefs(d, (x, f) => `#/definitions/${x}${f.replace(/^#/, '')}`)]),
-  ),
-});
+// Each definition is its own schema, `$id: "Name.json"`, so the `$ref: "Name.json"` of the files
+// resolve as written and every definition is compiled once, shared by every method.
+const toAjvRef = (name, frag) => `${name}.json${frag}`;
+for (const [n, d] of Object.entries(definitions)) ajv.addSchema({ $id: `${n}.json`, ...d });
 const exportsMap = {};
 for (const m of methods) {
   ajv.addSchema({ $id: `${m.name}.params`, ...rewriteRefs(m.params, toAjvRef) });
