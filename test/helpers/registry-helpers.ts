@@ -3,11 +3,8 @@
  * results are checked against their result schemas, expected errors, store.changed tracking, and
  * SQLite's own checks on a stopped data directory.
  */
-import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { resultValidator } from '../../src/methods/index.js';
-import type { RpcResponse, StoreProcess } from './process.js';
 
 export { ok, fails, invalid, tracked, normalized, type Change } from './rpc.js';
 
