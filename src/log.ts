@@ -2,11 +2,14 @@
  * Logging: pino, to stderr and to logs/persistence.log. Never to stdout, which carries protocol
  * messages only. Lines are JSON; both destinations are written synchronously so the last lines
  * before a crash are on disk.
+ *
+ * pino itself is loaded after start-up (setImmediate: once the first request that was waiting
+ * has been answered), because the host waits for that first answer at app launch; records logged
+ * before then are kept, with their time, and written when it is loaded. `flush()` before exit.
  */
 import { renameSync, statSync } from 'node:fs';
-import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import type { Level, LevelWithSilent, Logger as Pino, StreamEntry } from 'pino';
 
-export type { Logger };
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** persistence.log is rotated to persistence.log.1 at start when it is larger than this. */
@@ -20,16 +23,66 @@ export interface LogOptions {
   stderr?: boolean;
 }
 
+type LogFn = (objOrMsg: object | string, msg?: string) => void;
+
+/** The part of pino's interface the sidecar uses. */
+export interface Logger {
+  fatal: LogFn;
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+  trace: LogFn;
+  /** Resolves when every record so far has been written. */
+  flush(): Promise<void>;
+}
+
+const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
 export function createLogger(options: LogOptions): Logger {
+  const threshold = options.level === 'silent' ? -1 : LEVELS.indexOf(options.level);
+  let pino: Pino | undefined;
+  const pending: { level: Level; time: number; args: [object | string, string?] }[] = [];
+  const loaded = new Promise<void>((resolve, reject) => {
+    setImmediate(() => {
+      import('pino')
+        .then(({ pino: create }) => {
+          pino = build(create, options);
+          for (const p of pending.splice(0)) {
+            const [obj, msg] = p.args;
+            const fields = { ...(typeof obj === 'object' ? obj : {}), loggedAt: new Date(p.time).toISOString() };
+            pino[p.level](fields, typeof obj === 'string' ? obj : (msg ?? ''));
+          }
+          resolve();
+        })
+        .catch(reject);
+    });
+  });
+  // A failure to open the log file must not crash the sidecar; it is reported once on stderr.
+  loaded.catch((err: unknown) => process.stderr.write(`whiteroom-store: logging failed: ${String(err)}\n`));
+  const logger = { flush: () => loaded.catch(() => {}) } as Logger;
+  for (const level of LEVELS) {
+    const enabled = LEVELS.indexOf(level) <= threshold;
+    logger[level] = (obj, msg) => {
+      if (!enabled) return;
+      if (pino) pino[level](obj as object, msg);
+      else pending.push({ level, time: Date.now(), args: [obj, msg] });
+    };
+  }
+  return logger;
+}
+
+function build(create: typeof import('pino').pino, options: LogOptions): Pino {
   const streams: StreamEntry[] = [];
-  if (options.stderr !== false) streams.push({ level: options.level as StreamEntry['level'], stream: pino.destination({ fd: 2, sync: true }) });
+  const level = options.level as StreamEntry['level'];
+  if (options.stderr !== false) streams.push({ level, stream: create.destination({ fd: 2, sync: true }) });
   if (options.file) {
     rotate(options.file);
-    streams.push({ level: options.level as StreamEntry['level'], stream: pino.destination({ dest: options.file, sync: true, mkdir: true, append: true }) });
+    streams.push({ level, stream: create.destination({ dest: options.file, sync: true, mkdir: true, append: true }) });
   }
-  return pino(
-    { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.multistream(streams),
+  return create(
+    { level: options.level, base: { pid: process.pid }, timestamp: create.stdTimeFunctions.isoTime },
+    create.multistream(streams),
   );
 }
 

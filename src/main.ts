@@ -106,6 +106,7 @@ async function serve(options: ServeOptions): Promise<void> {
         code = EXIT_FAILURE;
         logger.error({ err }, 'shutdown failed');
       }
+      await logger.flush();
       await writer?.flush();
       process.exit(code);
     })();
