@@ -305,7 +305,7 @@ export class Repository<T extends object = Model> {
     // Find what the schema's ON DELETE rules will remove or detach, before they do it, so the
     // answer can say how many and store.changed can name them.
     const removed = new Map<string, Set<string>>();
-    const detached = new Map<string, Set<string>>();
+    const detached = new Map<string, { table: string; ids: Set<string> }>();
     const visit = (table: string, parentIds: string[]): void => {
       for (const edge of this.#store.foreignKeysTo(table)) {
         const family = FAMILY_OF_TABLE[edge.childTable] ?? edge.childTable;
@@ -322,9 +322,9 @@ export class Repository<T extends object = Model> {
           for (const c of fresh) set.add(c);
           visit(edge.childTable, fresh);
         } else if (edge.onDelete === 'set null' && childIds.length) {
-          const set = detached.get(family) ?? new Set();
-          for (const c of childIds) set.add(c);
-          detached.set(family, set);
+          const entry = detached.get(family) ?? { table: edge.childTable, ids: new Set<string>() };
+          for (const c of childIds) entry.ids.add(c);
+          detached.set(family, entry);
         }
       }
     };
@@ -333,18 +333,23 @@ export class Repository<T extends object = Model> {
     for (const id of ids) del.run(id);
     this.#store.recordChange(this.desc.entity, 'delete', ids);
     const cascaded: Record<string, number> = {};
+    this.#forgetRecent(this.desc, ids);
     for (const [family, set] of removed) {
       cascaded[family] = set.size;
       this.#store.recordChange(family, 'delete', set);
-    }
-    this.#forgetRecent(this.desc, ids);
-    for (const [family, set] of removed) {
       const child = ENTITIES[family];
       if (child) this.#forgetRecent(child, [...set]);
     }
-    for (const [family, set] of detached) {
+    // ON DELETE SET NULL changed these rows: that is a write of them, so their revision grows
+    // (a host holding the old revision must not overwrite the detach unnoticed).
+    for (const [family, { table, ids: rows }] of detached) {
       const gone = removed.get(family);
-      this.#store.recordChange(family, 'update', [...set].filter((c) => !gone?.has(c)));
+      const changed = [...rows].filter((c) => !gone?.has(c));
+      if (changed.length === 0) continue;
+      this.#stmt(`detached:${table}`, () =>
+        `UPDATE ${q(table)} SET "revision" = "revision" + 1 WHERE "id" IN (SELECT value FROM json_each(?))`,
+      ).run(JSON.stringify(changed));
+      this.#store.recordChange(family, 'update', changed);
     }
     return { ids, count: ids.length, cascaded };
   }

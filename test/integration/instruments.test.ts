@@ -771,6 +771,9 @@ describe('instrument registry cascades', function () {
     const kept = await ok(p, 'presets.get', { id: aPresets[0]!.id });
     expect(kept).to.not.have.property('voiceId');
     expect(kept).to.include({ name: 'Cascadeword One', instrumentId: a.id });
+    // the detach is a write of the preset: its revision grows, so an old ifRevision conflicts
+    expect(kept.revision).to.equal(aPresets[0]!.revision + 1);
+    await fails(p, 'presets.update', { item: content(kept), ifRevision: aPresets[0]!.revision }, -32002);
     expect(kept.parameters).to.deep.equal(aPresets[0]!.parameters);
     expect(await ok(p, 'presets.get', { id: aPresets[1]!.id })).to.deep.equal(aPresets[1]);
     expect((await ok(p, 'presets.count', { instrumentId: a.id })).count).to.equal(3);
