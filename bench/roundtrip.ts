@@ -1,0 +1,133 @@
+/**
+ * Round trip: one request at a time (send, wait for the answer), the way the host talks to the
+ * sidecar. Baselines measured in the same run, interleaved in rounds:
+ *   - a layer-free pipe server (a node child that answers every NDJSON line with a fixed result),
+ *   - the same store operation in-process with better-sqlite3 (no transport at all).
+ * Medians of per-request latency.
+ *
+ *   npm run bench:roundtrip [-- --requests 2000] [-- --bin dist-bin/whiteroom-store]
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+
+const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, bin: { type: 'string' } } });
+const N = Number(values.requests);
+const ROUNDS = 5;
+
+/** The baseline: reads lines, answers each with the id and an empty result. No parsing beyond the id. */
+const PIPE_SERVER = `
+let buf = '';
+process.stdin.on('data', (c) => {
+  buf += c;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) !== -1) {
+    const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+    const id = JSON.parse(line).id;
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id, result: { pong: true, time: Date.now() } }) + '\\n');
+  }
+});`;
+
+class Peer {
+  #buf = '';
+  #waiting: ((line: string) => void) | undefined;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => {
+      this.#buf += c;
+      let nl;
+      while ((nl = this.#buf.indexOf('\n')) !== -1) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        if (line.includes('"method"')) continue; // notifications
+        const w = this.#waiting;
+        this.#waiting = undefined;
+        w?.(line);
+      }
+    });
+  }
+  ask(json: string): Promise<string> {
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+      this.child.stdin.write(`${json}\n`);
+    });
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+};
+
+async function timeRequests(peer: Peer, make: (i: number) => string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await peer.ask(make(i));
+    out.push(Number(process.hrtime.bigint() - t) / 1e3);
+  }
+  return out;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'wr-bench-rt-'));
+const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
+const sidecar = new Peer(spawn(bin[0]!, [...bin.slice(1), '--data-dir', join(dir, 'data'), '--log-level', 'warn']));
+const pipe = new Peer(spawn(process.execPath, ['-e', PIPE_SERVER]));
+
+const song = (id: string): object => ({
+  id,
+  name: `Song ${id}`,
+  metadata: { tempo: 120, timeSignature: [4, 4], tags: ['bench'] },
+  determinismSeed: '1',
+  sections: [{ id: 's', bars: 8 }],
+  roles: [{ id: 'r', name: 'Bass', type: 'bass', generatorConfig: {}, parameters: {} }],
+  projections: [],
+  mixGraph: { tracks: [{ id: 't', name: 'T', volume: 1, pan: 0, mute: false, solo: false }] },
+});
+
+try {
+  await sidecar.ask(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'songs.save', params: { item: song('S0') } }));
+  const ping = (i: number): string => `{"jsonrpc":"2.0","id":${i},"method":"system.ping"}`;
+  const get = (i: number): string => `{"jsonrpc":"2.0","id":${i},"method":"songs.get","params":{"id":"S0"}}`;
+  const save = (i: number): string =>
+    JSON.stringify({ jsonrpc: '2.0', id: i, method: 'songs.save', params: { item: song(`S${i % 100}`) } });
+
+  // In-process: the same read straight from better-sqlite3 (a copy of the file, same pragmas).
+  const db = new Database(join(dir, 'data', 'data.db'), { readonly: true });
+  const stmt = db.prepare('SELECT * FROM songs WHERE id = ?');
+
+  const r: Record<string, number[]> = { pipe: [], ping: [], get: [], save: [], inproc: [] };
+  const per = Math.ceil(N / ROUNDS);
+  for (let round = 0; round < ROUNDS; round++) {
+    r.pipe!.push(...(await timeRequests(pipe, ping, per)));
+    r.ping!.push(...(await timeRequests(sidecar, ping, per)));
+    r.get!.push(...(await timeRequests(sidecar, get, per)));
+    r.save!.push(...(await timeRequests(sidecar, save, per)));
+    for (let i = 0; i < per; i++) {
+      const t = process.hrtime.bigint();
+      const row = stmt.get('S0') as Record<string, string>;
+      JSON.parse(row.sections_json!);
+      JSON.parse(row.mix_graph_json!);
+      r.inproc!.push(Number(process.hrtime.bigint() - t) / 1e3);
+    }
+  }
+  db.close();
+  const base = median(r.pipe!);
+  const inproc = median(r.inproc!);
+  console.log(`round trip (${N} requests each, one at a time, medians in µs; target: ${bin.join(' ')})`);
+  console.log(`  pipe server (baseline)        ${base.toFixed(0).padStart(6)}`);
+  console.log(`  in-process songs row read     ${inproc.toFixed(0).padStart(6)}`);
+  console.log(`  system.ping                   ${median(r.ping!).toFixed(0).padStart(6)}   ratio ${(median(r.ping!) / base).toFixed(2)}x pipe`);
+  console.log(
+    `  songs.get                     ${median(r.get!).toFixed(0).padStart(6)}   ratio ${(median(r.get!) / (base + inproc)).toFixed(2)}x (pipe + in-process read)`,
+  );
+  console.log(`  songs.save (one transaction)  ${median(r.save!).toFixed(0).padStart(6)}`);
+} finally {
+  sidecar.child.stdin.end();
+  pipe.child.kill();
+  await new Promise((done) => sidecar.child.on('exit', done));
+  rmSync(dir, { recursive: true, force: true });
+}
