@@ -63,14 +63,23 @@ function insertAutosave(ts: TempStore, id: string, songId: string, performanceId
 const countRows = (ts: TempStore, table: string): number =>
   (ts.store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
+/** A fresh migrated store and songs repository for every test of the describe, removed after it. */
+function withFreshRepo(set: (ts: TempStore, repo: Repository<Song>) => void): void {
+  let current: TempStore | undefined;
+  beforeEach(async () => {
+    current = await openTempStore(T0);
+    set(current, new Repository<Song>(current.store, songs));
+  });
+  afterEach(() => current?.cleanup());
+}
+
 describe('Repository (songs): create and get', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   it('creating a song stores every field and get returns it deep-equal with defaults, timestamps and revision 1', () => {
     const song = makeSong();
@@ -134,11 +143,10 @@ describe('Repository (songs): create and get', () => {
 describe('Repository (songs): update, save and revisions', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   it('update replaces the song, advances the revision by 1, keeps createdAt and sets updatedAt from store.now', () => {
     const song = makeSong();
@@ -260,11 +268,10 @@ describe('Repository (songs): update, save and revisions', () => {
 describe('Repository (songs): delete and cascades', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   it('deleting a song removes its performances and autosaves and says how many of each', () => {
     const a = makeSong();
@@ -357,11 +364,10 @@ describe('Repository (songs): delete and cascades', () => {
 describe('Repository (songs): transactions and store.changed announcements', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   it('saveMany writes all items in one transaction and announces one change per op', () => {
     const existing = makeSong();
@@ -444,11 +450,10 @@ describe('Repository (songs): transactions and store.changed announcements', () 
 describe('Repository (songs): list, count and cursors', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   /** 40 songs with heavy ties in every sort key, ids in no particular order. */
   function seedTies(): Song[] {
@@ -586,11 +591,10 @@ describe('Repository (songs): list, count and cursors', () => {
 describe('Repository (songs): full-text search', () => {
   let ts: TempStore;
   let repo: Repository<Song>;
-  beforeEach(async () => {
-    ts = await openTempStore(T0);
-    repo = new Repository<Song>(ts.store, songs);
+  withFreshRepo((t, r) => {
+    ts = t;
+    repo = r;
   });
-  afterEach(() => ts.cleanup());
 
   const song = (name: string, meta: Record<string, unknown> = {}): Song =>
     repo.create(makeSong({ name, metadata: { ...makeSong().metadata, composer: 'Nobody', comments: 'none', genre: 'misc', mood: 'neutral', tags: [], ...meta } }));
