@@ -52,14 +52,22 @@ async function perfCount(p: StoreProcess, filters: Record<string, unknown> = {})
   return (await ok(p, 'performances.count', filters)).count;
 }
 
+/** A fresh sidecar holding one song for every test of the describe, stopped after it. */
+function withSidecarAndSong(set: (p: StoreProcess, songId: string) => void): void {
+  beforeEach(async () => {
+    const proc = await procs.launch();
+    set(proc, await newSong(proc));
+  });
+  afterEach(() => procs.cleanupAll());
+}
+
 describe('performances.create and performances.get', function () {
   let p: StoreProcess;
   let songId: string;
-  beforeEach(async () => {
-    p = await procs.launch();
-    songId = await newSong(p);
+  withSidecarAndSong((proc, id) => {
+    p = proc;
+    songId = id;
   });
-  afterEach(() => procs.cleanupAll());
 
   it('fills defaults: density 1.0, grooveProfileId and consoleXProfileId "default", version "1.0"', async () => {
     const sent = { songId, name: 'Bare', arrangementStyle: 'SATB', instrumentationMap: {}, mixTargets: {} };
@@ -163,11 +171,10 @@ describe('performances: a songId that does not exist', function () {
 describe('performances.update, save and revisions', function () {
   let p: StoreProcess;
   let songId: string;
-  beforeEach(async () => {
-    p = await procs.launch();
-    songId = await newSong(p);
+  withSidecarAndSong((proc, id) => {
+    p = proc;
+    songId = id;
   });
-  afterEach(() => procs.cleanupAll());
 
   it('update replaces the record, keeps createdAt, advances revision and updatedAt', async () => {
     const sent = makePerf(songId);
@@ -256,11 +263,10 @@ describe('performances.update, save and revisions', function () {
 describe('performances.saveMany, deleteMany, delete', function () {
   let p: StoreProcess;
   let songId: string;
-  beforeEach(async () => {
-    p = await procs.launch();
-    songId = await newSong(p);
+  withSidecarAndSong((proc, id) => {
+    p = proc;
+    songId = id;
   });
-  afterEach(() => procs.cleanupAll());
 
   it('saveMany stores all items in one transaction and announces them', async () => {
     const items = [makePerf(songId), makePerf(songId), makePerf(songId)];
