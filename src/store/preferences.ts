@@ -48,7 +48,7 @@ export class Preferences {
     return this.#store.write(() => {
       const revision = this.get().revision;
       if (ifRevision !== undefined && ifRevision !== revision) throw conflict('preferences', ID, ifRevision, revision);
-      this.#store.db.prepare('DELETE FROM "user_preferences" WHERE "id" = ?').run(ID);
+      this.#store.prepared('DELETE FROM "user_preferences" WHERE "id" = ?').run(ID);
       this.#insertDefaults(revision + 1);
       this.#store.recordChange('preferences', 'update', [ID]);
       return this.#repo.get(ID);
@@ -57,8 +57,8 @@ export class Preferences {
 
   /** The row with only id, time and revision given: every other column takes its schema DEFAULT. */
   #insertDefaults(revision: number): void {
-    this.#store.db
-      .prepare('INSERT INTO "user_preferences" ("id", "updated_at", "revision") VALUES (?, ?, ?)')
+    this.#store
+      .prepared('INSERT INTO "user_preferences" ("id", "updated_at", "revision") VALUES (?, ?, ?)')
       .run(ID, this.#store.now(), revision);
   }
 }

@@ -29,13 +29,12 @@ export class RecentItems {
 
   /** Makes the item the newest of its type (inserting or updating its entry). */
   touch(p: TouchParams): RecentItem {
-    const db = this.#store.db;
     return this.#store.write(() => {
-      this.#last ??= (db.prepare('SELECT max("accessed_at") AS t FROM "recently_used"').get() as { t: number | null }).t ?? 0;
+      this.#last ??= (this.#store.prepared('SELECT max("accessed_at") AS t FROM "recently_used"').get() as { t: number | null }).t ?? 0;
       const at = Math.max(this.#store.now(), this.#last + 1);
       this.#last = at;
-      const row = db
-        .prepare(
+      const row = this.#store
+        .prepared(
           `INSERT INTO "recently_used" ("id", "item_type", "item_id", "item_name", "accessed_at", "metadata_json")
            VALUES (@id, @type, @itemId, @name, @at, @metadata)
            ON CONFLICT ("item_type", "item_id") DO UPDATE SET "item_name" = excluded."item_name",
@@ -51,8 +50,8 @@ export class RecentItems {
           at,
           metadata: p.metadata === undefined ? null : JSON.stringify(p.metadata),
         }) as Row;
-      const pruned = db
-        .prepare(
+      const pruned = this.#store
+        .prepared(
           `DELETE FROM "recently_used" WHERE "item_type" = @type AND "id" NOT IN
              (SELECT "id" FROM "recently_used" WHERE "item_type" = @type ORDER BY "accessed_at" DESC LIMIT @keep)
            RETURNING "id"`,
@@ -67,8 +66,8 @@ export class RecentItems {
 
   /** Entries newest first, of one type or all. */
   list(itemType?: string, limit = DEFAULT_RECENT_PER_TYPE): RecentItem[] {
-    const rows = this.#store.db
-      .prepare(
+    const rows = this.#store
+      .prepared(
         `SELECT * FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type)
          ORDER BY "accessed_at" DESC, "id" LIMIT @limit`,
       )
@@ -79,8 +78,8 @@ export class RecentItems {
   /** Removes the entries of one type, or all; answers how many. */
   clear(itemType?: string): number {
     return this.#store.write(() => {
-      const gone = this.#store.db
-        .prepare('DELETE FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type) RETURNING "id"')
+      const gone = this.#store
+        .prepared('DELETE FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type) RETURNING "id"')
         .pluck()
         .all({ type: itemType ?? null }) as string[];
       if (gone.length) this.#store.recordChange('recent', 'delete', gone);

@@ -3,6 +3,7 @@
  * produce. better-sqlite3 is synchronous, so a write transaction runs start to finish without
  * anything else on the connection in between; notifications go out only after the commit.
  */
+import type { Statement } from 'better-sqlite3';
 import { openDatabase, type Connection, type OpenOptions } from './database.js';
 import { MIGRATIONS } from '../generated/migrations.js';
 import { FAMILY_OF_TABLE } from './entities.js';
@@ -34,6 +35,7 @@ export class Store {
   #immediate: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
   #defaults = new Map<string, Record<string, unknown>>();
+  #statements = new Map<string, Statement>();
 
   constructor(db: Connection, path: string) {
     this.db = db;
@@ -64,6 +66,13 @@ export class Store {
     } finally {
       this.#pending = null;
     }
+  }
+
+  /** A prepared statement for `sql`, prepared once and reused (for the store's fixed queries). */
+  prepared(sql: string): Statement {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) this.#statements.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt;
   }
 
   /** Notes a change of the current write transaction, announced after it commits. */
