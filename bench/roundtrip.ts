@@ -7,86 +7,23 @@
  *
  *   npm run bench:roundtrip [-- --requests 2000] [-- --bin dist-bin/whiteroom-store]
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { benchSong, median, Peer, PIPE_SERVER, timeRequests } from './lib.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, bin: { type: 'string' } } });
 const N = Number(values.requests);
 const ROUNDS = 5;
 
-/** The baseline: reads lines, answers each with the id and an empty result. No parsing beyond the id. */
-const PIPE_SERVER = `
-let buf = '';
-process.stdin.on('data', (c) => {
-  buf += c;
-  let nl;
-  while ((nl = buf.indexOf('\\n')) !== -1) {
-    const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
-    const id = JSON.parse(line).id;
-    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id, result: { pong: true, time: Date.now() } }) + '\\n');
-  }
-});`;
-
-class Peer {
-  #buf = '';
-  #waiting: ((line: string) => void) | undefined;
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
-      this.#buf += c;
-      let nl;
-      while ((nl = this.#buf.indexOf('\n')) !== -1) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
-        if (line.includes('"method"')) continue; // notifications
-        const w = this.#waiting;
-        this.#waiting = undefined;
-        w?.(line);
-      }
-    });
-  }
-  ask(json: string): Promise<string> {
-    return new Promise((resolve) => {
-      this.#waiting = resolve;
-      this.child.stdin.write(`${json}\n`);
-    });
-  }
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-};
-
-async function timeRequests(peer: Peer, make: (i: number) => string, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = process.hrtime.bigint();
-    await peer.ask(make(i));
-    out.push(Number(process.hrtime.bigint() - t) / 1e3);
-  }
-  return out;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-rt-'));
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
-const sidecar = new Peer(spawn(bin[0]!, [...bin.slice(1), '--data-dir', join(dir, 'data'), '--log-level', 'warn']));
-const pipe = new Peer(spawn(process.execPath, ['-e', PIPE_SERVER]));
+const sidecar = Peer.spawn(bin[0]!, [...bin.slice(1), '--data-dir', join(dir, 'data'), '--log-level', 'warn']);
+const pipe = Peer.spawn(process.execPath, ['-e', PIPE_SERVER]);
 
-const song = (id: string): object => ({
-  id,
-  name: `Song ${id}`,
-  metadata: { tempo: 120, timeSignature: [4, 4], tags: ['bench'] },
-  determinismSeed: '1',
-  sections: [{ id: 's', bars: 8 }],
-  roles: [{ id: 'r', name: 'Bass', type: 'bass', generatorConfig: {}, parameters: {} }],
-  projections: [],
-  mixGraph: { tracks: [{ id: 't', name: 'T', volume: 1, pan: 0, mute: false, solo: false }] },
-});
+const song = (id: string): object => benchSong(id);
 
 try {
   await sidecar.ask(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'songs.save', params: { item: song('S0') } }));
@@ -126,8 +63,7 @@ try {
   );
   console.log(`  songs.save (one transaction)  ${median(r.save!).toFixed(0).padStart(6)}`);
 } finally {
-  sidecar.child.stdin.end();
   pipe.child.kill();
-  await new Promise((done) => sidecar.child.on('exit', done));
+  await sidecar.close();
   rmSync(dir, { recursive: true, force: true });
 }
