@@ -19,6 +19,10 @@ import { storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
 import { SqliteError } from './store/sqlite.js';
 import type { Logger } from './log.js';
+import { Autosaves } from './store/autosaves.js';
+import { AutosaveService } from './services/autosave.js';
+import { IdleCheckpoint } from './services/idle-checkpoint.js';
+import type { Runner } from './services/timers.js';
 
 export const VERSION: string = OPENRPC_DOCUMENT.info.version;
 
@@ -38,7 +42,9 @@ export interface App {
   readonly store: Store;
   readonly services: Services;
   readonly dispatcher: Dispatcher;
-  /** Checkpoints and closes the database, then releases the lock. Idempotent. */
+  /** Runs background work (autosave timers, idle checkpoints) through `run`: the server's queue. */
+  setRunner(run: Runner): void;
+  /** Promotes staged autosaves, checkpoints and closes the database, then releases the lock. Idempotent. */
   close(): void;
 }
 
@@ -72,15 +78,35 @@ export async function openApp(options: AppOptions): Promise<App> {
     startedAt: Date.now(),
     framing: options.framing,
   };
+  const songRepo = new Repository<StoredSong>(opened, songs);
+  const performanceRepo = new Repository<StoredPerformance>(opened, performances);
+  const preferences = new Preferences(opened);
+  const autosaves = new Autosaves(opened, songRepo, performanceRepo);
+  let autosave: AutosaveService;
+  try {
+    autosave = new AutosaveService({ store: opened, autosaves, preferences, log });
+    // States staged before a crash become recovered snapshots before anything else is served.
+    autosave.recover();
+  } catch (err) {
+    opened.close();
+    lock.release();
+    throw err;
+  }
+  const idleCheckpoint = new IdleCheckpoint({
+    store: opened,
+    onError: (err) => log.warn({ err }, 'idle checkpoint failed; the next one will retry'),
+  });
   const services: Services = {
     store: opened,
-    songs: new Repository<StoredSong>(opened, songs),
-    performances: new Repository<StoredPerformance>(opened, performances),
+    songs: songRepo,
+    performances: performanceRepo,
     instruments: new Repository<StoredInstrument>(opened, instruments),
     voices: new Repository<StoredVoice>(opened, voices),
     presets: new Repository<StoredPreset>(opened, presets),
-    preferences: new Preferences(opened),
+    preferences,
     recent: new RecentItems(opened, options.recentPerType),
+    autosaves,
+    autosave,
     runtime,
     requestShutdown: options.requestShutdown,
   };
@@ -94,9 +120,20 @@ export async function openApp(options: AppOptions): Promise<App> {
     store: opened,
     services,
     dispatcher,
+    setRunner(run: Runner): void {
+      autosave.setRunner(run);
+      idleCheckpoint.setRunner(run);
+    },
     close(): void {
       if (closed) return;
       closed = true;
+      try {
+        // Whatever is staged is promoted before the database closes (every shutdown path).
+        autosave.close();
+      } catch (err) {
+        log.error({ err }, 'autosave flush at shutdown failed; the staged states are kept for recovery');
+      }
+      idleCheckpoint.close();
       try {
         opened.close();
       } finally {

@@ -137,6 +137,10 @@ async function serve(options: ServeOptions): Promise<void> {
   app.store.onCommit((changes) => {
     for (const change of changes) s.notify('store.changed', change);
   });
+  app.setRunner((job) => s.schedule(job));
+  app.services.autosave.onSaved(({ songId, performanceId, autosaveId, at }) =>
+    s.notify('autosave.saved', { songId, ...(performanceId === undefined ? {} : { performanceId }), autosaveId, at }),
+  );
   server.start();
 }
 

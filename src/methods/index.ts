@@ -13,6 +13,7 @@ import { performancesMethods } from './performances.js';
 import { instrumentsMethods, presetsMethods, voicesMethods } from './instruments.js';
 import { preferencesMethods, recentMethods } from './preferences.js';
 import { discover, systemMethods } from './system.js';
+import { autosaveMethods } from './autosave.js';
 
 const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
   const v = (validators as unknown as Record<string, Validator | undefined>)[`${method.replace(/\./g, '_')}__${part}`];
@@ -29,6 +30,7 @@ export function buildMethods(s: Services): MethodEntry[] {
     ...presetsMethods(s),
     ...preferencesMethods(s),
     ...recentMethods(s),
+    ...autosaveMethods(s),
     ...systemMethods(s),
     'rpc.discover': discover,
   };

@@ -7,6 +7,8 @@ import type { Store } from '../store/store.js';
 import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from '../generated/types.js';
 import type { Preferences } from '../store/preferences.js';
 import type { RecentItems } from '../store/recent.js';
+import type { Autosaves } from '../store/autosaves.js';
+import type { AutosaveService } from '../services/autosave.js';
 
 export interface RuntimeInfo {
   readonly version: string;
@@ -26,6 +28,10 @@ export interface Services {
   readonly presets: Repository<StoredPreset>;
   readonly preferences: Preferences;
   readonly recent: RecentItems;
+  /** Autosave data (snapshots, staging). */
+  readonly autosaves: Autosaves;
+  /** Autosave timing (debounce, interval, recovery, shutdown flush). */
+  readonly autosave: AutosaveService;
   readonly runtime: RuntimeInfo;
   /** Starts an orderly shutdown once the current answer is written. */
   requestShutdown(): void;

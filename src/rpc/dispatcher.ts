@@ -7,6 +7,7 @@
  * promise holds the queue until it settles.
  */
 import { ErrorCode, RpcError, invalidParams, type ParamError } from '../errors.js';
+import { textOf } from './raw-text.js';
 
 export type Id = string | number | null;
 
@@ -37,6 +38,11 @@ export interface RequestContext {
   readonly id: Id | undefined;
   /** True once the host sent $/cancelRequest for this request. Long operations poll it. */
   readonly cancelled: boolean;
+  /**
+   * The request exactly as it arrived (a JSON text whose `params` are the validated params), when
+   * the transport kept it: single messages from the wire, not batch members or in-process calls.
+   */
+  readonly text: string | undefined;
 }
 
 export type Handler = (params: never, ctx: RequestContext) => unknown;
@@ -185,7 +191,7 @@ export class Dispatcher {
       return answer(errorResponse(id ?? null, invalidParams(paramErrors(entry.validate.errors ?? []))));
     }
 
-    const ctx = this.#context(id);
+    const ctx = this.#context(id, textOf(msg));
     let result: unknown;
     try {
       result = entry.handler(params as never, ctx);
@@ -203,10 +209,11 @@ export class Dispatcher {
     return answer({ jsonrpc: '2.0', id: id ?? null, result: result ?? null });
   }
 
-  #context(id: Id | undefined): RequestContext {
+  #context(id: Id | undefined, text: string | undefined): RequestContext {
     const cancelled = this.#cancelled;
     return {
       id,
+      text,
       get cancelled(): boolean {
         return id !== undefined && cancelled.has(id);
       },

@@ -2,6 +2,7 @@
  * The server: a reader feeding one queue, the dispatcher draining it one message at a time in
  * arrival order, a writer for answers and notifications.
  *
+ * Background jobs (autosave promotions from timers) take their turn in the same queue.
  * Only `$/cancelRequest` skips the queue: it must reach a long request while that request runs.
  * Synchronous handlers (nearly all: better-sqlite3 is synchronous) are answered in the same tick
  * their message arrived in; an asynchronous one holds the queue until it settles, so a write's
@@ -28,7 +29,12 @@ export interface ServerOptions {
   onOutputError: (err: Error) => void;
 }
 
-type Item = unknown | FramingError;
+/** Work of the sidecar's own (a timer's autosave) that takes its turn in the queue like a request. */
+class Job {
+  constructor(readonly run: () => void) {}
+}
+
+type Item = unknown | FramingError | Job;
 
 export class Server {
   readonly #o: ServerOptions;
@@ -66,6 +72,15 @@ export class Server {
     void this.#o.writer.write({ jsonrpc: '2.0', method, params } as never);
   }
 
+  /**
+   * Runs `job` in the queue after the messages already in it, never while a request runs.
+   * Errors are the job's own business: it must catch them.
+   */
+  schedule(job: () => void): void {
+    this.#queue.push(new Job(job));
+    this.#pump();
+  }
+
   /** Resolves when no request is running (queued ones may remain). */
   idle(): Promise<void> {
     if (!this.#busy) return Promise.resolve();
@@ -75,7 +90,7 @@ export class Server {
   /** Answers every queued message with `err` and empties the queue (shutdown). */
   refuseQueued(err: RpcError): void {
     for (const item of this.#queue.splice(0)) {
-      if (item instanceof FramingError) continue;
+      if (item instanceof FramingError || item instanceof Job) continue;
       for (const m of Array.isArray(item) ? item : [item]) {
         const id = (m as { id?: unknown }).id;
         if (typeof m === 'object' && m !== null && 'id' in m && (typeof id === 'string' || typeof id === 'number')) {
@@ -99,6 +114,14 @@ export class Server {
   #pump(): void {
     while (!this.#busy && this.#queue.length > 0) {
       const item = this.#queue.shift();
+      if (item instanceof Job) {
+        try {
+          item.run();
+        } catch (err) {
+          this.#o.log.error({ err }, 'background job failed');
+        }
+        continue;
+      }
       if (item instanceof FramingError) {
         this.#send(this.#framingErrorResponse(item));
         continue;

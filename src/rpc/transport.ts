@@ -15,6 +15,7 @@
  * Readers deliver whatever JSON arrives (objects, batches, scalars); deciding what is a valid
  * request is the dispatcher's job.
  */
+import { rememberText } from './raw-text.js';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
@@ -114,12 +115,14 @@ abstract class StreamReader extends AbstractMessageReader {
   /** Parses one message body and hands it on, or reports it unparseable. */
   protected deliver(body: Buffer): void {
     let message: unknown;
+    const text = body.toString('utf8');
     try {
-      message = JSON.parse(body.toString('utf8'));
+      message = JSON.parse(text);
     } catch (err) {
       this.fireError(new FramingError('parse', `not JSON: ${(err as Error).message}`));
       return;
     }
+    rememberText(message, text);
     this.callback(message as Message);
   }
 

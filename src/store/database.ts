@@ -11,6 +11,12 @@ export { SqliteError, type Connection } from './sqlite.js';
 export const BUSY_TIMEOUT_MS = 5000;
 /** The WAL file is truncated back to this size after a checkpoint, so it cannot grow without bound. */
 export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * SQLite's automatic checkpoint threshold, in pages (4 KiB): raised from its default of 1000
+ * because the checkpoint runs inside the commit that crosses it. The store checkpoints when
+ * idle instead (src/services/idle-checkpoint.ts); this one only acts during long bursts of writes.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 8192;
 /** Page cache: negative means KiB, so -64000 is the plan's 64 MB. */
 export const CACHE_SIZE_KIB = 64000;
 /** The plan's memory-map size (SQLite caps it at its compile-time maximum, 2 GB by default). */
@@ -80,6 +86,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Connectio
       if (mode !== 'wal') throw new Error(`could not switch ${path} to WAL mode (journal_mode is ${String(mode)})`);
       db.pragma(`synchronous = ${(options.synchronous ?? 'normal').toUpperCase()}`);
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     }
     if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new Error('foreign_keys could not be switched on');
     return db;

@@ -426,11 +426,11 @@ export class Repository<T extends object = Model> {
 // Cursors: opaque to hosts, base64url of [orderBy, direction, last sort value, last id]
 // ---------------------------------------------------------------------------------------------
 
-function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string): string {
+export function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string): string {
   return Buffer.from(JSON.stringify([orderBy, direction, value, id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction): [unknown, string] {
+export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction): [unknown, string] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

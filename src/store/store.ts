@@ -84,7 +84,7 @@ export class Store {
     for (const id of ids) set.add(id);
   }
 
-  /** Calls `listener` after every committed write that changed something. */
+  /** Calls `listener` after every committed write, with the changes it recorded (possibly none). */
   onCommit(listener: (changes: Change[]) => void): void {
     this.#listeners.push(listener);
   }

@@ -3,6 +3,7 @@
  * with no node on PATH and no node_modules anywhere near, it answers. Also the command line a
  * person uses by hand: --version, --help, call, usage errors, the terminal hint.
  */
+import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -64,7 +65,7 @@ describe('the packaged binary, alone in an empty folder', function () {
     expect(r.status, String(r.stderr)).to.equal(0);
     expect(String(r.stdout)).to.match(/^\{\n {2}"name": "whiteroom-store",/);
     const info = JSON.parse(String(r.stdout));
-    expect(info).to.include({ version: VERSION, schemaVersion: 1, dataDir: data, framing: 'none' });
+    expect(info).to.include({ version: VERSION, schemaVersion: MIGRATIONS[MIGRATIONS.length - 1]!.version, dataDir: data, framing: 'none' });
     expect(existsSync(join(data, 'data.db'))).to.equal(true);
   });
 

@@ -4,6 +4,7 @@
  * stock sqlite3), the single-instance lock, refusing a database from a newer version, and SIGKILL
  * in the middle of a burst of writes.
  */
+import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -78,7 +79,7 @@ describe('lifecycle: one-shot use from a pipe', () => {
     expect(response.error).to.equal(undefined);
     const info = response.result;
     expect(info.version).to.be.a('string').and.match(/^\d+\.\d+\.\d+/);
-    expect(info.schemaVersion).to.equal(1);
+    expect(info.schemaVersion).to.equal(MIGRATIONS[MIGRATIONS.length - 1]!.version);
     expect(info.sqliteVersion).to.be.a('string').and.match(/^3\.\d+\.\d+/);
     expect(info.dataDir).to.equal(d);
     expect(info.dbPath).to.equal(join(d, 'data.db'));

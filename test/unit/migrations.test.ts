@@ -17,6 +17,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SQL_DIR = join(ROOT, 'sql');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'v1-data.sql');
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+/** Only the first landed migration: the tests below follow it with synthetic version-2 ones. */
+const V1 = MIGRATIONS.filter((m) => m.version === 1);
 
 /**
  * Every landed migration, pinned. A landed migration is never edited: a change is a new file.
@@ -24,6 +26,7 @@ const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  */
 const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 1, name: 'initial', sha256: '49c3c7196faf41bd3b6c4103888a677b8ba02c4b002507359bbc080ad524c6de' },
+  { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
 ];
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -145,7 +148,7 @@ describe('migrations: upgrading a version-1 database', () => {
     try {
       const outcome = await migrate(store.db, path, {
         backupDir,
-        migrations: [...MIGRATIONS, SECOND],
+        migrations: [...V1, SECOND],
         onStep: (m) => {
           if (m.version === 2) backupsWhenStepRan = readdirSync(backupDir);
         },
@@ -179,7 +182,7 @@ describe('migrations: upgrading a version-1 database', () => {
     const store = Store.open(path);
     let backupPath: string | undefined;
     try {
-      backupPath = (await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, SECOND] })).backupPath;
+      backupPath = (await migrate(store.db, path, { backupDir, migrations: [...V1, SECOND] })).backupPath;
     } finally {
       store.close();
     }
@@ -213,7 +216,7 @@ describe('migrations: upgrading a version-1 database', () => {
     try {
       let err: unknown;
       try {
-        await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, bad] });
+        await migrate(store.db, path, { backupDir, migrations: [...V1, bad] });
       } catch (e) {
         err = e;
       }
@@ -245,7 +248,7 @@ describe('migrations: upgrading a version-1 database', () => {
     try {
       let err: unknown;
       try {
-        await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, orphan] });
+        await migrate(store.db, path, { backupDir, migrations: [...V1, orphan] });
       } catch (e) {
         err = e;
       }
@@ -270,7 +273,7 @@ describe('migrations: upgrading a version-1 database', () => {
       let failed = false;
       await migrate(store.db, path, {
         backupDir,
-        migrations: [...MIGRATIONS, SECOND, third],
+        migrations: [...V1, SECOND, third],
         onStep: (m) => steps.push(m.version),
       }).catch(() => {
         failed = true;
@@ -280,6 +283,44 @@ describe('migrations: upgrading a version-1 database', () => {
       expect(userVersion(store.db)).to.equal(2);
       expect(metadataValue(store.db, 'schema_version')).to.equal('2');
       expect(columnsOf(store.db, 'songs')).to.include('test_note');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: 0002_autosave on a version-1 database', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('keeps every autosave, fills in their sizes, and adds the staging table', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    buildV1(path);
+    const store = Store.open(path);
+    try {
+      const outcome = await migrate(store.db, path, { backupDir });
+      expect(outcome.applied).to.include(2);
+      expect(fixtureCounts(store.db)).to.deep.equal(FIXTURE_COUNTS);
+      const rows = store.db.prepare('SELECT snapshot_json, size_bytes, recovered, reason FROM autosaves').all() as {
+        snapshot_json: string;
+        size_bytes: number;
+        recovered: number;
+        reason: string;
+      }[];
+      expect(rows).to.have.length(FIXTURE_COUNTS.autosaves);
+      for (const r of rows) {
+        expect(r.size_bytes).to.equal(Buffer.byteLength(r.snapshot_json));
+        expect(r.recovered).to.equal(0);
+        expect(r.reason).to.equal('interval');
+      }
+      expect(hasTable(store.db, 'autosave_staging')).to.equal(true);
+      expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
+      expect(store.db.pragma('integrity_check', { simple: true })).to.equal('ok');
     } finally {
       store.close();
     }
@@ -301,9 +342,9 @@ describe('migrations: an empty database', () => {
     const store = Store.open(path);
     try {
       const second: Migration = { version: 2, name: 'test', sql: 'CREATE TABLE test_extra (id TEXT PRIMARY KEY) STRICT;' };
-      const outcome = await migrate(store.db, path, { backupDir, migrations: [...MIGRATIONS, second] });
+      const outcome = await migrate(store.db, path, { backupDir, migrations: [...V1, second] });
       expect(outcome.backupPath).to.equal(undefined);
-      expect(outcome.applied).to.deep.equal([...MIGRATIONS.map((m) => m.version), 2]);
+      expect(outcome.applied).to.deep.equal([1, 2]);
       expect(readdirSync(backupDir)).to.deep.equal([]);
       expect(userVersion(store.db)).to.equal(2);
     } finally {

@@ -1,0 +1,477 @@
+/**
+ * Autosave data: staged states and the snapshots they become (tables `autosave_staging` and
+ * `autosaves`, migration 0002). Timers live above this, in src/services/autosave.ts; everything
+ * here is one synchronous transaction per call, so it is tested with a fake clock and no timers.
+ *
+ * - A stage replaces the staged state of its scope (a song, or a song and one of its performances)
+ *   and is committed before it returns: a crash a moment later loses nothing.
+ * - A promotion turns a staged state into a snapshot unless it equals the newest snapshot of its
+ *   scope, optionally saves the snapshot's song and performance, prunes the song's snapshots beyond
+ *   `keep` and clears the staged row, all in one transaction.
+ * - Snapshots of one song are strictly ordered by `createdAt` (a snapshot made in the same
+ *   millisecond as the newest is stamped one millisecond later).
+ */
+import { randomUUID } from 'node:crypto';
+import { constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
+import type {
+  AutosaveConfig,
+  AutosaveSnapshot,
+  AutosaveSummary,
+  StoredPerformance,
+  StoredSong,
+} from '../generated/types.js';
+import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type Model, type Page, type Repository } from './repository.js';
+import type { Store } from './store.js';
+
+export type AutosaveReason = AutosaveSummary['reason'];
+export type AutosaveMode = AutosaveConfig['mode'];
+
+/** What autosave.configure keeps in the metadata table. `intervalMs: null` follows preferences. */
+export interface AutosaveSettings {
+  debounceMs: number;
+  intervalMs: number | null;
+  keep: number;
+  mode: AutosaveMode;
+}
+
+export const DEFAULT_AUTOSAVE_SETTINGS: Readonly<AutosaveSettings> = {
+  debounceMs: 2000,
+  intervalMs: null,
+  keep: 50,
+  mode: 'snapshot-and-song',
+};
+
+const SETTINGS_KEY = 'autosave_settings';
+
+export interface StageResult {
+  songId: string;
+  performanceId?: string;
+  stagedAt: number;
+  sizeBytes: number;
+}
+
+/** One snapshot a promotion added. */
+export interface Promoted {
+  autosaveId: string;
+  songId: string;
+  performanceId?: string;
+  at: number;
+}
+
+/** The outcome of promoting one staged state: a new snapshot, or the newest one it equalled. */
+export type Promotion = { added: true; snapshot: Promoted } | { added: false; autosaveId: string };
+
+export interface PromoteOptions {
+  mode: AutosaveMode;
+  keep: number;
+  recovered?: boolean;
+  /** A snapshot retention must not prune (the one a restore is restoring). */
+  spare?: string;
+}
+
+export interface RestoreResult {
+  song: StoredSong;
+  performance?: StoredPerformance;
+  state?: Record<string, unknown>;
+  undoId: string;
+}
+
+export interface RecoverableItem {
+  songId: string;
+  performanceId?: string;
+  autosaveId: string;
+  createdAt: number;
+  name: string;
+}
+
+interface StagedRow {
+  scope: string;
+  song_id: string;
+  performance_id: string | null;
+  body: string;
+  body_kind: 'snapshot' | 'request';
+}
+
+interface AutosaveRow {
+  id: string;
+  song_id: string;
+  performance_id: string | null;
+  name: string;
+  created_at: number;
+  size_bytes: number;
+  recovered: number;
+  reason: AutosaveReason;
+  revision: number;
+  snapshot_json?: string;
+}
+
+/** The staging key of a song, or of a song and one of its performances. */
+export const scopeOf = (songId: string, performanceId?: string | null): string =>
+  performanceId ? `${songId}/${performanceId}` : songId;
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** "2:34 PM" in the sidecar's local time (no Intl: its spacing differs between ICU versions). */
+export function clockTime(at: number): string {
+  const d = new Date(at);
+  const h = d.getHours();
+  return `${h % 12 || 12}:${pad2(d.getMinutes())} ${h < 12 ? 'AM' : 'PM'}`;
+}
+
+const NAME_PREFIX: Record<AutosaveReason, string> = {
+  debounce: 'Auto-Save',
+  interval: 'Auto-Save',
+  flush: 'Auto-Save',
+  shutdown: 'Auto-Save',
+  recovery: 'Recovered',
+  'pre-restore': 'Before Restore',
+};
+
+/**
+ * Refuses a snapshot that names another song or performance than the one it is staged for
+ * (InvalidParams, with JSON pointers into the autosave.stage params).
+ */
+function checkSnapshot(songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot): void {
+  const problems: ParamError[] = [];
+  if (snapshot.song.id !== undefined && snapshot.song.id !== songId) {
+    problems.push({ path: '/snapshot/song/id', message: `must be the staged songId ${JSON.stringify(songId)}` });
+  }
+  const perf = snapshot.performance;
+  if (perf) {
+    if (performanceId === undefined) {
+      problems.push({ path: '/performanceId', message: 'is required when the snapshot carries a performance' });
+    } else if (perf.id !== undefined && perf.id !== performanceId) {
+      problems.push({ path: '/snapshot/performance/id', message: `must be the staged performanceId ${JSON.stringify(performanceId)}` });
+    }
+    if (perf.songId !== songId) {
+      problems.push({ path: '/snapshot/performance/songId', message: `must be the staged songId ${JSON.stringify(songId)}` });
+    }
+  }
+  if (problems.length) throw invalidParams(problems);
+}
+
+/** The snapshot as stored: the song's and performance's ids filled in, so a restore writes the rows it came from. */
+function withIds(songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot): AutosaveSnapshot {
+  return {
+    ...snapshot,
+    song: { ...snapshot.song, id: songId },
+    ...(snapshot.performance ? { performance: { ...snapshot.performance, id: performanceId } } : {}),
+  } as AutosaveSnapshot;
+}
+
+const snapshotText = (songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot): string =>
+  JSON.stringify(withIds(songId, performanceId, snapshot));
+
+const SUMMARY_COLUMNS = 'id, song_id, performance_id, name, created_at, size_bytes, recovered, reason, revision';
+
+function summaryOf(row: AutosaveRow): AutosaveSummary {
+  return {
+    id: row.id,
+    songId: row.song_id,
+    ...(row.performance_id === null ? {} : { performanceId: row.performance_id }),
+    name: row.name,
+    createdAt: row.created_at,
+    sizeBytes: row.size_bytes,
+    recovered: row.recovered === 1,
+    reason: row.reason,
+    revision: row.revision,
+  };
+}
+
+export class Autosaves {
+  readonly #store: Store;
+  readonly #songs: Repository<StoredSong>;
+  readonly #performances: Repository<StoredPerformance>;
+
+  constructor(store: Store, songs: Repository<StoredSong>, performances: Repository<StoredPerformance>) {
+    this.#store = store;
+    this.#songs = songs;
+    this.#performances = performances;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Staging
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Replaces the staged state of the scope and commits. Throws InvalidParams when the snapshot
+   * names another song or performance, ConstraintViolation when the song or performance does not
+   * exist (or the performance belongs to another song).
+   */
+  stage(songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot, requestText?: string): StageResult {
+    checkSnapshot(songId, performanceId, snapshot);
+    // With the request's own text at hand (a message from the wire), that text is stored as it
+    // is; the snapshot is serialised when it is promoted, off the edit path.
+    const body = requestText ?? snapshotText(songId, performanceId, snapshot);
+    const sizeBytes = Buffer.byteLength(body);
+    return this.#store.write(() => {
+      this.#checkScope(songId, performanceId);
+      const stagedAt = this.#store.now();
+      this.#store
+        .prepared(
+          'INSERT INTO autosave_staging (scope, song_id, performance_id, body, body_kind, size_bytes, staged_at) ' +
+            'VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope) DO UPDATE SET body = excluded.body, ' +
+            'body_kind = excluded.body_kind, size_bytes = excluded.size_bytes, staged_at = excluded.staged_at',
+        )
+        .run(scopeOf(songId, performanceId), songId, performanceId ?? null, body, requestText ? 'request' : 'snapshot', sizeBytes, stagedAt);
+      return { songId, ...(performanceId === undefined ? {} : { performanceId }), stagedAt, sizeBytes };
+    });
+  }
+
+  #checkScope(songId: string, performanceId: string | undefined): void {
+    if (this.#songs.revisionOf(songId) === undefined) throw constraintViolation('autosaves', 'songId', songId);
+    if (performanceId === undefined) return;
+    const owner = this.#store.prepared('SELECT song_id FROM performances WHERE id = ?').pluck().get(performanceId) as
+      | string
+      | undefined;
+    if (owner === undefined) throw constraintViolation('autosaves', 'performanceId', performanceId);
+    if (owner !== songId) {
+      throw constraintViolation(
+        'autosaves',
+        'performanceId',
+        performanceId,
+        `performance "${performanceId}" belongs to song "${owner}", not "${songId}"`,
+      );
+    }
+  }
+
+  /** The scopes with a staged state (of one song, or all), oldest stage first. */
+  stagedScopes(songId?: string): string[] {
+    const stmt =
+      songId === undefined
+        ? this.#store.prepared('SELECT scope FROM autosave_staging ORDER BY staged_at, scope')
+        : this.#store.prepared('SELECT scope FROM autosave_staging WHERE song_id = ? ORDER BY staged_at, scope');
+    return (songId === undefined ? stmt.pluck().all() : stmt.pluck().all(songId)) as string[];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Promotion
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Promotes the staged state of `scope`, in one transaction. Returns undefined when nothing is
+   * staged there (already promoted, or its song was deleted).
+   */
+  promote(scope: string, reason: AutosaveReason, options: PromoteOptions): Promotion | undefined {
+    return this.#store.write(() => {
+      const staged = this.#store.prepared('SELECT * FROM autosave_staging WHERE scope = ?').get(scope) as StagedRow | undefined;
+      if (!staged) return undefined;
+      this.#store.prepared('DELETE FROM autosave_staging WHERE scope = ?').run(scope);
+      // A staged request is parsed once here; its snapshot is what the song is saved from.
+      let parsed: AutosaveSnapshot | undefined;
+      let text = staged.body;
+      if (staged.body_kind === 'request') {
+        const { snapshot } = (JSON.parse(staged.body) as { params: { snapshot: AutosaveSnapshot } }).params;
+        parsed = withIds(staged.song_id, staged.performance_id ?? undefined, snapshot);
+        text = JSON.stringify(parsed);
+      }
+      const newest = this.#newestInScope(staged.song_id, staged.performance_id);
+      if (newest && newest.snapshot_json === text) return { added: false, autosaveId: newest.id };
+      if (options.mode === 'snapshot-and-song') this.#writeRows(parsed ?? (JSON.parse(text) as AutosaveSnapshot));
+      const snapshot = this.#insert(staged.song_id, staged.performance_id, text, reason, options);
+      return { added: true, snapshot };
+    });
+  }
+
+  /** Promotes every staged state (of one song, or all) in one transaction. */
+  promoteAll(reason: AutosaveReason, options: PromoteOptions, songId?: string): { added: Promoted[]; unchanged: number } {
+    return this.#store.write(() => {
+      const added: Promoted[] = [];
+      let unchanged = 0;
+      for (const scope of this.stagedScopes(songId)) {
+        const p = this.promote(scope, reason, options);
+        if (p?.added) added.push(p.snapshot);
+        else if (p) unchanged++;
+      }
+      return { added, unchanged };
+    });
+  }
+
+  #newestInScope(songId: string, performanceId: string | null): { id: string; snapshot_json: string } | undefined {
+    return this.#store
+      .prepared(
+        'SELECT id, snapshot_json FROM autosaves WHERE song_id = ? AND performance_id IS ? ' +
+          'ORDER BY created_at DESC, id DESC LIMIT 1',
+      )
+      .get(songId, performanceId) as { id: string; snapshot_json: string } | undefined;
+  }
+
+  /** Adds a snapshot, then prunes the song's snapshots beyond `keep` (recovered ones are kept). */
+  #insert(
+    songId: string,
+    performanceId: string | null,
+    snapshotJson: string,
+    reason: AutosaveReason,
+    options: PromoteOptions,
+  ): Promoted {
+    const last = this.#store.prepared('SELECT max(created_at) FROM autosaves WHERE song_id = ?').pluck().get(songId) as
+      | number
+      | null;
+    const at = Math.max(this.#store.now(), (last ?? -Infinity) + 1);
+    const id = randomUUID();
+    this.#store
+      .prepared(
+        'INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at, size_bytes, recovered, reason) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        id,
+        songId,
+        performanceId,
+        `${NAME_PREFIX[reason]} ${clockTime(at)}`,
+        snapshotJson,
+        at,
+        Buffer.byteLength(snapshotJson),
+        options.recovered ? 1 : 0,
+        reason,
+      );
+    this.#store.recordChange('autosaves', 'insert', [id]);
+    const pruned = this.#store
+      .prepared(
+        'DELETE FROM autosaves WHERE song_id = ? AND recovered = 0 AND id IS NOT ? AND id NOT IN ' +
+          '(SELECT id FROM autosaves WHERE song_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) RETURNING id',
+      )
+      .pluck()
+      .all(songId, options.spare ?? null, songId, options.keep) as string[];
+    if (pruned.length) this.#store.recordChange('autosaves', 'delete', pruned);
+    return { autosaveId: id, songId, ...(performanceId === null ? {} : { performanceId }), at };
+  }
+
+  /** Writes a snapshot's song and performance to their tables. */
+  #writeRows(snapshot: AutosaveSnapshot): { song: StoredSong; performance?: StoredPerformance } {
+    const song = this.#songs.save(snapshot.song as unknown as Model, '/snapshot/song');
+    const performance = snapshot.performance
+      ? this.#performances.save(snapshot.performance as unknown as Model, '/snapshot/performance')
+      : undefined;
+    return { song, ...(performance ? { performance } : {}) };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------
+
+  /** A song's snapshots, newest first, without bodies (keyset pages). */
+  list(songId: string, options: { performanceId?: string; limit?: number; cursor?: string } = {}): Page<AutosaveSummary> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const [afterAt, afterId] = options.cursor ? decodeCursor(options.cursor, 'createdAt', 'desc') : [null, null];
+    const rows = this.#store
+      .prepared(
+        `SELECT ${SUMMARY_COLUMNS} FROM autosaves WHERE song_id = @song ` +
+          'AND (@perf IS NULL OR performance_id = @perf) ' +
+          'AND (@at IS NULL OR created_at < @at OR (created_at = @at AND id < @id)) ' +
+          'ORDER BY created_at DESC, id DESC LIMIT @limit',
+      )
+      .all({ song: songId, perf: options.performanceId ?? null, at: afterAt, id: afterId, limit: limit + 1 }) as AutosaveRow[];
+    const items = rows.slice(0, limit).map(summaryOf);
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.id) } : { items };
+  }
+
+  /** One snapshot with its body. Throws NotFound. */
+  get(id: string): AutosaveSummary & { snapshot: AutosaveSnapshot } {
+    const row = this.#row(id);
+    return { ...summaryOf(row), snapshot: JSON.parse(row.snapshot_json!) as AutosaveSnapshot };
+  }
+
+  #row(id: string): AutosaveRow {
+    const row = this.#store.prepared(`SELECT ${SUMMARY_COLUMNS}, snapshot_json FROM autosaves WHERE id = ?`).get(id) as
+      | AutosaveRow
+      | undefined;
+    if (!row) throw notFound('autosaves', id);
+    return row;
+  }
+
+  /** Snapshots recovered at start and not yet restored or deleted, oldest first. */
+  recoverable(): RecoverableItem[] {
+    const rows = this.#store
+      .prepared(`SELECT ${SUMMARY_COLUMNS} FROM autosaves WHERE recovered = 1 ORDER BY created_at, id`)
+      .all() as AutosaveRow[];
+    return rows.map((r) => ({
+      songId: r.song_id,
+      ...(r.performance_id === null ? {} : { performanceId: r.performance_id }),
+      autosaveId: r.id,
+      createdAt: r.created_at,
+      name: r.name,
+    }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Restore and delete
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Makes snapshot `id` the state of its song (and performance), in one transaction. The live state
+   * it replaces becomes a snapshot first (`undoId`): what is staged for the scope if anything is,
+   * otherwise the rows as they are. Everything else staged for the song becomes a snapshot too.
+   * Throws NotFound.
+   */
+  restore(id: string, options: { keep: number }): RestoreResult {
+    return this.#store.write(() => {
+      const row = this.#row(id);
+      const snapshot = JSON.parse(row.snapshot_json!) as AutosaveSnapshot;
+      const scope = scopeOf(row.song_id, row.performance_id);
+      // The snapshot being restored is spared by retention: it stays restorable.
+      const opts: PromoteOptions = { mode: 'snapshot-only', keep: options.keep, spare: id };
+      const staged = this.promote(scope, 'pre-restore', opts);
+      // The song's other staged states (song alone, other performances) are promoted too, without
+      // writing rows, so that none of them can later overwrite the rows this restore writes.
+      for (const other of this.stagedScopes(row.song_id)) this.promote(other, 'pre-restore', opts);
+      let undoId: string;
+      if (staged) {
+        undoId = staged.added ? staged.snapshot.autosaveId : staged.autosaveId;
+      } else {
+        const current: AutosaveSnapshot = {
+          song: this.#songs.get(row.song_id),
+          ...(row.performance_id === null ? {} : { performance: this.#performances.get(row.performance_id) }),
+        };
+        undoId = this.#insert(row.song_id, row.performance_id, JSON.stringify(current), 'pre-restore', opts).autosaveId;
+      }
+      const written = this.#writeRows(snapshot);
+      const cleared = this.#store
+        .prepared('UPDATE autosaves SET recovered = 0, revision = revision + 1 WHERE id = ? AND recovered = 1')
+        .run(id);
+      if (cleared.changes) this.#store.recordChange('autosaves', 'update', [id]);
+      return { ...written, ...(snapshot.state === undefined ? {} : { state: snapshot.state }), undoId };
+    });
+  }
+
+  /** Deletes one snapshot. Throws NotFound. */
+  delete(id: string): DeleteResult {
+    return this.#store.write(() => {
+      const gone = this.#store.prepared('DELETE FROM autosaves WHERE id = ?').run(id);
+      if (!gone.changes) throw notFound('autosaves', id);
+      this.#store.recordChange('autosaves', 'delete', [id]);
+      return { ids: [id], count: 1, cascaded: {} };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Settings
+  // -------------------------------------------------------------------------------------------
+
+  /** The settings autosave.configure stored, over the defaults. */
+  settings(): AutosaveSettings {
+    const text = this.#store.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(SETTINGS_KEY) as string | undefined;
+    let stored: Partial<AutosaveSettings> = {};
+    if (text !== undefined) {
+      try {
+        stored = JSON.parse(text) as Partial<AutosaveSettings>;
+      } catch {
+        stored = {};
+      }
+    }
+    return { ...DEFAULT_AUTOSAVE_SETTINGS, ...stored };
+  }
+
+  /** Merges `patch` into the stored settings and answers the result. */
+  saveSettings(patch: Partial<AutosaveSettings>): AutosaveSettings {
+    return this.#store.write(() => {
+      const next: AutosaveSettings = { ...this.settings() };
+      for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+      this.#store
+        .prepared('INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(SETTINGS_KEY, JSON.stringify(next));
+      return next;
+    });
+  }
+}
