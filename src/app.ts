@@ -23,6 +23,9 @@ import { Autosaves } from './store/autosaves.js';
 import { AutosaveService } from './services/autosave.js';
 import { IdleCheckpoint } from './services/idle-checkpoint.js';
 import type { Runner } from './services/timers.js';
+import { Backups } from './services/backups.js';
+import { Transfer } from './services/transfer.js';
+import { damage, recoverFromDamage, type Recovery } from './store/recovery.js';
 
 export const VERSION: string = OPENRPC_DOCUMENT.info.version;
 
@@ -35,6 +38,8 @@ export interface AppOptions {
   recentPerType?: number;
   /** Called by system.shutdown. */
   requestShutdown: () => void;
+  /** Take an automatic backup at start when the newest is older than this many hours (0: never). */
+  autoBackupHours?: number;
 }
 
 export interface App {
@@ -44,6 +49,10 @@ export interface App {
   readonly dispatcher: Dispatcher;
   /** Runs background work (autosave timers, idle checkpoints) through `run`: the server's queue. */
   setRunner(run: Runner): void;
+  /** Where notifications go ($/progress of long operations). */
+  setNotifier(notify: (method: string, params: unknown) => void): void;
+  /** The automatic backup, when one is due (run as a background job once serving). */
+  automaticBackup(): Promise<void>;
   /** Promotes staged autosaves, checkpoints and closes the database, then releases the lock. Idempotent. */
   close(): void;
 }
@@ -57,10 +66,30 @@ export async function openApp(options: AppOptions): Promise<App> {
   const paths = dataPaths(options.dataDir);
   ensureDataDirs(paths);
   const lock: DataDirLock = lockDataDir(paths.dataDir);
+  // A restore that a crash interrupted before its swap left a copy beside data.db: the old file is whole.
+  Backups.cleanUp(paths);
   let store: Store | undefined;
+  let recovery: Recovery | undefined;
   try {
-    store = Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
-    const outcome = await migrate(store.db, paths.dbPath, {
+    const open = (): Store => Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
+    // A damaged file is never served: checked before anything else touches it.
+    let reason: string | undefined;
+    try {
+      store = open();
+    } catch (err) {
+      reason = damage(() => {
+        throw err;
+      });
+    }
+    reason ??= damage(() => store!.db.pragma('quick_check', { simple: true }));
+    if (reason !== undefined) {
+      store?.db.close();
+      store = undefined;
+      recovery = await recoverFromDamage(paths, reason);
+      log.warn(recovery, 'data.db was damaged: moved aside and restored from the newest good backup');
+      store = open();
+    }
+    const outcome = await migrate(store!.db, paths.dbPath, {
       backupDir: paths.backupsDir,
       onStep: (m) => log.info({ version: m.version, name: m.name }, 'applying migration'),
     });
@@ -70,12 +99,14 @@ export async function openApp(options: AppOptions): Promise<App> {
     lock.release();
     throw explainOpenError(err, paths.dbPath);
   }
-  const opened = store;
+  const opened: Store = store!;
   const runtime: RuntimeInfo = {
     version: VERSION,
     dataDir: paths.dataDir,
     dbPath: paths.dbPath,
+    exportsDir: paths.exportsDir,
     startedAt: Date.now(),
+    ...(recovery ? { recovery } : {}),
     framing: options.framing,
   };
   const songRepo = new Repository<StoredSong>(opened, songs);
@@ -96,6 +127,8 @@ export async function openApp(options: AppOptions): Promise<App> {
     store: opened,
     onError: (err) => log.warn({ err }, 'idle checkpoint failed; the next one will retry'),
   });
+  const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
+  let notify: (method: string, params: unknown) => void = () => {};
   const services: Services = {
     store: opened,
     songs: songRepo,
@@ -107,8 +140,11 @@ export async function openApp(options: AppOptions): Promise<App> {
     recent: new RecentItems(opened, options.recentPerType),
     autosaves,
     autosave,
+    backups,
+    transfer: new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, appVersion: VERSION }),
     runtime,
     requestShutdown: options.requestShutdown,
+    notify: (method, params) => notify(method, params),
   };
   const dispatcher = new Dispatcher(buildMethods(services), {
     mapError: storageError,
@@ -120,6 +156,19 @@ export async function openApp(options: AppOptions): Promise<App> {
     store: opened,
     services,
     dispatcher,
+    setNotifier(fn): void {
+      notify = fn;
+    },
+    async automaticBackup(): Promise<void> {
+      const hours = options.autoBackupHours ?? 24;
+      if (hours <= 0) return;
+      try {
+        const made = await backups.automatic(hours * 3_600_000);
+        if (made) log.info({ path: made.path }, 'automatic backup');
+      } catch (err) {
+        log.warn({ err }, 'automatic backup failed; it is tried again at the next start');
+      }
+    },
     setRunner(run: Runner): void {
       autosave.setRunner(run);
       idleCheckpoint.setRunner(run);

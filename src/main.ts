@@ -29,6 +29,8 @@ import { setNativeBinding } from './store/sqlite.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
+/** How long after start the automatic backup (when one is due) is taken. */
+const AUTO_BACKUP_DELAY_MS = 2000;
 
 /**
  * Refusal to serve: exactly one clear line on stderr (what a person reads), the full record with
@@ -70,6 +72,7 @@ async function serve(options: ServeOptions): Promise<void> {
       dataDir,
       synchronous: options.synchronous,
       recentPerType: options.recentLimit,
+      autoBackupHours: options.autoBackupHours,
       log,
       framing: () => framing ?? 'none',
       requestShutdown: () => shutdown('system.shutdown'),
@@ -138,6 +141,9 @@ async function serve(options: ServeOptions): Promise<void> {
     for (const change of changes) s.notify('store.changed', change);
   });
   app.setRunner((job) => s.schedule(job));
+  app.setNotifier((method, params) => s.notify(method, params));
+  // The daily backup waits until the host is past its start-up requests, then takes its turn in the queue.
+  setTimeout(() => s.schedule(() => app.automaticBackup()), AUTO_BACKUP_DELAY_MS).unref();
   app.services.autosave.onSaved(({ songId, performanceId, autosaveId, at }) =>
     s.notify('autosave.saved', { songId, ...(performanceId === undefined ? {} : { performanceId }), autosaveId, at }),
   );

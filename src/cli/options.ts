@@ -19,6 +19,8 @@ export interface ServeOptions {
   maxMessageBytes: number;
   synchronous: 'normal' | 'full';
   recentLimit: number;
+  /** An automatic backup is taken at start when the newest is older than this; 0: never. */
+  autoBackupHours: number;
 }
 
 export type Invocation =
@@ -37,12 +39,20 @@ function positiveInteger(value: string): number {
 /** Printed after a usage error. */
 const USAGE = `Usage: whiteroom-store [--data-dir DIR] [--framing auto|header|ndjson] [--log-level LEVEL]
                        [--max-message-bytes N] [--synchronous normal|full] [--recent-limit N]
+                       [--auto-backup-hours H]
        whiteroom-store [options] call METHOD [JSON]
 Run whiteroom-store --help for details and examples.`;
 
 function positiveCount(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100000) {
     throw new InvalidArgumentError('expected a whole number from 1 to 100000');
+  }
+  return Number(value);
+}
+
+function hours(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > 100000) {
+    throw new InvalidArgumentError('expected a number of hours from 0 to 100000');
   }
   return Number(value);
 }
@@ -90,6 +100,11 @@ export function parseArgs(argv: readonly string[], version: string): Invocation 
     )
     .addOption(
       new Option('--recent-limit <n>', 'recently used entries kept per item type').argParser(positiveCount).default(50),
+    )
+    .addOption(
+      new Option('--auto-backup-hours <h>', 'take an automatic backup at start when the newest is older than this (0: never)')
+        .argParser(hours)
+        .default(24),
     )
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(USAGE)

@@ -14,6 +14,8 @@ import { instrumentsMethods, presetsMethods, voicesMethods } from './instruments
 import { preferencesMethods, recentMethods } from './preferences.js';
 import { discover, systemMethods } from './system.js';
 import { autosaveMethods } from './autosave.js';
+import { backupMethods } from './backup.js';
+import { exportMethods, importMethods } from './transfer.js';
 
 const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
   const v = (validators as unknown as Record<string, Validator | undefined>)[`${method.replace(/\./g, '_')}__${part}`];
@@ -31,6 +33,9 @@ export function buildMethods(s: Services): MethodEntry[] {
     ...preferencesMethods(s),
     ...recentMethods(s),
     ...autosaveMethods(s),
+    ...backupMethods(s),
+    ...exportMethods(s),
+    ...importMethods(s),
     ...systemMethods(s),
     'rpc.discover': discover,
   };

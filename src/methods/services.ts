@@ -9,12 +9,17 @@ import type { Preferences } from '../store/preferences.js';
 import type { RecentItems } from '../store/recent.js';
 import type { Autosaves } from '../store/autosaves.js';
 import type { AutosaveService } from '../services/autosave.js';
+import type { Backups } from '../services/backups.js';
+import type { Transfer } from '../services/transfer.js';
 
 export interface RuntimeInfo {
   readonly version: string;
   readonly dataDir: string;
   readonly dbPath: string;
+  readonly exportsDir: string;
   readonly startedAt: number;
+  /** Set when data.db was damaged at start and restored from a backup. */
+  readonly recovery?: { reason: string; corruptFile: string; restoredFrom: string; at: number };
   /** The framing in use: known once the host's first byte arrived; `none` for one-shot calls. */
   framing(): 'header' | 'ndjson' | 'none';
 }
@@ -32,7 +37,11 @@ export interface Services {
   readonly autosaves: Autosaves;
   /** Autosave timing (debounce, interval, recovery, shutdown flush). */
   readonly autosave: AutosaveService;
+  readonly backups: Backups;
+  readonly transfer: Transfer;
   readonly runtime: RuntimeInfo;
+  /** Sends a notification to the host (nothing when there is no host: one-shot calls). */
+  notify(method: string, params: unknown): void;
   /** Starts an orderly shutdown once the current answer is written. */
   requestShutdown(): void;
 }

@@ -1,5 +1,9 @@
 /** system.* and rpc.discover. */
 import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableCounts } from '../store/backup.js';
+import { doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
 
@@ -16,8 +20,24 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
       pid: process.pid,
       framing: s.runtime.framing(),
       startedAt: s.runtime.startedAt,
+      ...(s.runtime.recovery ? { recovery: s.runtime.recovery } : {}),
     }),
     'system.ping': () => ({ pong: true, time: Date.now() }),
+    'system.stats': () => {
+      const all = s.backups.all();
+      const dirBytes = (dir: string): number => sizeOfDir(dir);
+      const last = lastAutosaveAt(s.store);
+      return {
+        ...fileShape(s.store),
+        backupsBytes: all.reduce((n, b) => n + b.sizeBytes, 0),
+        backupCount: all.length,
+        exportsBytes: dirBytes(s.runtime.exportsDir),
+        counts: tableCounts(s.store.db),
+        ...(all[0] ? { lastBackup: all[0] } : {}),
+        ...(last === undefined ? {} : { lastAutosaveAt: last }),
+      };
+    },
+    'system.doctor': ({ vacuum }) => doctor(s.store, vacuum ?? false),
     'system.shutdown': () => {
       s.requestShutdown();
       return { ok: true };
@@ -26,3 +46,21 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
 }
 
 export const discover: TypedHandler<'rpc.discover'> = () => OPENRPC_DOCUMENT as never;
+
+/** Bytes of the files directly in `dir` (0 when it is missing). */
+function sizeOfDir(dir: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      try {
+        const st = statSync(join(dir, name));
+        if (st.isFile()) total += st.size;
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}

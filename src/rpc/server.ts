@@ -31,7 +31,7 @@ export interface ServerOptions {
 
 /** Work of the sidecar's own (a timer's autosave) that takes its turn in the queue like a request. */
 class Job {
-  constructor(readonly run: () => void) {}
+  constructor(readonly run: () => void | Promise<void>) {}
 }
 
 type Item = unknown | FramingError | Job;
@@ -43,6 +43,8 @@ export class Server {
   #inputEnded = false;
   #endReported = false;
   #idleWaiters: (() => void)[] = [];
+  /** Ids of the requests being handled now (a message, or a batch's members). */
+  #running = new Set<unknown>();
 
   constructor(options: ServerOptions) {
     this.#o = options;
@@ -73,10 +75,11 @@ export class Server {
   }
 
   /**
-   * Runs `job` in the queue after the messages already in it, never while a request runs.
-   * Errors are the job's own business: it must catch them.
+   * Runs `job` in the queue after the messages already in it, never while a request runs; a job
+   * that returns a promise holds the queue until it settles, like an asynchronous request.
+   * Errors are logged.
    */
-  schedule(job: () => void): void {
+  schedule(job: () => void | Promise<void>): void {
     this.#queue.push(new Job(job));
     this.#pump();
   }
@@ -104,7 +107,10 @@ export class Server {
     const m = item as { method?: unknown; id?: unknown; params?: { id?: unknown } };
     if (typeof m === 'object' && m !== null && m.method === '$/cancelRequest' && !('id' in m)) {
       const id = m.params?.id;
-      if (typeof id === 'string' || typeof id === 'number') this.#o.dispatcher.cancel(id);
+      // Only a request still queued or running can be cancelled: a late cancel (its answer already
+      // sent) is ignored, or it would refuse the next request that reuses the id.
+      const pending = this.#running.has(id) || this.#queue.some((q) => idsOf(q).includes(id));
+      if (pending && (typeof id === 'string' || typeof id === 'number')) this.#o.dispatcher.cancel(id);
       return;
     }
     this.#queue.push(item);
@@ -115,10 +121,15 @@ export class Server {
     while (!this.#busy && this.#queue.length > 0) {
       const item = this.#queue.shift();
       if (item instanceof Job) {
+        let ran: void | Promise<void> = undefined;
         try {
-          item.run();
+          ran = item.run();
         } catch (err) {
           this.#o.log.error({ err }, 'background job failed');
+        }
+        if (ran instanceof Promise) {
+          this.#hold(ran.catch((err: unknown) => this.#o.log.error({ err }, 'background job failed')));
+          return;
         }
         continue;
       }
@@ -126,27 +137,37 @@ export class Server {
         this.#send(this.#framingErrorResponse(item));
         continue;
       }
+      const ids = idsOf(item);
+      for (const id of ids) this.#running.add(id);
       const out = this.#o.dispatcher.handle(item);
       if (out instanceof Promise) {
-        this.#busy = true;
-        out
-          .then(
-            (r) => this.#send(r),
-            (err) => this.#o.log.error({ err }, 'dispatch failed'),
-          )
-          .finally(() => {
-            this.#busy = false;
-            for (const w of this.#idleWaiters.splice(0)) w();
-            this.#pump();
-          });
+        this.#hold(
+          out
+            .then(
+              (r) => this.#send(r),
+              (err) => this.#o.log.error({ err }, 'dispatch failed'),
+            )
+            .finally(() => this.#running.clear()),
+        );
         return;
       }
+      this.#running.clear();
       this.#send(out);
     }
     if (!this.#busy && this.#queue.length === 0 && this.#inputEnded && !this.#endReported) {
       this.#endReported = true;
       this.#o.onInputEnd();
     }
+  }
+
+  /** The queue waits for `work` (an asynchronous request or job), then goes on. */
+  #hold(work: Promise<unknown>): void {
+    this.#busy = true;
+    void work.finally(() => {
+      this.#busy = false;
+      for (const w of this.#idleWaiters.splice(0)) w();
+      this.#pump();
+    });
   }
 
   #framingErrorResponse(err: FramingError): Response {
@@ -159,4 +180,14 @@ export class Server {
   #send(out: Response | Response[] | undefined): void {
     if (out !== undefined) void this.#o.writer.write(out as never);
   }
+}
+
+/** The ids of the requests in a queued item (a message or a batch). */
+function idsOf(item: unknown): unknown[] {
+  if (item instanceof FramingError || item instanceof Job) return [];
+  const ids: unknown[] = [];
+  for (const m of Array.isArray(item) ? item : [item]) {
+    if (typeof m === 'object' && m !== null && 'id' in m) ids.push((m as { id: unknown }).id);
+  }
+  return ids;
 }

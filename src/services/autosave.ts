@@ -126,6 +126,18 @@ export class AutosaveService {
     return this.#o.autosaves.restore(id, { keep: this.#settings.keep });
   }
 
+  /**
+   * After the database file was replaced (a restore): settings are read from the new file, pending
+   * debounces dropped (what they would promote is gone), the interval re-armed, and what the new
+   * file had staged recovered as at a start.
+   */
+  reload(): void {
+    for (const scope of [...this.#debounce.keys()]) this.#clearDebounce(scope);
+    this.#settings = this.#o.autosaves.settings();
+    this.#armInterval();
+    this.recover();
+  }
+
   /** Promotes everything staged, then stops. Idempotent. */
   close(): void {
     if (this.#closed) return;

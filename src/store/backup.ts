@@ -43,20 +43,54 @@ export interface BackupInfo {
   createdAt: number;
 }
 
+export interface WriteBackupOptions {
+  /** The time it is taken at (names the file); default now. */
+  now?: number;
+  /** Kept in the copy's metadata (backup_label). */
+  label?: string;
+  /** Told the fraction done (0..1) after each step of the copy. */
+  onProgress?: (fraction: number) => void;
+  /** Polled between steps; true stops the copy (BackupCancelled) and removes what it wrote. */
+  isCancelled?: () => boolean;
+}
+
+/** The copy was stopped by its caller; nothing was left behind. */
+export class BackupCancelled extends Error {
+  constructor() {
+    super('backup cancelled');
+    this.name = 'BackupCancelled';
+  }
+}
+
+/** Pages copied per step of the online backup (4 MiB): progress and cancellation between steps. */
+const PAGES_PER_STEP = 1024;
+
 /**
  * Copies the database behind `db` into `dir` as `data_YYYY-MM-DD_HHMMSS.db` (with `-2`, `-3`, …
  * when a backup of the same second exists), recording `kind` and the time in its metadata table.
  * The copy is a single self-contained file (rollback journal, not WAL). Throws when the copy fails
  * its quick_check; nothing is left behind then.
  */
-export async function writeBackup(db: Connection, dir: string, kind: BackupKind, now = Date.now()): Promise<BackupInfo> {
+export async function writeBackup(
+  db: Connection,
+  dir: string,
+  kind: BackupKind,
+  options: WriteBackupOptions = {},
+): Promise<BackupInfo> {
+  const now = options.now ?? Date.now();
   // 1. Remove partial files of backups that a crash interrupted.
   for (const f of readdirSync(dir)) if (f.endsWith(PARTIAL_SUFFIX)) rmSync(join(dir, f), { force: true });
   const stem = backupStem(new Date(now));
   const partial = join(dir, `${stem}-${process.pid}${PARTIAL_SUFFIX}`);
   try {
     // 2. Online backup: a consistent snapshot, even while writes go on between its steps.
-    await db.backup(partial);
+    await db.backup(partial, {
+      progress: ({ totalPages, remainingPages }) => {
+        if (options.isCancelled?.()) throw new BackupCancelled();
+        options.onProgress?.(totalPages === 0 ? 1 : (totalPages - remainingPages) / totalPages);
+        return PAGES_PER_STEP;
+      },
+    });
     // 3. Make it standalone and label it; quick_check before it is called a backup.
     const copy = connect(partial);
     try {
@@ -68,6 +102,7 @@ export async function writeBackup(db: Connection, dir: string, kind: BackupKind,
         copy.transaction(() => {
           upsert.run('backup_kind', kind);
           upsert.run('backup_created_at', String(now));
+          if (options.label !== undefined) upsert.run('backup_label', options.label);
         })();
       }
       const check = copy.pragma('quick_check', { simple: true });
@@ -102,4 +137,158 @@ export async function writeBackup(db: Connection, dir: string, kind: BackupKind,
 
 function hasTable(db: Connection, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading backup files: what they are, and whether they can be restored
+// ---------------------------------------------------------------------------------------------
+
+export interface FileFacts {
+  kind: BackupKind | 'unknown';
+  createdAt?: number;
+  label?: string;
+  schemaVersion: number;
+}
+
+/** Opens a database file read-only as untrusted: nothing in it (triggers, views, functions) runs. */
+export function openUntrusted(path: string): Connection {
+  const db = connect(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('trusted_schema = OFF');
+    db.pragma('query_only = ON');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+const KINDS = new Set<string>(['manual', 'automatic', 'pre-migration', 'pre-restore', 'pre-import']);
+
+/** The kind, time and label the sidecar wrote into a backup, and its schema version. */
+export function readFacts(db: Connection): FileFacts {
+  const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+  const meta = new Map<string, string>();
+  if (hasTable(db, 'metadata')) {
+    for (const r of db.prepare("SELECT key, value FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").all() as {
+      key: string;
+      value: string;
+    }[]) {
+      meta.set(r.key, r.value);
+    }
+  }
+  const kind = meta.get('backup_kind');
+  const at = Number(meta.get('backup_created_at'));
+  return {
+    kind: kind !== undefined && KINDS.has(kind) ? (kind as BackupKind) : 'unknown',
+    ...(Number.isSafeInteger(at) && at > 0 ? { createdAt: at } : {}),
+    ...(meta.has('backup_label') ? { label: meta.get('backup_label')! } : {}),
+    schemaVersion,
+  };
+}
+
+export interface Inspection extends Partial<FileFacts> {
+  ok: boolean;
+  reason?: string;
+  integrity?: string[];
+  counts?: Record<string, number>;
+}
+
+/** One schema object as sqlite_schema lists it, with its SQL's whitespace normalised. */
+type SchemaObject = string;
+
+const schemaObjects = (db: Connection): Set<SchemaObject> =>
+  new Set(
+    // sqlite_* objects (autoindexes, sqlite_stat1 after ANALYZE) are SQLite's own, not the schema's.
+    (db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE substr(name, 1, 7) <> 'sqlite_'").all() as { type: string; name: string; tbl_name: string; sql: string | null }[]).map(
+      (o) => JSON.stringify([o.type, o.name, o.tbl_name, (o.sql ?? '').replace(/\s+/g, ' ').trim()]),
+    ),
+  );
+
+const referenceSchemas = new Map<number, Set<SchemaObject>>();
+
+/** The schema that the migrations up to `version` make, built once per version in memory. */
+function referenceSchema(version: number, migrations: readonly { version: number; sql: string }[]): Set<SchemaObject> {
+  let ref = referenceSchemas.get(version);
+  if (!ref) {
+    const mem = connect(':memory:');
+    try {
+      for (const m of migrations) if (m.version <= version) mem.exec(m.sql);
+      ref = schemaObjects(mem);
+    } finally {
+      mem.close();
+    }
+    referenceSchemas.set(version, ref);
+  }
+  return ref;
+}
+
+/** The tables a restore must find, and counts: the plan's tables (FTS internals excluded). */
+const isDataTable = (name: string): boolean => !name.startsWith('sqlite_') && !/_fts(_|$)/.test(name);
+
+/**
+ * Whether `path` is a database this binary can restore: a SQLite file that passes integrity_check
+ * and foreign_key_check, at a schema version it knows, whose schema is exactly what the migrations
+ * of that version make (no trigger, view, index or table of its own: a restored file must not bring
+ * code that would run on the store's writes). Never throws for a bad file: `ok: false` and why.
+ */
+export function inspectDatabase(path: string, migrations: readonly { version: number; sql: string }[]): Inspection {
+  let db: Connection;
+  try {
+    db = openUntrusted(path);
+  } catch (err) {
+    return { ok: false, reason: `cannot be opened: ${(err as Error).message}` };
+  }
+  try {
+    return inspectOpen(db, migrations);
+  } catch (err) {
+    // A damaged page deep in the file surfaces only when a check reads it.
+    return { ok: false, reason: `unreadable: ${(err as Error).message}` };
+  } finally {
+    db.close();
+  }
+}
+
+function inspectOpen(db: Connection, migrations: readonly { version: number; sql: string }[]): Inspection {
+  let facts: FileFacts;
+  try {
+    facts = readFacts(db);
+  } catch (err) {
+    return { ok: false, reason: `not a SQLite database (${(err as Error).message})` };
+  }
+  const known = migrations[migrations.length - 1]?.version ?? 0;
+  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+  const base: Inspection = { ok: false, ...facts, integrity };
+  if (integrity.length !== 1 || integrity[0] !== 'ok') {
+    return { ...base, reason: `integrity_check failed: ${integrity.slice(0, 3).join('; ')}` };
+  }
+  if (facts.schemaVersion === 0) return { ...base, reason: 'not a White Room database (no schema version)' };
+  if (facts.schemaVersion > known) {
+    return {
+      ...base,
+      reason: `from a newer version of White Room (schema ${facts.schemaVersion}; this one knows up to ${known})`,
+    };
+  }
+  const found = schemaObjects(db);
+  const expected = referenceSchema(facts.schemaVersion, migrations);
+  const describe = (o: SchemaObject): string => {
+    const [type, name] = JSON.parse(o) as string[];
+    return `${type} "${name}"`;
+  };
+  const extra = [...found].filter((o) => !expected.has(o));
+  if (extra.length) return { ...base, reason: `unexpected schema object: ${extra.slice(0, 3).map(describe).join(', ')}` };
+  const missing = [...expected].filter((o) => !found.has(o));
+  if (missing.length) return { ...base, reason: `missing schema object: ${missing.slice(0, 3).map(describe).join(', ')}` };
+  const violations = db.pragma('foreign_key_check') as unknown[];
+  if (violations.length) return { ...base, reason: `${violations.length} foreign key violation(s)` };
+  return { ...base, ok: true, counts: tableCounts(db) };
+}
+
+/** Rows per data table of an open database. */
+export function tableCounts(db: Connection): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]) {
+    if (isDataTable(name)) counts[name] = db.prepare(`SELECT count(*) FROM "${name}"`).pluck().get() as number;
+  }
+  return counts;
 }

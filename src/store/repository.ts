@@ -68,6 +68,7 @@ export class Repository<T extends object = Model> {
   readonly desc: EntityDescriptor;
   readonly #store: Store;
   readonly #statements = new Map<string, Statement>();
+  #generation = 0;
 
   constructor(store: Store, desc: EntityDescriptor) {
     this.#store = store;
@@ -80,6 +81,11 @@ export class Repository<T extends object = Model> {
 
   /** A prepared statement, built by `sql()` the first time `key` is asked for. */
   #stmt(key: string, sql: () => string): Statement {
+    if (this.#generation !== this.#store.generation) {
+      // The store reopened its file (a restore): statements of the old connection are dead.
+      this.#statements.clear();
+      this.#generation = this.#store.generation;
+    }
     let s = this.#statements.get(key);
     if (!s) this.#statements.set(key, (s = this.#store.db.prepare(sql())));
     return s;
@@ -246,6 +252,27 @@ export class Repository<T extends object = Model> {
     });
   }
 
+  /**
+   * Inserts a record as it was exported: its createdAt, updatedAt and revision are kept (an import
+   * restores records, it does not edit them). Throws AlreadyExists when the id is taken.
+   */
+  insertAsIs(item: Model, at = '/item'): T {
+    return this.#store.write(() => {
+      const params = this.#writeParams(item, true, at);
+      if (this.desc.timestamps.updated && typeof item.updatedAt === 'number') params.updated_at = item.updatedAt;
+      params.revision = typeof item.revision === 'number' ? item.revision : 1;
+      let row: Row;
+      try {
+        row = this.#stmt('insertAsIs', () => this.#insertSql('', ['revision'])).get(params) as Row;
+      } catch (err) {
+        if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(this.desc.entity, params.id as string);
+        throw err;
+      }
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      return this.#model(row);
+    });
+  }
+
   /** Saves every item in one transaction: all or none. */
   saveMany(items: Model[]): T[] {
     return this.#store.write(() => items.map((item, i) => this.save(item, `/items/${i}`)));
@@ -384,8 +411,8 @@ export class Repository<T extends object = Model> {
     return params;
   }
 
-  #insertSql(tail: string): string {
-    const cols = ['id', ...columnsOf(this.desc)];
+  #insertSql(tail: string, extra: string[] = []): string {
+    const cols = ['id', ...columnsOf(this.desc), ...extra];
     if (this.desc.timestamps.created) cols.push('created_at');
     if (this.desc.timestamps.updated) cols.push('updated_at');
     return (

@@ -25,28 +25,61 @@ export interface ForeignKeyEdge {
 }
 
 export class Store {
-  readonly db: Connection;
   readonly path: string;
   /** The clock; tests replace it. Integer milliseconds since the Unix epoch. */
   now: () => number = Date.now;
 
   #pending: Map<string, Set<string>> | null = null;
   #listeners: ((changes: Change[]) => void)[] = [];
-  #immediate: (fn: () => unknown) => unknown;
+  #immediate!: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
   #defaults = new Map<string, Record<string, unknown>>();
   #statements = new Map<string, Statement>();
+  #db!: Connection;
+  #generation = 0;
+  readonly #options: OpenOptions;
 
-  constructor(db: Connection, path: string) {
-    this.db = db;
+  constructor(db: Connection, path: string, options: OpenOptions = {}) {
     this.path = path;
-    const tx = db.transaction((fn: () => unknown) => fn());
-    this.#immediate = (fn) => tx.immediate(fn);
+    this.#options = options;
+    this.#attach(db);
   }
 
   /** Opens the database file with the store's pragmas. Migrations are run separately (migrations.ts). */
   static open(path: string, options: OpenOptions = {}): Store {
-    return new Store(openDatabase(path, options), path);
+    return new Store(openDatabase(path, options), path, options);
+  }
+
+  /** The connection. A restore replaces it (reopen); do not keep it beyond a call. */
+  get db(): Connection {
+    return this.#db;
+  }
+
+  /**
+   * Grows each time the connection is replaced: statements prepared on an older connection are
+   * dead, and caches keyed by it (Repository's) start over.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  #attach(db: Connection): void {
+    this.#db = db;
+    this.#generation++;
+    this.#statements.clear();
+    this.#defaults.clear();
+    this.#edges = undefined;
+    const tx = db.transaction((fn: () => unknown) => fn());
+    this.#immediate = (fn) => tx.immediate(fn);
+  }
+
+  /**
+   * Opens the file at `path` again, with the same pragmas, after `close()` (a restore swapped the
+   * file). Throws what openDatabase throws; the store stays closed then.
+   */
+  reopen(): void {
+    if (this.#db.open) throw new Error('reopen of a store that is open');
+    this.#attach(openDatabase(this.path, { ...this.#options, maxSchemaVersion: undefined }));
   }
 
   /**

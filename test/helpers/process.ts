@@ -48,7 +48,7 @@ export interface StartOptions {
   /** Data directory; a fresh temporary one when omitted (removed by `cleanup`). */
   dataDir?: string;
   framing?: Framing;
-  /** Extra command-line arguments. */
+  /** Extra command-line arguments (after the defaults: --log-level warn --auto-backup-hours 0). */
   args?: string[];
   env?: NodeJS.ProcessEnv;
   /** Wait for the first answer (system.ping) before resolving (default true). */
@@ -84,7 +84,10 @@ export class StoreProcess {
     this.dataDir = options.dataDir ?? tempDir();
     this.framing = options.framing ?? 'ndjson';
     const [cmd, lead] = sidecarCommand();
-    this.child = spawn(cmd, [...lead, '--data-dir', this.dataDir, '--log-level', 'warn', ...(options.args ?? [])], {
+    // No automatic backup unless a test asks for one (a later --auto-backup-hours wins): tests
+    // count the files in backups/ and some run on a tiny disk.
+    const args = [...lead, '--data-dir', this.dataDir, '--log-level', 'warn', '--auto-backup-hours', '0', ...(options.args ?? [])];
+    this.child = spawn(cmd, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env },
     });

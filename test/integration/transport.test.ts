@@ -533,3 +533,17 @@ describe('transport: end of input', () => {
     }
   });
 });
+
+describe('transport: $/cancelRequest', () => {
+  afterEach(cleanupProcs);
+
+  it('a late cancel (the request was already answered) is ignored: the next request reusing the id is answered', async () => {
+    const p = await start();
+    const first = await p.request('songs.count', {}, 'x');
+    expect(first.result).to.deep.equal({ count: 0 });
+    p.notify('$/cancelRequest', { id: 'x' });
+    const again = await p.request('songs.count', {}, 'x');
+    expect(again.error, JSON.stringify(again.error)).to.equal(undefined);
+    expect(again.result).to.deep.equal({ count: 0 });
+  });
+});

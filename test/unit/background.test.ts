@@ -116,7 +116,7 @@ describe('Server.schedule', () => {
     server.start();
     input.write('{"jsonrpc":"2.0","id":1,"method":"slow"}\n');
     await new Promise((r) => setImmediate(r));
-    server.schedule(() => order.push('job'));
+    server.schedule(() => void order.push('job'));
     expect(order).to.deep.equal(['slow:start']);
     release();
     await server.idle();
@@ -126,7 +126,7 @@ describe('Server.schedule', () => {
     server.schedule(() => {
       throw new Error('boom');
     });
-    server.schedule(() => order.push('after'));
+    server.schedule(() => void order.push('after'));
     expect(order.at(-1)).to.equal('after');
     input.end();
   });

@@ -50,7 +50,7 @@ describe('cli: parseArgs', () => {
   it('with no arguments serves with the defaults', () => {
     expect(parse([])).to.deep.equal({
       command: 'serve',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50 },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24 },
     });
     expect(DEFAULT_MAX_MESSAGE_BYTES).to.equal(64 * 1024 * 1024);
   });
@@ -68,10 +68,12 @@ describe('cli: parseArgs', () => {
         '1024',
         '--synchronous',
         'full',
+        '--auto-backup-hours',
+        '0.5',
       ]),
     ).to.deep.equal({
       command: 'serve',
-      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full', recentLimit: 50 },
+      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full', recentLimit: 50, autoBackupHours: 0.5 },
     });
     expect(parse(['--framing=ndjson']).options.framing).to.equal('ndjson');
   });
@@ -95,7 +97,7 @@ describe('cli: parseArgs', () => {
   it('call METHOD [JSON] makes one call, with or without params', () => {
     expect(parse(['call', 'songs.get', '{"id":"A1"}'])).to.deep.equal({
       command: 'call',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50 },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24 },
       method: 'songs.get',
       params: '{"id":"A1"}',
     });

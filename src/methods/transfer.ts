@@ -1,0 +1,20 @@
+/** export.* and import.*: songs as JSON. */
+import type { Services } from './services.js';
+import type { FamilyHandlers } from './types.js';
+
+export function exportMethods(s: Services): FamilyHandlers<'export'> {
+  return {
+    'export.songs': (p) => s.transfer.exportSongs(p),
+  };
+}
+
+export function importMethods(s: Services): FamilyHandlers<'import'> {
+  return {
+    'import.songs': async ({ path, onConflict }) => {
+      const doc = s.transfer.readSongs(path);
+      // Replacing overwrites stored songs: keep the state before it.
+      const backup = onConflict === 'replace' ? await s.backups.create('pre-import', undefined) : undefined;
+      return { ...s.transfer.importSongs(doc, onConflict), ...(backup ? { preImportBackup: backup.path } : {}) };
+    },
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * Backups of the data directory: made with SQLite's online backup API (src/store/backup.ts),
+ * listed, verified, pruned, taken automatically once a day, and restored by swapping the file
+ * atomically after the source has been validated and the current state backed up.
+ *
+ * Restore, step by step (a crash at any step leaves the old database or the new one, whole):
+ *   1. validate the source (read-only, untrusted): integrity, schema version, exact schema;
+ *   2. back up the current state (kind pre-restore);
+ *   3. copy the source beside the live file (`data.db.restoring`) with the backup API, make it a
+ *      standalone rollback-journal file, quick_check it, fsync it;
+ *   4. checkpoint and close the live database (no -wal remains), remove any stale -wal/-shm,
+ *      rename the copy over data.db, fsync the folder;
+ *   5. reopen, migrate an older schema, quick_check.
+ * A `data.db.restoring` left by a crash before step 4 is removed at the next start.
+ */
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { ErrorCode, RpcError, invalidParams, notFound } from '../errors.js';
+import type { BackupInfo as BackupInfoModel, BackupVerification } from '../generated/types.js';
+import { MIGRATIONS } from '../generated/migrations.js';
+import type { DataPaths } from '../paths.js';
+import { migrate } from '../store/migrations.js';
+import {
+  BackupCancelled,
+  fsyncPath,
+  inspectDatabase,
+  openUntrusted,
+  readFacts,
+  tableCounts,
+  writeBackup,
+  type BackupKind,
+} from '../store/backup.js';
+import { connect } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
+import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Page } from '../store/repository.js';
+
+export type Kind = BackupInfoModel['kind'];
+
+/** Reports progress of a long operation: a fraction 0..1 and what it is doing. */
+export interface Progress {
+  begin(message: string): void;
+  report(fraction: number, message?: string): void;
+  end(message?: string): void;
+}
+
+export interface LongOperation {
+  progress?: Progress;
+  /** True once the host cancelled the request. */
+  cancelled?: () => boolean;
+}
+
+export interface BackupsOptions {
+  store: Store;
+  paths: DataPaths;
+  /** Called after the database file was replaced and reopened (services reload their state). */
+  onReopened?: () => void;
+  now?: () => number;
+}
+
+export const AUTOMATIC_KEEP = 10;
+const RESTORING_SUFFIX = '.restoring';
+const BACKUP_FILE = /^data_\d{4}-\d{2}-\d{2}_\d{6}(-\d+)?\.db$/;
+
+const cancelled = (): RpcError => new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');
+export const invalidBackup = (path: string, reason: string): RpcError =>
+  new RpcError(ErrorCode.InvalidBackup, `${path} cannot be restored: ${reason}`, { reason, path });
+
+export class Backups {
+  readonly #o: BackupsOptions;
+
+  constructor(options: BackupsOptions) {
+    this.#o = options;
+  }
+
+  get #dir(): string {
+    return this.#o.paths.backupsDir;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** Removes what a restore interrupted by a crash left beside the database (before it is opened). */
+  static cleanUp(paths: DataPaths): void {
+    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${paths.dbPath}${RESTORING_SUFFIX}${suffix}`, { force: true });
+  }
+
+  /** A backup now. Throws RequestCancelled (no file left) when `op.cancelled` turns true. */
+  async create(kind: BackupKind, label: string | undefined, op: LongOperation = {}): Promise<BackupInfoModel> {
+    op.progress?.begin('Backing up');
+    try {
+      const made = await writeBackup(this.#o.store.db, this.#dir, kind, {
+        now: this.#now(),
+        ...(label === undefined ? {} : { label }),
+        onProgress: (f) => op.progress?.report(f),
+        isCancelled: op.cancelled,
+      });
+      return this.info(made.path);
+    } catch (err) {
+      if (err instanceof BackupCancelled) throw cancelled();
+      throw err;
+    } finally {
+      op.progress?.end();
+    }
+  }
+
+  /** What a backup file is (read from the file itself). */
+  info(path: string): BackupInfoModel {
+    const db = openUntrusted(path);
+    try {
+      const facts = readFacts(db);
+      const size = statSync(path).size;
+      return {
+        path,
+        name: basename(path),
+        sizeBytes: size,
+        createdAt: facts.createdAt ?? Math.round(statSync(path).mtimeMs),
+        schemaVersion: facts.schemaVersion,
+        kind: facts.kind,
+        ...(facts.label === undefined ? {} : { label: facts.label }),
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Every backup file in backups/, newest first (files that cannot be read are skipped). */
+  all(): BackupInfoModel[] {
+    const out: BackupInfoModel[] = [];
+    for (const name of readdirSync(this.#dir)) {
+      if (!BACKUP_FILE.test(name)) continue;
+      try {
+        if (statSync(join(this.#dir, name)).size === 0) continue;
+        out.push(this.info(join(this.#dir, name)));
+      } catch {
+        /* not a database: backup.verify says why */
+      }
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+  }
+
+  list(options: { kind?: Kind; limit?: number; cursor?: string } = {}): Page<BackupInfoModel> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    let items = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
+    if (options.cursor) {
+      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc');
+      items = items.filter((b) => b.createdAt < (at as number) || (b.createdAt === at && b.name < name));
+    }
+    const page = items.slice(0, limit);
+    const last = page[page.length - 1];
+    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name) } : { items: page };
+  }
+
+  /** An absolute path, or a file name in backups/. Throws NotFound when there is no such file. */
+  resolve(path: string): string {
+    const full = isAbsolute(path) ? path : resolve(this.#dir, path);
+    try {
+      if (!statSync(full).isFile()) throw new Error('not a file');
+    } catch {
+      throw notFound('backups', path);
+    }
+    return full;
+  }
+
+  verify(path: string): BackupVerification {
+    const full = this.resolve(path);
+    const found = inspectDatabase(full, MIGRATIONS);
+    return {
+      path: full,
+      ok: found.ok,
+      ...(found.reason === undefined ? {} : { reason: found.reason }),
+      sizeBytes: statSync(full).size,
+      ...(found.schemaVersion === undefined ? {} : { schemaVersion: found.schemaVersion }),
+      ...(found.integrity === undefined ? {} : { integrity: found.integrity }),
+      ...(found.counts === undefined ? {} : { counts: found.counts }),
+      ...(found.kind === undefined ? {} : { kind: found.kind }),
+      ...(found.createdAt === undefined ? {} : { createdAt: found.createdAt }),
+    };
+  }
+
+  /** Deletes one backup file of backups/. Anything else is refused (InvalidParams). */
+  delete(path: string): { path: string; sizeBytes: number } {
+    const full = this.resolve(path);
+    if (resolve(full, '..') !== resolve(this.#dir) || !BACKUP_FILE.test(basename(full))) {
+      throw invalidParams([{ path: '/path', message: 'must name a backup file (data_….db) in the backups folder' }]);
+    }
+    const sizeBytes = statSync(full).size;
+    rmSync(full);
+    fsyncPath(this.#dir);
+    return { path: full, sizeBytes };
+  }
+
+  /** Deletes all but the newest `keep` (of `kind`, or of all), only those older than `olderThanDays` if given. */
+  prune(options: { keep: number; olderThanDays?: number; kind?: Kind }): { deleted: string[]; kept: number; freedBytes: number } {
+    const candidates = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
+    const cutoff = options.olderThanDays === undefined ? Infinity : this.#now() - options.olderThanDays * 86_400_000;
+    const deleted: string[] = [];
+    let freedBytes = 0;
+    candidates.forEach((b, i) => {
+      if (i < options.keep || b.createdAt >= cutoff) return;
+      rmSync(b.path, { force: true });
+      deleted.push(b.name);
+      freedBytes += b.sizeBytes;
+    });
+    if (deleted.length) fsyncPath(this.#dir);
+    return { deleted, kept: candidates.length - deleted.length, freedBytes };
+  }
+
+  /**
+   * The daily automatic backup: when the database holds anything and the newest automatic backup
+   * is older than `maxAgeMs`, a new one, keeping the newest AUTOMATIC_KEEP. Answers it, or undefined.
+   */
+  async automatic(maxAgeMs: number): Promise<BackupInfoModel | undefined> {
+    const newest = this.all().find((b) => b.kind === 'automatic');
+    if (newest && this.#now() - newest.createdAt < maxAgeMs) return undefined;
+    const songs = this.#o.store.db.prepare('SELECT count(*) FROM songs').pluck().get() as number;
+    const instruments = this.#o.store.db.prepare('SELECT count(*) FROM instruments').pluck().get() as number;
+    if (songs + instruments === 0) return undefined;
+    const made = await this.create('automatic', undefined);
+    this.prune({ keep: AUTOMATIC_KEEP, kind: 'automatic' });
+    return made;
+  }
+
+  /** Replaces the database with the backup at `path` (see the file's comment for the steps). */
+  async restore(
+    path: string,
+    op: LongOperation = {},
+  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
+    const source = this.resolve(path);
+    const { store, paths } = this.#o;
+    op.progress?.begin('Checking the backup');
+    try {
+      const found = inspectDatabase(source, MIGRATIONS);
+      if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
+      if (op.cancelled?.()) throw cancelled();
+      op.progress?.report(0.2, 'Backing up the current state');
+      const preRestoreBackup = await this.create('pre-restore', undefined, { cancelled: op.cancelled });
+      op.progress?.report(0.5, 'Copying the backup');
+      const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
+      Backups.cleanUp(paths);
+      try {
+        const src = openUntrusted(source);
+        try {
+          await src.backup(staging);
+        } finally {
+          src.close();
+        }
+        const copy = connect(staging);
+        try {
+          copy.pragma('journal_mode = DELETE');
+          if (copy.pragma('quick_check', { simple: true }) !== 'ok') throw invalidBackup(source, 'the copy failed quick_check');
+        } finally {
+          copy.close();
+        }
+        fsyncPath(staging);
+        if (op.cancelled?.()) throw cancelled();
+      } catch (err) {
+        Backups.cleanUp(paths);
+        throw err;
+      }
+      // The point of no return: from here the request is not cancelled.
+      op.progress?.report(0.8, 'Replacing the database');
+      store.close();
+      try {
+        for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${paths.dbPath}${suffix}`, { force: true });
+        fsyncPath(paths.dataDir);
+        renameSync(staging, paths.dbPath);
+        fsyncPath(paths.dataDir);
+      } finally {
+        store.reopen();
+      }
+      // The labels the source carried as a backup are not the live database's.
+      store.db.prepare("DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").run();
+      await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
+      const check = store.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new RpcError(ErrorCode.StorageCorrupt, `the restored database failed quick_check: ${String(check)}`, { details: String(check) });
+      this.#o.onReopened?.();
+      return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: tableCounts(store.db), preRestoreBackup };
+    } finally {
+      op.progress?.end();
+    }
+  }
+}

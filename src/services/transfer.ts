@@ -1,0 +1,273 @@
+/**
+ * Export and import of songs as JSON, and of everything as a zip (export.full / import.full).
+ *
+ * Files are written beside their final name, fsynced, renamed into place, and the folder fsynced:
+ * an export is whole or absent. An import reads and validates every record against the method
+ * schemas (rpc-schema/) before it writes anything, then writes all of it in one transaction.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ErrorCode, RpcError, notFound } from '../errors.js';
+import type { StoredPerformance, StoredSong } from '../generated/types.js';
+import * as validators from '../generated/validators.js';
+import { paramErrors, type Validator } from '../rpc/dispatcher.js';
+import { fsyncPath } from '../store/backup.js';
+import type { Model, Repository } from '../store/repository.js';
+import type { Store } from '../store/store.js';
+
+export const SONGS_FORMAT = 'whiteroom-songs-export';
+export const SONGS_FORMAT_VERSION = 1;
+/** An import file larger than this is refused before it is read. */
+export const MAX_IMPORT_BYTES = 1024 * 1024 * 1024;
+
+export interface SongsExport {
+  format: typeof SONGS_FORMAT;
+  formatVersion: number;
+  app: { name: string; version: string };
+  schemaVersion: number;
+  exportedAt: number;
+  songs: StoredSong[];
+  performances: StoredPerformance[];
+}
+
+export type OnConflict = 'skip' | 'replace' | 'duplicate';
+
+export interface ImportError {
+  path: string;
+  message: string;
+  id?: string;
+}
+
+export const invalidImport = (errors: ImportError[]): RpcError =>
+  new RpcError(
+    ErrorCode.InvalidImport,
+    `Invalid import: ${errors[0] ? `${errors[0].path || '/'} ${errors[0].message}` : 'the file is not valid'}` +
+      `${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}; nothing was imported`,
+    { errors },
+  );
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** `YYYY-MM-DD_HHMMSS` in local time. */
+export function stamp(at: number): string {
+  const d = new Date(at);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}_${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}
+
+/** `dir/stem.ext`, or `dir/stem-2.ext`, … : the first name not taken. */
+export function freeName(dir: string, stem: string, ext: string): string {
+  for (let n = 1; ; n++) {
+    const path = join(dir, `${stem}${n === 1 ? '' : `-${n}`}${ext}`);
+    try {
+      statSync(path);
+    } catch {
+      return path;
+    }
+  }
+}
+
+/** Writes `data` to `path` whole or not at all: a temp file beside it, fsync, rename, fsync of the folder. */
+export function writeFileAtomic(path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncPath(dirname(path));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+const validatorOf = (name: string): Validator => (validators as unknown as Record<string, Validator>)[name]!;
+
+export interface TransferOptions {
+  store: Store;
+  songs: Repository<StoredSong>;
+  performances: Repository<StoredPerformance>;
+  exportsDir: string;
+  appVersion: string;
+  now?: () => number;
+}
+
+export class Transfer {
+  readonly #o: TransferOptions;
+
+  constructor(options: TransferOptions) {
+    this.#o = options;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** The export document of the given songs (all when `ids` is absent). Throws NotFound for a missing id. */
+  songsDocument(ids?: string[], includePerformances = true): SongsExport {
+    const { songs, performances } = this.#o;
+    const list = ids ? [...new Set(ids)].map((id) => songs.get(id)) : this.#all(songs);
+    const wanted = new Set(list.map((s) => s.id));
+    const perfs = includePerformances ? this.#all(performances).filter((p) => wanted.has(p.songId)) : [];
+    return {
+      format: SONGS_FORMAT,
+      formatVersion: SONGS_FORMAT_VERSION,
+      app: { name: 'whiteroom-store', version: this.#o.appVersion },
+      schemaVersion: this.#o.store.schemaVersion,
+      exportedAt: this.#now(),
+      songs: list,
+      performances: perfs,
+    };
+  }
+
+  #all<T extends { id: string }>(repo: Repository<T>): T[] {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = repo.list({ limit: 1000, orderBy: 'createdAt', direction: 'asc', ...(cursor ? { cursor } : {}) });
+      out.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  /** Where an export goes: `path` (absolute, or a name in exports/) or a fresh dated name in exports/. */
+  target(path: string | undefined, stem: string, ext: string): string {
+    if (path === undefined) return freeName(this.#o.exportsDir, `${stem}_${stamp(this.#now())}`, ext);
+    return isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
+  }
+
+  exportSongs(options: { ids?: string[]; path?: string; includePerformances?: boolean }): {
+    path: string;
+    songs: number;
+    performances: number;
+    sizeBytes: number;
+  } {
+    const doc = this.songsDocument(options.ids, options.includePerformances ?? true);
+    const path = this.target(options.path, 'songs_export', '.json');
+    const text = `${JSON.stringify(doc, null, 2)}\n`;
+    writeFileAtomic(path, text);
+    return { path, songs: doc.songs.length, performances: doc.performances.length, sizeBytes: Buffer.byteLength(text) };
+  }
+
+  /** Reads and validates an export file; throws InvalidImport listing every record and field at fault. */
+  readSongs(path: string): SongsExport {
+    const full = isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
+    let size: number;
+    try {
+      size = statSync(full).size;
+    } catch {
+      throw notFound('files', path);
+    }
+    if (size > MAX_IMPORT_BYTES) throw invalidImport([{ path: '', message: `the file is larger than ${MAX_IMPORT_BYTES} bytes` }]);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(full, 'utf8'));
+    } catch (err) {
+      throw invalidImport([{ path: '', message: `not JSON: ${(err as Error).message}` }]);
+    }
+    return this.validateSongs(doc);
+  }
+
+  /** Checks an export document: format, version, every song and performance against its schema. */
+  validateSongs(doc: unknown): SongsExport {
+    const errors: ImportError[] = [];
+    const d = doc as Partial<SongsExport> | null;
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw invalidImport([{ path: '', message: 'must be an object' }]);
+    if (d.format !== SONGS_FORMAT) errors.push({ path: '/format', message: `must be ${JSON.stringify(SONGS_FORMAT)}` });
+    if (typeof d.formatVersion !== 'number' || d.formatVersion > SONGS_FORMAT_VERSION || d.formatVersion < 1) {
+      errors.push({ path: '/formatVersion', message: `must be a format version this version reads (1 to ${SONGS_FORMAT_VERSION})` });
+    }
+    if (!Array.isArray(d.songs)) errors.push({ path: '/songs', message: 'must be an array' });
+    if (d.performances !== undefined && !Array.isArray(d.performances)) errors.push({ path: '/performances', message: 'must be an array' });
+    if (errors.length) throw invalidImport(errors);
+    const check = (validator: string, items: unknown[], at: string): void => {
+      const v = validatorOf(validator);
+      items.forEach((item, i) => {
+        if (v({ item })) return;
+        const id = typeof (item as { id?: unknown })?.id === 'string' ? (item as { id: string }).id : undefined;
+        for (const e of paramErrors(v.errors ?? [])) {
+          errors.push({ path: `${at}/${i}${e.path.replace(/^\/item/, '')}`, message: e.message, ...(id ? { id } : {}) });
+        }
+      });
+    };
+    check('songs_save__params', d.songs!, '/songs');
+    check('performances_save__params', d.performances ?? [], '/performances');
+    const songIds = new Set<string>();
+    d.songs!.forEach((s, i) => {
+      if (typeof s.id !== 'string') errors.push({ path: `/songs/${i}/id`, message: 'is required in an export' });
+      else if (songIds.has(s.id)) errors.push({ path: `/songs/${i}/id`, message: 'appears twice', id: s.id });
+      else songIds.add(s.id);
+    });
+    const perfIds = new Set<string>();
+    (d.performances ?? []).forEach((p, i) => {
+      if (typeof p.id !== 'string') errors.push({ path: `/performances/${i}/id`, message: 'is required in an export' });
+      else if (perfIds.has(p.id)) errors.push({ path: `/performances/${i}/id`, message: 'appears twice', id: p.id });
+      else perfIds.add(p.id);
+      if (typeof p.songId === 'string' && !songIds.has(p.songId) && this.#o.songs.revisionOf(p.songId) === undefined) {
+        errors.push({ path: `/performances/${i}/songId`, message: `names a song that is neither in the file nor stored`, id: p.id });
+      }
+    });
+    if (errors.length) throw invalidImport(errors);
+    return { ...d, performances: d.performances ?? [] } as SongsExport;
+  }
+
+  /**
+   * Imports a validated document in one transaction. `skip` leaves a stored song (and the file's
+   * performances of it) alone, `replace` saves over it, `duplicate` imports it under a new id (its
+   * performances too). New records keep their exported createdAt, updatedAt and revision.
+   */
+  importSongs(doc: SongsExport, onConflict: OnConflict): {
+    songs: number;
+    performances: number;
+    skipped: number;
+    replaced: number;
+    duplicated: number;
+  } {
+    const { store, songs, performances } = this.#o;
+    return store.write(() => {
+      const counts = { songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0 };
+      const songIdMap = new Map<string, string | null>(); // file id -> stored id (null: skipped)
+      doc.songs.forEach((song, i) => {
+        const at = `/songs/${i}`;
+        const exists = songs.revisionOf(song.id) !== undefined;
+        if (!exists) {
+          songs.insertAsIs(song as unknown as Model, at);
+          songIdMap.set(song.id, song.id);
+        } else if (onConflict === 'skip') {
+          songIdMap.set(song.id, null);
+          counts.skipped++;
+          return;
+        } else if (onConflict === 'replace') {
+          songs.save(song as unknown as Model, at);
+          songIdMap.set(song.id, song.id);
+          counts.replaced++;
+        } else {
+          const copy = songs.save({ ...(song as unknown as Model), id: undefined, revision: undefined }, at);
+          songIdMap.set(song.id, copy.id);
+          counts.duplicated++;
+        }
+        counts.songs++;
+      });
+      doc.performances.forEach((perf, i) => {
+        const at = `/performances/${i}`;
+        const target = songIdMap.has(perf.songId) ? songIdMap.get(perf.songId) : perf.songId;
+        if (target === null) return;
+        const item = { ...(perf as unknown as Model), songId: target };
+        const exists = performances.revisionOf(perf.id) !== undefined;
+        if (target !== perf.songId) performances.save({ ...item, id: undefined, revision: undefined }, at);
+        else if (!exists) performances.insertAsIs(item, at);
+        else if (onConflict === 'skip') return;
+        else if (onConflict === 'replace') performances.save(item, at);
+        else performances.save({ ...item, id: undefined, revision: undefined }, at);
+        counts.performances++;
+      });
+      return counts;
+    });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * What the database file looks like (system.stats) and whether it is sound (system.doctor, with
+ * an optional VACUUM). Audacity's users lost disk to project files that were never compacted;
+ * these two methods let the app show the space and give it back.
+ */
+import { statSync } from 'node:fs';
+import { tableCounts } from './backup.js';
+import { ENTITIES } from './entities.js';
+import type { Store } from './store.js';
+
+const sizeOf = (path: string): number => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
+
+export interface FileShape {
+  dbBytes: number;
+  walBytes: number;
+  pageSize: number;
+  pageCount: number;
+  freePages: number;
+}
+
+export function fileShape(store: Store): FileShape {
+  const p = (name: string): number => store.db.pragma(name, { simple: true }) as number;
+  return {
+    dbBytes: sizeOf(store.path),
+    walBytes: sizeOf(`${store.path}-wal`),
+    pageSize: p('page_size'),
+    pageCount: p('page_count'),
+    freePages: p('freelist_count'),
+  };
+}
+
+export interface DoctorReport extends FileShape {
+  ok: boolean;
+  integrity: string[];
+  foreignKeyViolations: number;
+  counts: Record<string, number>;
+  vacuum?: { beforeBytes: number; afterBytes: number };
+}
+
+/** integrity_check and foreign_key_check; with `vacuum`, VACUUM, FTS rebuild and a TRUNCATE checkpoint first. */
+export function doctor(store: Store, vacuum = false): DoctorReport {
+  let compacted: DoctorReport['vacuum'];
+  if (vacuum) {
+    store.checkpoint();
+    const beforeBytes = sizeOf(store.path) + sizeOf(`${store.path}-wal`);
+    store.db.exec('VACUUM');
+    // VACUUM may renumber the rowids the external-content FTS indexes point at (sql/0001).
+    store.write(() => {
+      for (const desc of Object.values(ENTITIES)) {
+        if (desc.search) store.db.prepare(`INSERT INTO "${desc.search.table}"("${desc.search.table}") VALUES ('rebuild')`).run();
+      }
+    });
+    store.checkpoint();
+    compacted = { beforeBytes, afterBytes: sizeOf(store.path) + sizeOf(`${store.path}-wal`) };
+  }
+  const integrity = (store.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+  const foreignKeyViolations = (store.db.pragma('foreign_key_check') as unknown[]).length;
+  return {
+    ok: integrity.length === 1 && integrity[0] === 'ok' && foreignKeyViolations === 0,
+    integrity,
+    foreignKeyViolations,
+    ...fileShape(store),
+    counts: tableCounts(store.db),
+    ...(compacted ? { vacuum: compacted } : {}),
+  };
+}
+
+/** The newest autosave's time, if any. */
+export function lastAutosaveAt(store: Store): number | undefined {
+  return (store.db.prepare('SELECT max(created_at) FROM autosaves').pluck().get() as number | null) ?? undefined;
+}
