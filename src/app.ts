@@ -25,6 +25,7 @@ import { IdleCheckpoint } from './services/idle-checkpoint.js';
 import type { Runner } from './services/timers.js';
 import { Backups } from './services/backups.js';
 import { Transfer } from './services/transfer.js';
+import { Archive } from './services/archive.js';
 import { damage, recoverFromDamage, type Recovery } from './store/recovery.js';
 
 export const VERSION: string = OPENRPC_DOCUMENT.info.version;
@@ -67,7 +68,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   ensureDataDirs(paths);
   const lock: DataDirLock = lockDataDir(paths.dataDir);
   // A restore that a crash interrupted before its swap left a copy beside data.db: the old file is whole.
-  Backups.cleanUp(paths);
+  Backups.cleanUpAtStart(paths);
   let store: Store | undefined;
   let recovery: Recovery | undefined;
   try {
@@ -129,6 +130,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   });
   const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
   let notify: (method: string, params: unknown) => void = () => {};
+  const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, appVersion: VERSION });
   const services: Services = {
     store: opened,
     songs: songRepo,
@@ -141,7 +143,8 @@ export async function openApp(options: AppOptions): Promise<App> {
     autosaves,
     autosave,
     backups,
-    transfer: new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, appVersion: VERSION }),
+    transfer,
+    archive: new Archive({ store: opened, backups, transfer, dataDir: paths.dataDir, appVersion: VERSION }),
     runtime,
     requestShutdown: options.requestShutdown,
     notify: (method, params) => notify(method, params),

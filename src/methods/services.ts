@@ -11,6 +11,7 @@ import type { Autosaves } from '../store/autosaves.js';
 import type { AutosaveService } from '../services/autosave.js';
 import type { Backups } from '../services/backups.js';
 import type { Transfer } from '../services/transfer.js';
+import type { Archive } from '../services/archive.js';
 
 export interface RuntimeInfo {
   readonly version: string;
@@ -39,6 +40,7 @@ export interface Services {
   readonly autosave: AutosaveService;
   readonly backups: Backups;
   readonly transfer: Transfer;
+  readonly archive: Archive;
   readonly runtime: RuntimeInfo;
   /** Sends a notification to the host (nothing when there is no host: one-shot calls). */
   notify(method: string, params: unknown): void;

@@ -1,10 +1,12 @@
-/** export.* and import.*: songs as JSON. */
+/** export.* and import.*: songs as JSON, everything as a zip. */
+import { longOperation } from './backup.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers } from './types.js';
 
 export function exportMethods(s: Services): FamilyHandlers<'export'> {
   return {
     'export.songs': (p) => s.transfer.exportSongs(p),
+    'export.full': ({ path, workDoneToken }, ctx) => s.archive.exportFull(path, longOperation(s, workDoneToken, ctx)),
   };
 }
 
@@ -16,5 +18,6 @@ export function importMethods(s: Services): FamilyHandlers<'import'> {
       const backup = onConflict === 'replace' ? await s.backups.create('pre-import', undefined) : undefined;
       return { ...s.transfer.importSongs(doc, onConflict), ...(backup ? { preImportBackup: backup.path } : {}) };
     },
+    'import.full': ({ path, workDoneToken }, ctx) => s.archive.importFull(path, longOperation(s, workDoneToken, ctx)),
   };
 }

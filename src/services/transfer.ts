@@ -155,15 +155,21 @@ export class Transfer {
     return { path, songs: doc.songs.length, performances: doc.performances.length, sizeBytes: Buffer.byteLength(text) };
   }
 
+  /** A file to import: absolute, or a name in exports/. Throws NotFound. */
+  resolveImport(path: string): string {
+    const full = isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
+    try {
+      if (statSync(full).isFile()) return full;
+    } catch {
+      /* below */
+    }
+    throw notFound('files', path);
+  }
+
   /** Reads and validates an export file; throws InvalidImport listing every record and field at fault. */
   readSongs(path: string): SongsExport {
-    const full = isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
-    let size: number;
-    try {
-      size = statSync(full).size;
-    } catch {
-      throw notFound('files', path);
-    }
+    const full = this.resolveImport(path);
+    const size = statSync(full).size;
     if (size > MAX_IMPORT_BYTES) throw invalidImport([{ path: '', message: `the file is larger than ${MAX_IMPORT_BYTES} bytes` }]);
     let doc: unknown;
     try {
@@ -199,13 +205,16 @@ export class Transfer {
     check('songs_save__params', d.songs!, '/songs');
     check('performances_save__params', d.performances ?? [], '/performances');
     const songIds = new Set<string>();
+    const isRecord = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
     d.songs!.forEach((s, i) => {
+      if (!isRecord(s)) return; // the schema check reported it
       if (typeof s.id !== 'string') errors.push({ path: `/songs/${i}/id`, message: 'is required in an export' });
       else if (songIds.has(s.id)) errors.push({ path: `/songs/${i}/id`, message: 'appears twice', id: s.id });
       else songIds.add(s.id);
     });
     const perfIds = new Set<string>();
     (d.performances ?? []).forEach((p, i) => {
+      if (!isRecord(p)) return;
       if (typeof p.id !== 'string') errors.push({ path: `/performances/${i}/id`, message: 'is required in an export' });
       else if (perfIds.has(p.id)) errors.push({ path: `/performances/${i}/id`, message: 'appears twice', id: p.id });
       else perfIds.add(p.id);

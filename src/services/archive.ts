@@ -1,0 +1,249 @@
+/**
+ * export.full / import.full: everything in one zip. The archive holds a consistent snapshot of the
+ * database (the online backup API, never the live file), the songs as JSON, and manifest.json
+ * (format, versions, and each file's size and SHA-256).
+ *
+ * yazl writes the archive and yauzl reads it (the same author's pair, both streaming): yauzl
+ * refuses entry names that are absolute or contain `..` or backslashes and checks every entry's
+ * real size against its header; on top of that only the three known names are accepted, each
+ * once, and an archive declaring more than MAX_ARCHIVE_BYTES uncompressed is refused before a
+ * byte is extracted.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import yazl from 'yazl';
+import yauzl from 'yauzl';
+import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
+import type { Store } from '../store/store.js';
+import { invalidBackup, type Backups, type LongOperation } from './backups.js';
+import { invalidImport, type ImportError, type Transfer } from './transfer.js';
+import { ErrorCode, RpcError } from '../errors.js';
+
+export const FULL_FORMAT = 'whiteroom-full-backup';
+export const FULL_FORMAT_VERSION = 1;
+/** An archive that declares more than this uncompressed is refused (a zip bomb, or not ours). */
+export const MAX_ARCHIVE_BYTES = 8 * 1024 * 1024 * 1024;
+const FILES = ['manifest.json', 'data.db', 'songs.json'] as const;
+
+export interface ManifestFile {
+  name: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: typeof FULL_FORMAT;
+  formatVersion: number;
+  app: { name: string; version: string };
+  schemaVersion: number;
+  createdAt: number;
+  files: ManifestFile[];
+}
+
+export interface ArchiveOptions {
+  store: Store;
+  backups: Backups;
+  transfer: Transfer;
+  dataDir: string;
+  appVersion: string;
+  now?: () => number;
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(
+    createReadStream(path),
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done();
+      },
+    }),
+  );
+  return hash.digest('hex');
+}
+
+const cancelled = (): RpcError => new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');
+
+export class Archive {
+  readonly #o: ArchiveOptions;
+
+  constructor(options: ArchiveOptions) {
+    this.#o = options;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** Writes the zip (temp file, fsync, rename). */
+  async exportFull(path: string | undefined, op: LongOperation = {}): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
+    const { store, transfer } = this.#o;
+    const target = transfer.target(path, 'full_backup', '.zip');
+    const work = mkdtempSync(join(this.#o.dataDir, '.export-'));
+    const partial = `${target}.tmp-${process.pid}`;
+    op.progress?.begin('Exporting everything');
+    try {
+      const snapshot = await writeBackup(store.db, work, 'manual', {
+        now: this.#now(),
+        label: 'export.full',
+        onProgress: (f) => op.progress?.report(f * 0.8),
+        isCancelled: op.cancelled,
+      });
+      const songs = Buffer.from(`${JSON.stringify(transfer.songsDocument(), null, 2)}\n`);
+      const manifest: Manifest = {
+        format: FULL_FORMAT,
+        formatVersion: FULL_FORMAT_VERSION,
+        app: { name: 'whiteroom-store', version: this.#o.appVersion },
+        schemaVersion: store.schemaVersion,
+        createdAt: this.#now(),
+        files: [
+          { name: 'data.db', sizeBytes: statSync(snapshot.path).size, sha256: await sha256File(snapshot.path) },
+          { name: 'songs.json', sizeBytes: songs.length, sha256: sha256(songs) },
+        ],
+      };
+      if (op.cancelled?.()) throw cancelled();
+      const zip = new yazl.ZipFile();
+      zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'manifest.json');
+      zip.addFile(snapshot.path, 'data.db');
+      zip.addBuffer(songs, 'songs.json');
+      zip.end();
+      await pipeline(zip.outputStream, createWriteStream(partial));
+      fsyncPath(partial);
+      renameSync(partial, target);
+      fsyncPath(join(target, '..'));
+      op.progress?.report(1);
+      return { path: target, sizeBytes: statSync(target).size, manifest };
+    } catch (err) {
+      rmSync(partial, { force: true });
+      if (err instanceof BackupCancelled) throw cancelled();
+      throw err;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+      op.progress?.end();
+    }
+  }
+
+  /** Checks the archive and its manifest, then restores its database as backup.restore does (safety backup: pre-import). */
+  async importFull(path: string, op: LongOperation = {}): Promise<Awaited<ReturnType<Backups['restore']>> & { manifest: Manifest }> {
+    const source = this.#o.transfer.resolveImport(path);
+    const work = mkdtempSync(join(this.#o.dataDir, '.import-'));
+    try {
+      const extracted = await extract(source, work);
+      const manifest = checkManifest(extracted);
+      if (op.cancelled?.()) throw cancelled();
+      let restored: Awaited<ReturnType<Backups['restore']>>;
+      try {
+        restored = await this.#o.backups.restore(join(work, 'data.db'), op, 'pre-import');
+      } catch (err) {
+        // Name the archive, not the extracted copy that is about to be removed.
+        if (err instanceof RpcError && err.code === ErrorCode.InvalidBackup) {
+          const reason = (err.data as { reason: string }).reason;
+          throw invalidBackup(source, `data.db in the archive: ${reason}`);
+        }
+        throw err;
+      }
+      return { ...restored, restoredFrom: source, manifest };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}
+
+interface Extracted {
+  dir: string;
+  files: Map<string, { sizeBytes: number; sha256: string }>;
+}
+
+/** Extracts the known entries of the zip into `dir`, hashing them; refuses anything else. */
+async function extract(zipPath: string, dir: string): Promise<Extracted> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+      yauzl.open(zipPath, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, autoClose: true }, (err, z) =>
+        err ? reject(err) : resolve(z),
+      ),
+    );
+  } catch (err) {
+    throw invalidImport([{ path: '', message: `not a zip archive: ${(err as Error).message}` }]);
+  }
+  const files = new Map<string, { sizeBytes: number; sha256: string }>();
+  let declared = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', () => resolve());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        const name = entry.fileName;
+        const fail = (message: string): void => {
+          zip.close();
+          reject(invalidImport([{ path: name, message }]));
+        };
+        if (!(FILES as readonly string[]).includes(name)) return fail('is not a file a full backup holds (manifest.json, data.db, songs.json)');
+        if (files.has(name)) return fail('appears twice');
+        declared += entry.uncompressedSize;
+        if (declared > MAX_ARCHIVE_BYTES) return fail(`the archive expands past ${MAX_ARCHIVE_BYTES} bytes`);
+        zip.openReadStream(entry, (err, stream) => {
+          if (err) return reject(err);
+          const hash = createHash('sha256');
+          let size = 0;
+          stream.on('data', (chunk: Buffer) => {
+            hash.update(chunk);
+            size += chunk.length;
+          });
+          pipeline(stream, createWriteStream(join(dir, name))).then(() => {
+            files.set(name, { sizeBytes: size, sha256: hash.digest('hex') });
+            zip.readEntry();
+          }, reject);
+        });
+      });
+      zip.readEntry();
+    });
+  } catch (err) {
+    if (err instanceof RpcError) throw err;
+    const message = (err as Error).message;
+    // yauzl's own checks of entry names: the entry is named in the message.
+    const entry = /^(?:invalid relative path|absolute path|invalid characters in fileName): (.*)$/.exec(message)?.[1];
+    if (entry !== undefined) throw invalidImport([{ path: entry, message: `escapes the archive's folder (${message})` }]);
+    throw invalidImport([{ path: '', message: `the archive cannot be read: ${message}` }]);
+  }
+  return { dir, files };
+}
+
+/** The manifest must be ours, of a known version, and name exactly the other files with their sizes and hashes. */
+function checkManifest(x: Extracted): Manifest {
+  const errors: ImportError[] = [];
+  if (!x.files.has('manifest.json')) throw invalidImport([{ path: 'manifest.json', message: 'is missing' }]);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(x.dir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch (err) {
+    throw invalidImport([{ path: 'manifest.json', message: `is not JSON: ${(err as Error).message}` }]);
+  }
+  if (manifest?.format !== FULL_FORMAT) errors.push({ path: 'manifest.json/format', message: `must be ${JSON.stringify(FULL_FORMAT)}` });
+  if (typeof manifest?.formatVersion !== 'number' || manifest.formatVersion < 1 || manifest.formatVersion > FULL_FORMAT_VERSION) {
+    errors.push({ path: 'manifest.json/formatVersion', message: `must be a version this one reads (1 to ${FULL_FORMAT_VERSION})` });
+  }
+  if (!Array.isArray(manifest?.files)) errors.push({ path: 'manifest.json/files', message: 'must be an array' });
+  if (errors.length) throw invalidImport(errors);
+  const listed = new Set<string>();
+  for (const f of manifest.files) {
+    listed.add(f.name);
+    const got = x.files.get(f.name);
+    if (!got) errors.push({ path: f.name, message: 'is listed in the manifest but not in the archive' });
+    else if (got.sizeBytes !== f.sizeBytes) errors.push({ path: f.name, message: `is ${got.sizeBytes} bytes, the manifest says ${f.sizeBytes}` });
+    else if (got.sha256 !== f.sha256) errors.push({ path: f.name, message: 'its SHA-256 does not match the manifest' });
+  }
+  for (const name of x.files.keys()) {
+    if (name !== 'manifest.json' && !listed.has(name)) errors.push({ path: name, message: 'is not listed in the manifest' });
+  }
+  if (!listed.has('data.db')) errors.push({ path: 'data.db', message: 'is missing' });
+  if (errors.length) throw invalidImport(errors);
+  return manifest;
+}
+
