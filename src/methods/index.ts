@@ -23,6 +23,13 @@ const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
   return v;
 };
 
+/**
+ * Long operations that let the requests behind them be served while they run: SQLite's online
+ * backup copies a step at a time, and writes made on the same connection between its steps are
+ * carried into the copy, so the backup stays consistent (it is the state when it completes).
+ */
+const BESIDE_THE_QUEUE: ReadonlySet<string> = new Set(['backup.create', 'export.full']);
+
 export function buildMethods(s: Services): MethodEntry[] {
   const handlers: AllHandlers = {
     ...songsMethods(s),
@@ -43,6 +50,7 @@ export function buildMethods(s: Services): MethodEntry[] {
     name,
     validate: validatorFor(name, 'params'),
     handler: handlers[name] as MethodEntry['handler'],
+    beside: BESIDE_THE_QUEUE.has(name),
   }));
 }
 

@@ -52,7 +52,17 @@ export interface MethodEntry {
   readonly name: string;
   readonly validate: Validator;
   readonly handler: Handler;
+  /**
+   * A long operation that runs beside the queue (backup.create): while it awaits, the requests
+   * behind it are served. Only for work that stays consistent under writes between its steps.
+   */
+  readonly beside?: boolean;
 }
+
+const BESIDE = Symbol('runs beside the queue');
+
+/** True for the answer of a request that runs beside the queue (see MethodEntry.beside). */
+export const runsBeside = (p: Promise<unknown>): boolean => (p as { [BESIDE]?: boolean })[BESIDE] === true;
 
 export interface DispatcherOptions {
   /** Maps a thrown value to a contract error (e.g. SQLite failures); undefined when it cannot. */
@@ -199,12 +209,14 @@ export class Dispatcher {
       return answer(errorResponse(id ?? null, this.#toRpcError(err, method)));
     }
     if (result instanceof Promise) {
-      return result.then(
+      const answered = result.then(
         (value) => answer({ jsonrpc: '2.0', id: id ?? null, result: value ?? null }),
         (err) => answer(errorResponse(id ?? null, this.#toRpcError(err, method))),
       ).finally(() => {
         if (id !== undefined) this.#cancelled.delete(id);
       });
+      if (entry.beside) Object.defineProperty(answered, BESIDE, { value: true });
+      return answered;
     }
     return answer({ jsonrpc: '2.0', id: id ?? null, result: result ?? null });
   }

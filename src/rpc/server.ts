@@ -10,7 +10,7 @@
  */
 import type { MessageReader } from 'vscode-jsonrpc/node';
 import { ErrorCode, RpcError } from '../errors.js';
-import { errorResponse, type Dispatcher, type Response } from './dispatcher.js';
+import { errorResponse, runsBeside, type Dispatcher, type Response } from './dispatcher.js';
 import { FramingError, type StreamMessageWriter } from './transport.js';
 
 export interface ServerLog {
@@ -45,6 +45,8 @@ export class Server {
   #idleWaiters: (() => void)[] = [];
   /** Ids of the requests being handled now (a message, or a batch's members). */
   #running = new Set<unknown>();
+  /** Requests running beside the queue (backup.create), by id. */
+  #beside = new Map<unknown, Promise<unknown>>();
 
   constructor(options: ServerOptions) {
     this.#o = options;
@@ -86,7 +88,7 @@ export class Server {
 
   /** Resolves when no request is running (queued ones may remain). */
   idle(): Promise<void> {
-    if (!this.#busy) return Promise.resolve();
+    if (!this.#busy && this.#beside.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -109,7 +111,7 @@ export class Server {
       const id = m.params?.id;
       // Only a request still queued or running can be cancelled: a late cancel (its answer already
       // sent) is ignored, or it would refuse the next request that reuses the id.
-      const pending = this.#running.has(id) || this.#queue.some((q) => idsOf(q).includes(id));
+      const pending = this.#running.has(id) || this.#beside.has(id) || this.#queue.some((q) => idsOf(q).includes(id));
       if (pending && (typeof id === 'string' || typeof id === 'number')) this.#o.dispatcher.cancel(id);
       return;
     }
@@ -140,6 +142,25 @@ export class Server {
       const ids = idsOf(item);
       for (const id of ids) this.#running.add(id);
       const out = this.#o.dispatcher.handle(item);
+      if (out instanceof Promise && runsBeside(out)) {
+        // A long operation that lets the queue go on; its answer is sent when it is done.
+        const key = ids[0];
+        this.#running.clear();
+        this.#beside.set(
+          key,
+          out
+            .then(
+              (r) => this.#send(r),
+              (err) => this.#o.log.error({ err }, 'dispatch failed'),
+            )
+            .finally(() => {
+              this.#beside.delete(key);
+              this.#wakeIdle();
+              this.#pump();
+            }),
+        );
+        continue;
+      }
       if (out instanceof Promise) {
         this.#hold(
           out
@@ -154,10 +175,15 @@ export class Server {
       this.#running.clear();
       this.#send(out);
     }
-    if (!this.#busy && this.#queue.length === 0 && this.#inputEnded && !this.#endReported) {
+    if (!this.#busy && this.#beside.size === 0 && this.#queue.length === 0 && this.#inputEnded && !this.#endReported) {
       this.#endReported = true;
       this.#o.onInputEnd();
     }
+  }
+
+  #wakeIdle(): void {
+    if (this.#busy || this.#beside.size > 0) return;
+    for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   /** The queue waits for `work` (an asynchronous request or job), then goes on. */
@@ -165,7 +191,7 @@ export class Server {
     this.#busy = true;
     void work.finally(() => {
       this.#busy = false;
-      for (const w of this.#idleWaiters.splice(0)) w();
+      this.#wakeIdle();
       this.#pump();
     });
   }

@@ -81,8 +81,12 @@ export class Archive {
     return (this.#o.now ?? Date.now)();
   }
 
-  /** Writes the zip (temp file, fsync, rename). */
-  async exportFull(path: string | undefined, op: LongOperation = {}): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
+  /** Writes the zip (temp file, fsync, rename); runs beside the queue, tracked so a restore waits for it. */
+  exportFull(path: string | undefined, op: LongOperation = {}): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
+    return this.#o.backups.track(this.#exportFull(path, op));
+  }
+
+  async #exportFull(path: string | undefined, op: LongOperation): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
     const { store, transfer } = this.#o;
     const target = transfer.target(path, 'full_backup', '.zip');
     const work = mkdtempSync(join(this.#o.dataDir, '.export-'));

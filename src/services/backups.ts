@@ -5,13 +5,15 @@
  *
  * Restore, step by step (a crash at any step leaves the old database or the new one, whole):
  *   1. validate the source (read-only, untrusted): integrity, schema version, exact schema;
- *   2. back up the current state (kind pre-restore);
- *   3. copy the source beside the live file (`data.db.restoring`) with the backup API, make it a
- *      standalone rollback-journal file, quick_check it, fsync it;
- *   4. checkpoint and close the live database (no -wal remains), remove any stale -wal/-shm,
- *      rename the copy over data.db, fsync the folder;
- *   5. reopen, migrate an older schema, quick_check.
- * A `data.db.restoring` left by a crash before step 4 is removed at the next start.
+ *   2. copy the source beside the live file (`data.db.restoring`): a file copy for a standalone
+ *      rollback-journal file, the backup API otherwise; make it standalone, quick_check it,
+ *      fsync it;
+ *   3. checkpoint and close the live database (no -wal remains), remove any stale -wal/-shm;
+ *   4. keep the current state as the safety backup (kind pre-restore): a hard link to data.db
+ *      in backups/ (the same bytes, no copy), fsync backups/;
+ *   5. rename the copy over data.db, fsync the folder, reopen, migrate an older schema;
+ *   6. make the safety backup a standalone labelled file.
+ * A `data.db.restoring` left by a crash before step 5 is removed at the next start.
  */
 import { closeSync, copyFileSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -22,8 +24,11 @@ import type { DataPaths } from '../paths.js';
 import { migrate } from '../store/migrations.js';
 import {
   BackupCancelled,
+  backupStem,
   fsyncPath,
   inspectDatabase,
+  labelBackup,
+  linkIntoPlace,
   openUntrusted,
   readFacts,
   tableCounts,
@@ -67,6 +72,10 @@ export const invalidBackup = (path: string, reason: string): RpcError =>
 
 export class Backups {
   readonly #o: BackupsOptions;
+  /** Long operations reading the database beside the queue (backups, full exports). */
+  readonly #running = new Set<Promise<unknown>>();
+  /** Backups into backups/ run one after another (one partial file at a time). */
+  #chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: BackupsOptions) {
     this.#o = options;
@@ -85,16 +94,53 @@ export class Backups {
     for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${paths.dbPath}${RESTORING_SUFFIX}${suffix}`, { force: true });
   }
 
-  /** At start: also the work folders of a full export or import that a crash interrupted. */
+  /**
+   * At start: also the work folders of a full export or import that a crash interrupted, and a
+   * backup name that is still a second name of data.db itself (a restore interrupted between
+   * naming its safety backup and the swap: data.db is the old state, whole).
+   */
   static cleanUpAtStart(paths: DataPaths): void {
     Backups.cleanUp(paths);
+    try {
+      const live = statSync(paths.dbPath);
+      for (const name of readdirSync(paths.backupsDir)) {
+        const st = statSync(join(paths.backupsDir, name));
+        if (st.ino === live.ino && st.dev === live.dev) rmSync(join(paths.backupsDir, name));
+      }
+    } catch {
+      /* no data.db yet */
+    }
     for (const name of readdirSync(paths.dataDir)) {
       if (/^\.(export|import)-/.test(name)) rmSync(join(paths.dataDir, name), { recursive: true, force: true });
     }
   }
 
+  /**
+   * Runs `work`, a long operation that reads the database while requests go on beside it; a
+   * restore waits for every one of them before it closes the database.
+   */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.#running.add(work);
+    const done = (): void => {
+      this.#running.delete(work);
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Resolves when no tracked operation runs. */
+  async quiesce(): Promise<void> {
+    while (this.#running.size) await Promise.allSettled([...this.#running]);
+  }
+
   /** A backup now. Throws RequestCancelled (no file left) when `op.cancelled` turns true. */
-  async create(kind: BackupKind, label: string | undefined, op: LongOperation = {}): Promise<BackupInfoModel> {
+  create(kind: BackupKind, label: string | undefined, op: LongOperation = {}): Promise<BackupInfoModel> {
+    const run = this.#chain.then(() => this.#create(kind, label, op));
+    this.#chain = run.catch(() => undefined);
+    return this.track(run);
+  }
+
+  async #create(kind: BackupKind, label: string | undefined, op: LongOperation): Promise<BackupInfoModel> {
     op.progress?.begin('Backing up');
     try {
       const made = await writeBackup(this.#o.store.db, this.#dir, kind, {
@@ -237,14 +283,14 @@ export class Backups {
   ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
     const source = this.resolve(path);
     const { store, paths } = this.#o;
+    // Backups and exports running beside the queue read this connection: let them finish.
+    await this.quiesce();
     op.progress?.begin('Checking the backup');
     try {
       const found = inspectDatabase(source, MIGRATIONS);
       if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
       if (op.cancelled?.()) throw cancelled();
-      op.progress?.report(0.2, 'Backing up the current state');
-      const preRestoreBackup = await this.create(safetyKind, undefined, { cancelled: op.cancelled });
-      op.progress?.report(0.5, 'Copying the backup');
+      op.progress?.report(0.3, 'Copying the backup');
       const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
       Backups.cleanUp(paths);
       try {
@@ -263,6 +309,8 @@ export class Backups {
         const copy = connect(staging);
         try {
           copy.pragma('journal_mode = DELETE');
+          // The labels the source carried as a backup are not the live database's.
+          copy.prepare("DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").run();
           if (copy.pragma('quick_check', { simple: true }) !== 'ok') throw invalidBackup(source, 'the copy failed quick_check');
         } finally {
           copy.close();
@@ -274,23 +322,35 @@ export class Backups {
         throw err;
       }
       // The point of no return: from here the request is not cancelled.
-      op.progress?.report(0.8, 'Replacing the database');
-      store.close();
+      op.progress?.report(0.7, 'Replacing the database');
+      const at = this.#now();
+      let safety: string;
+      store.close(); // checkpointed: data.db is whole on its own, and SQLite removed its -wal
       try {
         for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${paths.dbPath}${suffix}`, { force: true });
-        fsyncPath(paths.dataDir);
+        // The current state becomes the safety backup by a second name for the same file (no
+        // copy); then the checked copy is renamed over data.db. A crash between the two leaves
+        // data.db as it was, and the extra name is removed at the next start.
+        safety = linkIntoPlace(paths.dbPath, this.#dir, backupStem(new Date(at)));
+        fsyncPath(this.#dir);
         renameSync(staging, paths.dbPath);
         fsyncPath(paths.dataDir);
       } finally {
         store.reopen();
       }
-      // The labels the source carried as a backup are not the live database's.
-      store.db.prepare("DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").run();
+      // Reopened: the file is the one quick_check passed above (a rename does not change bytes).
       await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
-      const check = store.db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new RpcError(ErrorCode.StorageCorrupt, `the restored database failed quick_check: ${String(check)}`, { details: String(check) });
       this.#o.onReopened?.();
-      return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: tableCounts(store.db), preRestoreBackup };
+      // The safety backup becomes a standalone, labelled file like every backup.
+      const old = connect(safety);
+      try {
+        old.pragma('journal_mode = DELETE');
+        labelBackup(old, safetyKind, at);
+      } finally {
+        old.close();
+      }
+      fsyncPath(safety);
+      return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: tableCounts(store.db), preRestoreBackup: this.info(safety) };
     } finally {
       op.progress?.end();
     }

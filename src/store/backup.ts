@@ -95,16 +95,7 @@ export async function writeBackup(
     const copy = connect(partial);
     try {
       copy.pragma('journal_mode = DELETE');
-      const upsert = copy.prepare(
-        'INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      );
-      if (hasTable(copy, 'metadata')) {
-        copy.transaction(() => {
-          upsert.run('backup_kind', kind);
-          upsert.run('backup_created_at', String(now));
-          if (options.label !== undefined) upsert.run('backup_label', options.label);
-        })();
-      }
+      labelBackup(copy, kind, now, options.label);
       const check = copy.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`the copy failed quick_check: ${String(check)}`);
     } finally {
@@ -113,17 +104,7 @@ export async function writeBackup(
     // 4. Durable before it is visible.
     fsyncPath(partial);
     // 5. Link into place under the first free name; link fails rather than overwrite.
-    let path = '';
-    for (let n = 1; ; n++) {
-      const name = `${stem}${n === 1 ? '' : `-${n}`}.db`;
-      try {
-        linkSync(partial, join(dir, name));
-        path = join(dir, name);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
+    const path = linkIntoPlace(partial, dir, stem);
     rmSync(partial);
     // 6. Make the new directory entry durable.
     fsyncPath(dir);
@@ -133,6 +114,33 @@ export async function writeBackup(
     rmSync(`${partial}-journal`, { force: true });
     throw err;
   }
+}
+
+/**
+ * Gives `file` a second name in `dir`: `stem.db`, or `stem-2.db`, … (the first free one; a hard
+ * link never overwrites). Answers the new path.
+ */
+export function linkIntoPlace(file: string, dir: string, stem: string): string {
+  for (let n = 1; ; n++) {
+    const path = join(dir, `${stem}${n === 1 ? '' : `-${n}`}.db`);
+    try {
+      linkSync(file, path);
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** Writes the sidecar's labels into a backup file's metadata table (kind, time, label). */
+export function labelBackup(db: Connection, kind: BackupKind, at: number, label?: string): void {
+  if (!hasTable(db, 'metadata')) return;
+  const upsert = db.prepare('INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  db.transaction(() => {
+    upsert.run('backup_kind', kind);
+    upsert.run('backup_created_at', String(at));
+    if (label !== undefined) upsert.run('backup_label', label);
+  })();
 }
 
 function hasTable(db: Connection, name: string): boolean {

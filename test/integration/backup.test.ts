@@ -194,6 +194,35 @@ describe('backup.*', function () {
       expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
     });
 
+    it('keeps serving while it runs: reads and writes behind it are answered first, and a write made meanwhile is in the copy', async () => {
+      const d = await bigDataDir();
+      const p = await launch(d);
+      const extra = makeSong({ name: 'Written during the backup' });
+      const order: string[] = [];
+      const backup = p.request('backup.create', { label: 'beside', workDoneToken: 'b' }, 'the-backup').then((r) => {
+        order.push('backup');
+        return r;
+      });
+      const count = p.request('songs.count', {}).then((r) => {
+        order.push('count');
+        return r;
+      });
+      const save = p.request('songs.save', { item: extra }).then((r) => {
+        order.push('save');
+        return r;
+      });
+      const [b, c, sv] = await Promise.all([backup, count, save]);
+      expect(c.result).to.deep.equal({ count: BIG_SONGS });
+      expect(sv.error).to.equal(undefined);
+      expect(b.error, JSON.stringify(b.error)).to.equal(undefined);
+      expect(order, 'the requests behind the backup were answered before it').to.deep.equal(['count', 'save', 'backup']);
+      // The copy is consistent and carries the write made on the same connection between its steps.
+      const path = b.result.path as string;
+      expect(sqlite(path, 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite(path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
+      await stop(p);
+    });
+
     it('rejects a label over 200 characters and unknown params with -32602', async () => {
       const p = await launch();
       await fails(p, 'backup.create', { label: 'x'.repeat(201) }, INVALID_PARAMS);

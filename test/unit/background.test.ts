@@ -179,3 +179,46 @@ describe('request text kept for handlers (ctx.text)', () => {
     expect(textOf(null)).to.equal(undefined);
   });
 });
+
+describe('Server: requests that run beside the queue', () => {
+  it('answers the requests behind a beside request first, and idle() waits for it', async () => {
+    let release!: () => void;
+    const methods: MethodEntry[] = [
+      {
+        name: 'long',
+        beside: true,
+        validate: Object.assign(() => true, { errors: null }),
+        handler: (() => new Promise<string>((resolve) => (release = () => resolve('long done')))) as MethodEntry['handler'],
+      },
+      { name: 'quick', validate: Object.assign(() => true, { errors: null }), handler: (() => 'quick done') as MethodEntry['handler'] },
+    ];
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const lines: string[] = [];
+    output.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
+    let ended = false;
+    const server = new Server({
+      reader: new NdjsonMessageReader(input, 1 << 20),
+      writer: new StreamMessageWriter(output, 'ndjson'),
+      dispatcher: new Dispatcher(methods),
+      log: { warn: () => {}, error: () => {} },
+      onInputEnd: () => (ended = true),
+      onOutputError: () => {},
+    });
+    server.start();
+    input.write('{"jsonrpc":"2.0","id":1,"method":"long"}\n{"jsonrpc":"2.0","id":2,"method":"quick"}\n');
+    input.end();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lines.map((l) => JSON.parse(l).id)).to.deep.equal([2]);
+    let idle = false;
+    void server.idle().then(() => (idle = true));
+    await new Promise((r) => setImmediate(r));
+    expect(idle, 'idle waits for the request beside the queue').to.equal(false);
+    expect(ended, 'input end is reported only when it is answered too').to.equal(false);
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(lines.map((l) => JSON.parse(l).id)).to.deep.equal([2, 1]);
+    expect(idle).to.equal(true);
+    expect(ended).to.equal(true);
+  });
+});

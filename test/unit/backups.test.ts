@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Backups, AUTOMATIC_KEEP, type Progress } from '../../src/services/backups.js';
 import {
@@ -816,6 +816,33 @@ describe('Backups.automatic', () => {
 
 describe('Backups.restore', () => {
   const c = withBackups();
+
+  it('the pre-restore backup is a standalone file (not WAL), labelled, that a stock sqlite3 reads', async () => {
+    c.repo.save(makeSong({ name: 'Kept' }));
+    const backup = await c.backups.create('manual', undefined);
+    c.repo.save(makeSong({ name: 'Replaced' }));
+    c.clock.t += 5000;
+    const out = await c.backups.restore(backup.name);
+    const pre = out.preRestoreBackup.path;
+    expect(readFileSync(pre).subarray(18, 20)).to.deep.equal(Buffer.from([1, 1]));
+    expect(existsSync(`${pre}-wal`)).to.equal(false);
+    expect(sqlite3(pre, 'PRAGMA integrity_check')).to.equal('ok');
+    expect(sqlite3(pre, "SELECT value FROM metadata WHERE key = 'backup_kind'")).to.equal('pre-restore');
+    // It is not the live file under another name.
+    expect(statSync(pre).ino).to.not.equal(statSync(c.paths.dbPath).ino);
+  });
+
+  it('cleanUpAtStart removes a backup name that is still a second name of data.db (a restore cut short before its swap)', async () => {
+    c.repo.save(makeSong());
+    const kept = await c.backups.create('manual', undefined);
+    c.ts.store.checkpoint();
+    const alias = join(c.paths.backupsDir, 'data_2000-01-01_000000.db');
+    linkSync(c.paths.dbPath, alias);
+    Backups.cleanUpAtStart(c.paths);
+    expect(existsSync(alias)).to.equal(false);
+    expect(existsSync(kept.path)).to.equal(true);
+    expect(existsSync(c.paths.dbPath)).to.equal(true);
+  });
 
   it('replaces the data with the backup\'s and answers counts and a pre-restore backup holding the state it replaced', async () => {
     const a = c.repo.save(makeSong({ name: 'Before' }));
