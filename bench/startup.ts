@@ -29,22 +29,24 @@ function time(cmd: string, args: string[], input?: string): Promise<number> {
   return new Promise((done, fail) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] });
-    let finished = false;
+    let elapsed: number | undefined;
+    // The time is taken at the first answer; the promise settles once the process has exited,
+    // so runs never overlap and its folder can be removed.
     const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      done(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (elapsed !== undefined) return;
+      elapsed = Number(process.hrtime.bigint() - t0) / 1e6;
       child.stdin.end();
     };
     child.on('error', fail);
+    child.on('exit', (code) => {
+      if (input === undefined) finish();
+      if (elapsed === undefined) fail(new Error(`${cmd} exited ${code} without answering`));
+      else done(elapsed);
+    });
     if (input === undefined) {
-      child.on('exit', finish);
       child.stdin.end();
     } else {
       child.stdout.once('data', finish);
-      child.on('exit', (code) => {
-        if (!finished) fail(new Error(`${cmd} exited ${code} without answering`));
-      });
       child.stdin.write(input);
     }
   });

@@ -14,8 +14,7 @@ import { createReadStream, createWriteStream, mkdtempSync, readFileSync, renameS
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import yazl from 'yazl';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
 import type { Store } from '../store/store.js';
 import { invalidBackup, type Backups, type LongOperation } from './backups.js';
@@ -112,6 +111,8 @@ export class Archive {
         ],
       };
       if (op.cancelled?.()) throw cancelled();
+      // Loaded when first used: start-up does not pay for the zip libraries.
+      const { default: yazl } = await import('yazl');
       const zip = new yazl.ZipFile();
       zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'manifest.json');
       zip.addFile(snapshot.path, 'data.db');
@@ -166,10 +167,11 @@ interface Extracted {
 
 /** Extracts the known entries of the zip into `dir`, hashing them; refuses anything else. */
 async function extract(zipPath: string, dir: string): Promise<Extracted> {
+  const { default: unzip } = await import('yauzl');
   let zip: yauzl.ZipFile;
   try {
     zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-      yauzl.open(zipPath, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, autoClose: true }, (err, z) =>
+      unzip.open(zipPath, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, autoClose: true }, (err, z) =>
         err ? reject(err) : resolve(z),
       ),
     );

@@ -116,6 +116,7 @@ export class AutosaveService {
 
   /** At start: staged states left by a crash become recovered snapshots; song rows stay as they are. */
   recover(): Promoted[] {
+    if (this.#o.autosaves.stagedScopes().length === 0) return []; // the usual start: no write at all
     const { added } = this.#o.autosaves.promoteAll('recovery', { ...this.#options(), mode: 'snapshot-only', recovered: true });
     if (added.length) this.#o.log.info({ count: added.length }, 'recovered staged autosave states');
     return added;
