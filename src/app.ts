@@ -54,6 +54,11 @@ export interface App {
   setNotifier(notify: (method: string, params: unknown) => void): void;
   /** The automatic backup, when one is due (run as a background job once serving). */
   automaticBackup(): Promise<void>;
+  /**
+   * Before close: stops the automatic backup if one runs (nothing is left of it) and waits for
+   * every backup or full export still running beside the queue.
+   */
+  drain(): Promise<void>;
   /** Promotes staged autosaves, checkpoints and closes the database, then releases the lock. Idempotent. */
   close(): void;
 }
@@ -130,6 +135,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   });
   const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
   let notify: (method: string, params: unknown) => void = () => {};
+  let draining = false;
   const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, appVersion: VERSION });
   const services: Services = {
     store: opened,
@@ -164,13 +170,17 @@ export async function openApp(options: AppOptions): Promise<App> {
     },
     async automaticBackup(): Promise<void> {
       const hours = options.autoBackupHours ?? 24;
-      if (hours <= 0) return;
+      if (hours <= 0 || draining) return;
       try {
-        const made = await backups.automatic(hours * 3_600_000);
+        const made = await backups.automatic(hours * 3_600_000, { cancelled: () => draining });
         if (made) log.info({ path: made.path }, 'automatic backup');
       } catch (err) {
-        log.warn({ err }, 'automatic backup failed; it is tried again at the next start');
+        log.warn({ err }, 'automatic backup not taken; it is tried again at the next start');
       }
+    },
+    async drain(): Promise<void> {
+      draining = true;
+      await backups.quiesce();
     },
     setRunner(run: Runner): void {
       autosave.setRunner(run);

@@ -103,6 +103,7 @@ async function serve(options: ServeOptions): Promise<void> {
         // Let the request that is running (and its answer) finish, refuse what is queued.
         await server?.idle();
         server?.refuseQueued(shuttingDown());
+        await app.drain();
         app.close();
         logger.info('closed');
       } catch (err) {
@@ -142,8 +143,15 @@ async function serve(options: ServeOptions): Promise<void> {
   });
   app.setRunner((job) => s.schedule(job));
   app.setNotifier((method, params) => s.notify(method, params));
-  // The daily backup waits until the host is past its start-up requests, then takes its turn in the queue.
-  setTimeout(() => s.schedule(() => app.automaticBackup()), AUTO_BACKUP_DELAY_MS).unref();
+  // The daily backup waits until the host is past its start-up requests, starts in its turn in the
+  // queue, and then runs beside it like backup.create: the host's requests are not held up.
+  setTimeout(
+    () =>
+      s.schedule(() => {
+        void app.automaticBackup();
+      }),
+    AUTO_BACKUP_DELAY_MS,
+  ).unref();
   app.services.autosave.onSaved(({ songId, performanceId, autosaveId, at }) =>
     s.notify('autosave.saved', { songId, ...(performanceId === undefined ? {} : { performanceId }), autosaveId, at }),
   );

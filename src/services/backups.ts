@@ -263,14 +263,19 @@ export class Backups {
   /**
    * The daily automatic backup: when the database holds anything and the newest automatic backup
    * is older than `maxAgeMs`, a new one, keeping the newest AUTOMATIC_KEEP. Answers it, or undefined.
+   * Tracked like the operations that run beside the queue (a restore waits for it).
    */
-  async automatic(maxAgeMs: number): Promise<BackupInfoModel | undefined> {
+  automatic(maxAgeMs: number, op: LongOperation = {}): Promise<BackupInfoModel | undefined> {
+    return this.track(this.#automatic(maxAgeMs, op));
+  }
+
+  async #automatic(maxAgeMs: number, op: LongOperation): Promise<BackupInfoModel | undefined> {
     const newest = this.all().find((b) => b.kind === 'automatic');
     if (newest && this.#now() - newest.createdAt < maxAgeMs) return undefined;
     const songs = this.#o.store.db.prepare('SELECT count(*) FROM songs').pluck().get() as number;
     const instruments = this.#o.store.db.prepare('SELECT count(*) FROM instruments').pluck().get() as number;
     if (songs + instruments === 0) return undefined;
-    const made = await this.create('automatic', undefined);
+    const made = await this.create('automatic', undefined, op);
     this.prune({ keep: AUTOMATIC_KEEP, kind: 'automatic' });
     return made;
   }

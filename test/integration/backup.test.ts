@@ -587,13 +587,27 @@ describe('backup.*', function () {
       await stop(p);
       expect(sqlite(made[0].path, 'PRAGMA integrity_check')).to.equal('ok');
 
-      // Restarted within the 24 hours: no second one (the job runs 2 s after start; any request
-      // answered after that waits for it in the queue).
+      // Restarted within the 24 hours: no second one (the job starts 2 s after start).
       const q = await launch(d, ['--auto-backup-hours', '24']);
       await sleep(3000);
       expect((await ok(q, 'backup.list', {})).items).to.deep.equal(made);
       expect(backupFiles(d)).to.deep.equal([made[0].name]);
       await stop(q);
+    });
+
+    it('runs beside the queue, and SIGTERM while it runs stops it: exit 0, no partial file, the database whole', async () => {
+      const d = await bigDataDir();
+      const p = await launch(d, ['--auto-backup-hours', '24']);
+      // Requests go on being answered around the 2 s mark, when it starts.
+      const deadline = Date.now() + 2600;
+      while (Date.now() < deadline) expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: BIG_SONGS });
+      p.child.kill('SIGTERM');
+      const exit = await p.exited;
+      expect(exit).to.deep.equal({ code: 0, signal: null });
+      const files = backupFiles(d);
+      expect(files.filter((f) => !/^data_\d{4}-\d{2}-\d{2}_\d{6}\.db$/.test(f)), 'no partial file').to.deep.equal([]);
+      for (const f of files) expect(sqlite(join(backupsDir(d), f), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
     });
 
     it('--auto-backup-hours 0: none is ever taken', async () => {
