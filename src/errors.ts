@@ -59,5 +59,9 @@ export const constraintViolation = (entity: string, field: string, value: unknow
     { entity, field, value },
   );
 
+/** A long operation stopped by $/cancelRequest, having left nothing behind. */
+export const requestCancelled = (): RpcError =>
+  new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');
+
 export const shuttingDown = (): RpcError =>
   new RpcError(ErrorCode.ShuttingDown, 'The store is shutting down; no new requests are taken');

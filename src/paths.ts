@@ -6,9 +6,10 @@
  * Windows; env-paths and similar libraries produce other folders (e.g. %LOCALAPPDATA%\X\Data), so
  * the table is written out here.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { notFound } from './errors.js';
 
 export interface DataPaths {
   dataDir: string;
@@ -52,4 +53,18 @@ export function dataPaths(dataDir: string): DataPaths {
 /** Creates the data directory and its folders if they are missing. */
 export function ensureDataDirs(paths: DataPaths): void {
   for (const dir of [paths.dataDir, paths.backupsDir, paths.exportsDir, paths.logsDir]) mkdirSync(dir, { recursive: true });
+}
+
+/**
+ * A file a host names: an absolute path, or a name inside `dir` (backups/, exports/). Throws
+ * NotFound ({entity, id: path}) when no such file exists.
+ */
+export function resolveFile(path: string, dir: string, entity: string): string {
+  const full = isAbsolute(path) ? path : resolve(dir, path);
+  try {
+    if (statSync(full).isFile()) return full;
+  } catch {
+    /* below */
+  }
+  throw notFound(entity, path);
 }

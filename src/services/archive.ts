@@ -13,13 +13,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import type yauzl from 'yauzl';
 import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
 import type { Store } from '../store/store.js';
 import { invalidBackup, type Backups, type LongOperation } from './backups.js';
 import { invalidImport, type ImportError, type Transfer } from './transfer.js';
-import { ErrorCode, RpcError } from '../errors.js';
+import { ErrorCode, RpcError, requestCancelled } from '../errors.js';
 
 export const FULL_FORMAT = 'whiteroom-full-backup';
 export const FULL_FORMAT_VERSION = 1;
@@ -55,19 +54,9 @@ const sha256 = (data: Buffer): string => createHash('sha256').update(data).diges
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(
-    createReadStream(path),
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        done();
-      },
-    }),
-  );
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
-
-const cancelled = (): RpcError => new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');
 
 export class Archive {
   readonly #o: ArchiveOptions;
@@ -110,7 +99,7 @@ export class Archive {
           { name: 'songs.json', sizeBytes: songs.length, sha256: sha256(songs) },
         ],
       };
-      if (op.cancelled?.()) throw cancelled();
+      if (op.cancelled?.()) throw requestCancelled();
       // Loaded when first used: start-up does not pay for the zip libraries.
       const { default: yazl } = await import('yazl');
       const zip = new yazl.ZipFile();
@@ -126,7 +115,7 @@ export class Archive {
       return { path: target, sizeBytes: statSync(target).size, manifest };
     } catch (err) {
       rmSync(partial, { force: true });
-      if (err instanceof BackupCancelled) throw cancelled();
+      if (err instanceof BackupCancelled) throw requestCancelled();
       throw err;
     } finally {
       rmSync(work, { recursive: true, force: true });
@@ -141,7 +130,7 @@ export class Archive {
     try {
       const extracted = await extract(source, work);
       const manifest = checkManifest(extracted);
-      if (op.cancelled?.()) throw cancelled();
+      if (op.cancelled?.()) throw requestCancelled();
       let restored: Awaited<ReturnType<Backups['restore']>>;
       try {
         restored = await this.#o.backups.restore(join(work, 'data.db'), op, 'pre-import');

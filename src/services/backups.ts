@@ -15,15 +15,17 @@
  *   6. make the safety backup a standalone labelled file.
  * A `data.db.restoring` left by a crash before step 5 is removed at the next start.
  */
-import { closeSync, copyFileSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
-import { ErrorCode, RpcError, invalidParams, notFound } from '../errors.js';
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ErrorCode, RpcError, invalidParams, requestCancelled } from '../errors.js';
 import type { BackupInfo as BackupInfoModel, BackupVerification } from '../generated/types.js';
 import { MIGRATIONS } from '../generated/migrations.js';
-import type { DataPaths } from '../paths.js';
+import { resolveFile, type DataPaths } from '../paths.js';
 import { migrate } from '../store/migrations.js';
 import {
+  BACKUP_FILE,
   BackupCancelled,
+  RESTORING_SUFFIX,
   backupStem,
   fsyncPath,
   inspectDatabase,
@@ -31,6 +33,7 @@ import {
   linkIntoPlace,
   openUntrusted,
   readFacts,
+  stageCopy,
   tableCounts,
   writeBackup,
   type BackupKind,
@@ -63,10 +66,7 @@ export interface BackupsOptions {
 }
 
 export const AUTOMATIC_KEEP = 10;
-const RESTORING_SUFFIX = '.restoring';
-const BACKUP_FILE = /^data_\d{4}-\d{2}-\d{2}_\d{6}(-\d+)?\.db$/;
 
-const cancelled = (): RpcError => new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');
 export const invalidBackup = (path: string, reason: string): RpcError =>
   new RpcError(ErrorCode.InvalidBackup, `${path} cannot be restored: ${reason}`, { reason, path });
 
@@ -103,9 +103,12 @@ export class Backups {
     Backups.cleanUp(paths);
     try {
       const live = statSync(paths.dbPath);
-      for (const name of readdirSync(paths.backupsDir)) {
-        const st = statSync(join(paths.backupsDir, name));
-        if (st.ino === live.ino && st.dev === live.dev) rmSync(join(paths.backupsDir, name));
+      // Only a file with a second name can have one in backups/: usually nothing to look at.
+      if (live.nlink > 1) {
+        for (const name of readdirSync(paths.backupsDir)) {
+          const st = statSync(join(paths.backupsDir, name));
+          if (st.ino === live.ino && st.dev === live.dev) rmSync(join(paths.backupsDir, name));
+        }
       }
     } catch {
       /* no data.db yet */
@@ -151,7 +154,7 @@ export class Backups {
       });
       return this.info(made.path);
     } catch (err) {
-      if (err instanceof BackupCancelled) throw cancelled();
+      if (err instanceof BackupCancelled) throw requestCancelled();
       throw err;
     } finally {
       op.progress?.end();
@@ -163,12 +166,12 @@ export class Backups {
     const db = openUntrusted(path);
     try {
       const facts = readFacts(db);
-      const size = statSync(path).size;
+      const st = statSync(path);
       return {
         path,
         name: basename(path),
-        sizeBytes: size,
-        createdAt: facts.createdAt ?? Math.round(statSync(path).mtimeMs),
+        sizeBytes: st.size,
+        createdAt: facts.createdAt ?? Math.round(st.mtimeMs),
         schemaVersion: facts.schemaVersion,
         kind: facts.kind,
         ...(facts.label === undefined ? {} : { label: facts.label }),
@@ -184,8 +187,8 @@ export class Backups {
     for (const name of readdirSync(this.#dir)) {
       if (!BACKUP_FILE.test(name)) continue;
       try {
-        if (statSync(join(this.#dir, name)).size === 0) continue;
-        out.push(this.info(join(this.#dir, name)));
+        const info = this.info(join(this.#dir, name));
+        if (info.sizeBytes > 0) out.push(info); // SQLite reads an empty file as an empty database
       } catch {
         /* not a database: backup.verify says why */
       }
@@ -207,13 +210,7 @@ export class Backups {
 
   /** An absolute path, or a file name in backups/. Throws NotFound when there is no such file. */
   resolve(path: string): string {
-    const full = isAbsolute(path) ? path : resolve(this.#dir, path);
-    try {
-      if (!statSync(full).isFile()) throw new Error('not a file');
-    } catch {
-      throw notFound('backups', path);
-    }
-    return full;
+    return resolveFile(path, this.#dir, 'backups');
   }
 
   verify(path: string): BackupVerification {
@@ -294,34 +291,14 @@ export class Backups {
     try {
       const found = inspectDatabase(source, MIGRATIONS);
       if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
-      if (op.cancelled?.()) throw cancelled();
+      if (op.cancelled?.()) throw requestCancelled();
       op.progress?.report(0.3, 'Copying the backup');
       const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
       Backups.cleanUp(paths);
       try {
-        if (isStandalone(source)) {
-          // A rollback-journal file with no journal or WAL beside it is the whole database: a
-          // file copy is exact (and many times faster than copying it page by page).
-          copyFileSync(source, staging);
-        } else {
-          const src = openUntrusted(source);
-          try {
-            await src.backup(staging);
-          } finally {
-            src.close();
-          }
-        }
-        const copy = connect(staging);
-        try {
-          copy.pragma('journal_mode = DELETE');
-          // The labels the source carried as a backup are not the live database's.
-          copy.prepare("DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").run();
-          if (copy.pragma('quick_check', { simple: true }) !== 'ok') throw invalidBackup(source, 'the copy failed quick_check');
-        } finally {
-          copy.close();
-        }
-        fsyncPath(staging);
-        if (op.cancelled?.()) throw cancelled();
+        const verdict = await stageCopy(source, staging);
+        if (verdict !== 'ok') throw invalidBackup(source, `the copy failed quick_check: ${verdict}`);
+        if (op.cancelled?.()) throw requestCancelled();
       } catch (err) {
         Backups.cleanUp(paths);
         throw err;
@@ -360,20 +337,4 @@ export class Backups {
       op.progress?.end();
     }
   }
-}
-
-/**
- * True when `path` is a database in rollback-journal mode (header bytes 18 and 19 are 1) with no
- * -journal, -wal or -shm beside it: nothing outside the file belongs to the database.
- */
-export function isStandalone(path: string): boolean {
-  if (['-journal', '-wal', '-shm'].some((s) => existsSync(`${path}${s}`))) return false;
-  const header = Buffer.alloc(20);
-  const fd = openSync(path, 'r');
-  try {
-    if (readSync(fd, header, 0, 20, 0) < 20) return false;
-  } finally {
-    closeSync(fd);
-  }
-  return header.toString('latin1', 0, 16) === 'SQLite format 3\u0000' && header[18] === 1 && header[19] === 1;
 }

@@ -7,13 +7,14 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { ErrorCode, RpcError, notFound } from '../errors.js';
+import { ErrorCode, RpcError } from '../errors.js';
 import type { StoredPerformance, StoredSong } from '../generated/types.js';
 import * as validators from '../generated/validators.js';
 import { paramErrors, type Validator } from '../rpc/dispatcher.js';
-import { fsyncPath } from '../store/backup.js';
+import { fsyncPath, localStamp } from '../store/backup.js';
 import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
+import { resolveFile } from '../paths.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 export const SONGS_FORMAT_VERSION = 1;
@@ -46,13 +47,8 @@ export const invalidImport = (errors: ImportError[]): RpcError =>
     { errors },
   );
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** `YYYY-MM-DD_HHMMSS` in local time. */
-export function stamp(at: number): string {
-  const d = new Date(at);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}_${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
-}
+/** `YYYY-MM-DD_HHMMSS` in local time, as in backup names. */
+export const stamp = (at: number): string => localStamp(new Date(at));
 
 /** `dir/stem.ext`, or `dir/stem-2.ext`, … : the first name not taken. */
 export function freeName(dir: string, stem: string, ext: string): string {
@@ -157,13 +153,7 @@ export class Transfer {
 
   /** A file to import: absolute, or a name in exports/. Throws NotFound. */
   resolveImport(path: string): string {
-    const full = isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
-    try {
-      if (statSync(full).isFile()) return full;
-    } catch {
-      /* below */
-    }
-    throw notFound('files', path);
+    return resolveFile(path, this.#o.exportsDir, 'files');
   }
 
   /** Reads and validates an export file; throws InvalidImport listing every record and field at fault. */

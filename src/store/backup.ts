@@ -7,24 +7,33 @@
  * fsynced so the new name survives a power cut. A crash at any step leaves at most a `.partial`
  * file, which is removed at the next attempt.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type Connection } from './sqlite.js';
 
-export type BackupKind = 'manual' | 'automatic' | 'pre-migration' | 'pre-restore' | 'pre-import';
+const KINDS = ['manual', 'automatic', 'pre-migration', 'pre-restore', 'pre-import'] as const;
+export type BackupKind = (typeof KINDS)[number];
 
-export const BACKUP_PREFIX = 'data_';
+/** A backup file's name: data_YYYY-MM-DD_HHMMSS.db, with -2, -3, … for more in one second. */
+export const BACKUP_FILE = /^data_\d{4}-\d{2}-\d{2}_\d{6}(-\d+)?\.db$/;
 const PARTIAL_SUFFIX = '.partial';
+/** The checked copy a restore (or a recovery) puts beside data.db before renaming it over. */
+export const RESTORING_SUFFIX = '.restoring';
+/** The sidecar's labels in a backup's metadata table; they are not the live database's. */
+const LABEL_KEYS = ['backup_kind', 'backup_created_at', 'backup_label'] as const;
 
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+const pad = (n: number): string => String(n).padStart(2, '0');
 
-/** `data_YYYY-MM-DD_HHMMSS` in local time, the plan's backup name. */
-export function backupStem(date: Date): string {
+/** `YYYY-MM-DD_HHMMSS` in local time: the time in the plan's backup and export names. */
+export function localStamp(date: Date): string {
   return (
-    `${BACKUP_PREFIX}${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}_` +
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}_` +
     `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`
   );
 }
+
+/** `data_YYYY-MM-DD_HHMMSS` in local time, the plan's backup name. */
+export const backupStem = (date: Date): string => `data_${localStamp(date)}`;
 
 /** Flushes a file or directory to stable storage. */
 export function fsyncPath(path: string): void {
@@ -143,6 +152,57 @@ export function labelBackup(db: Connection, kind: BackupKind, at: number, label?
   })();
 }
 
+/** Removes the sidecar's backup labels (from a copy that is to become the live database). */
+export function clearLabels(db: Connection): void {
+  if (hasTable(db, 'metadata')) db.prepare('DELETE FROM metadata WHERE key IN (SELECT value FROM json_each(?))').run(JSON.stringify(LABEL_KEYS));
+}
+
+/**
+ * True when `path` is a database in rollback-journal mode (header bytes 18 and 19 are 1) with no
+ * -journal, -wal or -shm beside it: nothing outside the file belongs to the database.
+ */
+export function isStandalone(path: string): boolean {
+  if (['-journal', '-wal', '-shm'].some((s) => existsSync(`${path}${s}`))) return false;
+  const header = Buffer.alloc(20);
+  const fd = openSync(path, 'r');
+  try {
+    if (readSync(fd, header, 0, 20, 0) < 20) return false;
+  } finally {
+    closeSync(fd);
+  }
+  return header.toString('latin1', 0, 16) === 'SQLite format 3\u0000' && header[18] === 1 && header[19] === 1;
+}
+
+/**
+ * Copies a verified database file to `staging` to become the live database (restore, recovery at
+ * start): a file copy of a standalone rollback-journal file (exact, and many times faster than
+ * page by page), the backup API otherwise; then a standalone file without backup labels,
+ * quick_checked and fsynced. Answers quick_check's verdict ('ok' when the copy is sound).
+ */
+export async function stageCopy(source: string, staging: string): Promise<string> {
+  if (isStandalone(source)) {
+    copyFileSync(source, staging);
+  } else {
+    const src = openUntrusted(source);
+    try {
+      await src.backup(staging);
+    } finally {
+      src.close();
+    }
+  }
+  const copy = connect(staging);
+  let verdict: string;
+  try {
+    copy.pragma('journal_mode = DELETE');
+    clearLabels(copy);
+    verdict = String(copy.pragma('quick_check', { simple: true }));
+  } finally {
+    copy.close();
+  }
+  fsyncPath(staging);
+  return verdict;
+}
+
 function hasTable(db: Connection, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
@@ -171,14 +231,13 @@ export function openUntrusted(path: string): Connection {
   }
 }
 
-const KINDS = new Set<string>(['manual', 'automatic', 'pre-migration', 'pre-restore', 'pre-import']);
 
 /** The kind, time and label the sidecar wrote into a backup, and its schema version. */
 export function readFacts(db: Connection): FileFacts {
   const schemaVersion = db.pragma('user_version', { simple: true }) as number;
   const meta = new Map<string, string>();
   if (hasTable(db, 'metadata')) {
-    for (const r of db.prepare("SELECT key, value FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").all() as {
+    for (const r of db.prepare('SELECT key, value FROM metadata WHERE key IN (SELECT value FROM json_each(?))').all(JSON.stringify(LABEL_KEYS)) as {
       key: string;
       value: string;
     }[]) {
@@ -188,7 +247,7 @@ export function readFacts(db: Connection): FileFacts {
   const kind = meta.get('backup_kind');
   const at = Number(meta.get('backup_created_at'));
   return {
-    kind: kind !== undefined && KINDS.has(kind) ? (kind as BackupKind) : 'unknown',
+    kind: (KINDS as readonly string[]).includes(kind ?? '') ? (kind as BackupKind) : 'unknown',
     ...(Number.isSafeInteger(at) && at > 0 ? { createdAt: at } : {}),
     ...(meta.has('backup_label') ? { label: meta.get('backup_label')! } : {}),
     schemaVersion,

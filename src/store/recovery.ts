@@ -8,8 +8,8 @@ import { existsSync, linkSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../generated/migrations.js';
 import type { DataPaths } from '../paths.js';
-import { fsyncPath, inspectDatabase, openUntrusted } from './backup.js';
-import { connect, SqliteError } from './sqlite.js';
+import { BACKUP_FILE, fsyncPath, inspectDatabase, openUntrusted, readFacts, RESTORING_SUFFIX, stageCopy } from './backup.js';
+import { SqliteError } from './sqlite.js';
 
 export interface Recovery {
   reason: string;
@@ -37,16 +37,30 @@ const stamp = (at: number): string => {
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 };
 
-/** The backups in `dir` that verify, newest first (by the time they record, then by name). */
-function goodBackups(dir: string): { path: string; createdAt: number }[] {
-  const found: { path: string; createdAt: number; name: string }[] = [];
+/**
+ * The newest backup in `dir` that verifies: candidates ordered by the time they record (cheap to
+ * read), then checked one at a time, newest first, until one passes.
+ */
+function newestGoodBackup(dir: string): string | undefined {
+  const candidates: { path: string; name: string; createdAt: number }[] = [];
   for (const name of existsSync(dir) ? readdirSync(dir) : []) {
-    if (!/^data_.*\.db$/.test(name)) continue;
+    if (!BACKUP_FILE.test(name)) continue;
     const path = join(dir, name);
-    const inspection = inspectDatabase(path, MIGRATIONS);
-    if (inspection.ok) found.push({ path, name, createdAt: inspection.createdAt ?? 0 });
+    let createdAt = 0;
+    try {
+      const db = openUntrusted(path);
+      try {
+        createdAt = readFacts(db).createdAt ?? 0;
+      } finally {
+        db.close();
+      }
+    } catch {
+      continue; // not a database
+    }
+    candidates.push({ path, name, createdAt });
   }
-  return found.sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : -1));
+  candidates.sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : -1));
+  return candidates.find((c) => inspectDatabase(c.path, MIGRATIONS).ok)?.path;
 }
 
 /**
@@ -54,29 +68,20 @@ function goodBackups(dir: string): { path: string; createdAt: number }[] {
  * to do when there is none (nothing moved then). The database must be closed.
  */
 export async function recoverFromDamage(paths: DataPaths, reason: string, now = Date.now()): Promise<Recovery> {
-  const [best] = goodBackups(paths.backupsDir);
+  const best = newestGoodBackup(paths.backupsDir);
   if (!best) {
     throw new Error(
       `${paths.dbPath} is damaged (${reason}) and no backup in ${paths.backupsDir} passes verification; the file was not ` +
         'changed. Move it aside to start with an empty store, or copy a backup you trust over it.',
     );
   }
-  const staging = `${paths.dbPath}.restoring`;
+  const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
   rmSync(staging, { force: true });
-  const src = openUntrusted(best.path);
-  try {
-    await src.backup(staging);
-  } finally {
-    src.close();
+  const verdict = await stageCopy(best, staging);
+  if (verdict !== 'ok') {
+    rmSync(staging, { force: true });
+    throw new Error(`${paths.dbPath} is damaged (${reason}), and the copy of ${best} failed quick_check (${verdict}); nothing was changed.`);
   }
-  const copy = connect(staging);
-  try {
-    copy.pragma('journal_mode = DELETE');
-    copy.prepare("DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')").run();
-  } finally {
-    copy.close();
-  }
-  fsyncPath(staging);
   // The damaged file keeps its bytes under a second name (a hard link), so data.db exists at every
   // moment: a crash in between leaves the damaged file, found again at the next start.
   const corruptFile = `${paths.dbPath}.corrupt-${stamp(now)}`;
@@ -87,5 +92,5 @@ export async function recoverFromDamage(paths: DataPaths, reason: string, now = 
   fsyncPath(paths.dataDir);
   renameSync(staging, paths.dbPath);
   fsyncPath(paths.dataDir);
-  return { reason, corruptFile, restoredFrom: best.path, at: now };
+  return { reason, corruptFile, restoredFrom: best, at: now };
 }
