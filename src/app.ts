@@ -79,15 +79,10 @@ export async function openApp(options: AppOptions): Promise<App> {
   try {
     const open = (): Store => Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
     // A damaged file is never served: checked before anything else touches it.
-    let reason: string | undefined;
-    try {
+    const reason = damage(() => {
       store = open();
-    } catch (err) {
-      reason = damage(() => {
-        throw err;
-      });
-    }
-    reason ??= damage(() => store!.db.pragma('quick_check', { simple: true }));
+      return store.db.pragma('quick_check', { simple: true });
+    });
     if (reason !== undefined) {
       store?.db.close();
       store = undefined;

@@ -1,9 +1,7 @@
 /** system.* and rpc.discover. */
 import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { tableCounts } from '../store/backup.js';
-import { doctor, fileShape, lastAutosaveAt } from '../store/health.js';
+import { dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
 
@@ -25,7 +23,6 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
     'system.ping': () => ({ pong: true, time: Date.now() }),
     'system.stats': () => {
       const all = s.backups.all();
-      const dirBytes = (dir: string): number => sizeOfDir(dir);
       const last = lastAutosaveAt(s.store);
       return {
         ...fileShape(s.store),
@@ -46,21 +43,3 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
 }
 
 export const discover: TypedHandler<'rpc.discover'> = () => OPENRPC_DOCUMENT as never;
-
-/** Bytes of the files directly in `dir` (0 when it is missing). */
-function sizeOfDir(dir: string): number {
-  let total = 0;
-  try {
-    for (const name of readdirSync(dir)) {
-      try {
-        const st = statSync(join(dir, name));
-        if (st.isFile()) total += st.size;
-      } catch {
-        /* removed meanwhile */
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return total;
-}

@@ -31,7 +31,7 @@ export interface ServerOptions {
 
 /** Work of the sidecar's own (a timer's autosave) that takes its turn in the queue like a request. */
 class Job {
-  constructor(readonly run: () => void | Promise<void>) {}
+  constructor(readonly run: () => void) {}
 }
 
 type Item = unknown | FramingError | Job;
@@ -76,12 +76,8 @@ export class Server {
     void this.#o.writer.write({ jsonrpc: '2.0', method, params } as never);
   }
 
-  /**
-   * Runs `job` in the queue after the messages already in it, never while a request runs; a job
-   * that returns a promise holds the queue until it settles, like an asynchronous request.
-   * Errors are logged.
-   */
-  schedule(job: () => void | Promise<void>): void {
+  /** Runs `job` in the queue after the messages already in it, never while a request runs. Errors are logged. */
+  schedule(job: () => void): void {
     this.#queue.push(new Job(job));
     this.#pump();
   }
@@ -123,15 +119,10 @@ export class Server {
     while (!this.#busy && this.#queue.length > 0) {
       const item = this.#queue.shift();
       if (item instanceof Job) {
-        let ran: void | Promise<void> = undefined;
         try {
-          ran = item.run();
+          item.run();
         } catch (err) {
           this.#o.log.error({ err }, 'background job failed');
-        }
-        if (ran instanceof Promise) {
-          this.#hold(ran.catch((err: unknown) => this.#o.log.error({ err }, 'background job failed')));
-          return;
         }
         continue;
       }
@@ -148,28 +139,23 @@ export class Server {
         this.#running.clear();
         this.#beside.set(
           key,
-          out
-            .then(
-              (r) => this.#send(r),
-              (err) => this.#o.log.error({ err }, 'dispatch failed'),
-            )
-            .finally(() => {
-              this.#beside.delete(key);
-              this.#wakeIdle();
-              this.#pump();
-            }),
+          this.#sendWhenDone(out).finally(() => {
+            this.#beside.delete(key);
+            this.#wakeIdle();
+            this.#pump();
+          }),
         );
         continue;
       }
       if (out instanceof Promise) {
-        this.#hold(
-          out
-            .then(
-              (r) => this.#send(r),
-              (err) => this.#o.log.error({ err }, 'dispatch failed'),
-            )
-            .finally(() => this.#running.clear()),
-        );
+        // The queue waits for it, then goes on.
+        this.#busy = true;
+        void this.#sendWhenDone(out).finally(() => {
+          this.#running.clear();
+          this.#busy = false;
+          this.#wakeIdle();
+          this.#pump();
+        });
         return;
       }
       this.#running.clear();
@@ -186,14 +172,12 @@ export class Server {
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 
-  /** The queue waits for `work` (an asynchronous request or job), then goes on. */
-  #hold(work: Promise<unknown>): void {
-    this.#busy = true;
-    void work.finally(() => {
-      this.#busy = false;
-      this.#wakeIdle();
-      this.#pump();
-    });
+  /** Sends the answer of an asynchronous request once it is there. */
+  #sendWhenDone(out: Promise<Response | Response[] | undefined>): Promise<void> {
+    return out.then(
+      (r) => this.#send(r),
+      (err) => this.#o.log.error({ err }, 'dispatch failed'),
+    );
   }
 
   #framingErrorResponse(err: FramingError): Response {

@@ -107,9 +107,7 @@ export class AutosaveService {
   /** Promotes what is staged (for one song, or all) now. */
   flush(songId?: string, reason: AutosaveReason = 'flush'): { ids: string[]; unchanged: number } {
     const { added, unchanged } = this.#o.autosaves.promoteAll(reason, this.#options(), songId);
-    for (const scope of [...this.#debounce.keys()]) {
-      if (songId === undefined || scope === songId || scope.startsWith(`${songId}/`)) this.#clearDebounce(scope);
-    }
+    this.#clearDebounces(songId === undefined ? undefined : (scope) => scope === songId || scope.startsWith(`${songId}/`));
     this.#announce(added);
     return { ids: added.map((p) => p.autosaveId), unchanged };
   }
@@ -133,7 +131,7 @@ export class AutosaveService {
    * file had staged recovered as at a start.
    */
   reload(): void {
-    for (const scope of [...this.#debounce.keys()]) this.#clearDebounce(scope);
+    this.#clearDebounces();
     this.#settings = this.#o.autosaves.settings();
     this.#armInterval();
     this.recover();
@@ -143,7 +141,7 @@ export class AutosaveService {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const scope of [...this.#debounce.keys()]) this.#clearDebounce(scope);
+    this.#clearDebounces();
     if (this.#interval !== undefined) this.#o.timers.clearTimeout(this.#interval);
     this.#interval = undefined;
     this.flush(undefined, 'shutdown');
@@ -193,6 +191,11 @@ export class AutosaveService {
 
   #announce(added: Promoted[]): void {
     for (const p of added) for (const l of this.#saved) l(p);
+  }
+
+  /** Clears the debounce timers of every scope (or of those `which` accepts). */
+  #clearDebounces(which: (scope: string) => boolean = () => true): void {
+    for (const scope of [...this.#debounce.keys()]) if (which(scope)) this.#clearDebounce(scope);
   }
 
   #clearDebounce(scope: string): void {

@@ -237,11 +237,10 @@ export class Autosaves {
 
   /** The scopes with a staged state (of one song, or all), oldest stage first. */
   stagedScopes(songId?: string): string[] {
-    const stmt =
-      songId === undefined
-        ? this.#store.prepared('SELECT scope FROM autosave_staging ORDER BY staged_at, scope')
-        : this.#store.prepared('SELECT scope FROM autosave_staging WHERE song_id = ? ORDER BY staged_at, scope');
-    return (songId === undefined ? stmt.pluck().all() : stmt.pluck().all(songId)) as string[];
+    return this.#store
+      .prepared('SELECT scope FROM autosave_staging WHERE @song IS NULL OR song_id = @song ORDER BY staged_at, scope')
+      .pluck()
+      .all({ song: songId ?? null }) as string[];
   }
 
   // -------------------------------------------------------------------------------------------

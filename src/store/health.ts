@@ -3,7 +3,8 @@
  * an optional VACUUM). Audacity's users lost disk to project files that were never compacted;
  * these two methods let the app show the space and give it back.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { tableCounts } from './backup.js';
 import { ENTITIES } from './entities.js';
 import type { Store } from './store.js';
@@ -15,6 +16,24 @@ const sizeOf = (path: string): number => {
     return 0;
   }
 };
+
+/** Bytes of the files directly in `dir` (0 when it is missing). */
+export function dirBytes(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  return names.reduce((total, name) => {
+    try {
+      const st = statSync(join(dir, name));
+      return st.isFile() ? total + st.size : total;
+    } catch {
+      return total; // removed meanwhile
+    }
+  }, 0);
+}
 
 export interface FileShape {
   dbBytes: number;
