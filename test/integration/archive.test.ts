@@ -10,7 +10,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { resultValidator } from '../../src/methods/index.js';
@@ -81,6 +81,7 @@ with zipfile.ZipFile(spec['out'], 'w', zipfile.ZIP_DEFLATED) as z:
         if i.filename in declare:
             i.file_size = declare[i.filename]
 `;
+import { sha256, sqlite3 } from '../helpers/check.js';
 
 interface ZipListing {
   name: string;
@@ -113,11 +114,6 @@ function buildZip(entries: Entry[], declare: Record<string, number> = {}): strin
   return out;
 }
 
-function sqlite(file: string, sql: string): string {
-  return execFileSync('sqlite3', [file, sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const manifestBytes = (m: unknown): Buffer => Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
 
 /** Names of the work folders and temp files an export or import may leave (should never remain). */
@@ -278,12 +274,12 @@ describe('export.full and import.full', function () {
 
       // data.db: a sound, standalone database holding the songs and performances.
       const db = join(x, 'data.db');
-      expect(sqlite(db, 'PRAGMA integrity_check')).to.equal('ok');
-      expect(sqlite(db, 'PRAGMA journal_mode')).to.not.equal('wal');
-      expect(sqlite(db, 'PRAGMA user_version')).to.equal(String(info.schemaVersion));
-      expect(sqlite(db, 'SELECT id FROM songs ORDER BY id').split('\n')).to.deep.equal(source.songs.map((s) => s.id).sort());
-      expect(sqlite(db, 'SELECT id FROM performances ORDER BY id').split('\n')).to.deep.equal(source.perfs.map((s) => s.id).sort());
-      expect(sqlite(db, `SELECT name FROM songs WHERE id = '${source.songs[0]!.id}'`)).to.equal(source.songs[0]!.name);
+      expect(sqlite3(db, 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(db, 'PRAGMA journal_mode')).to.not.equal('wal');
+      expect(sqlite3(db, 'PRAGMA user_version')).to.equal(String(info.schemaVersion));
+      expect(sqlite3(db, 'SELECT id FROM songs ORDER BY id').split('\n')).to.deep.equal(source.songs.map((s) => s.id).sort());
+      expect(sqlite3(db, 'SELECT id FROM performances ORDER BY id').split('\n')).to.deep.equal(source.perfs.map((s) => s.id).sort());
+      expect(sqlite3(db, `SELECT name FROM songs WHERE id = '${source.songs[0]!.id}'`)).to.equal(source.songs[0]!.name);
 
       // songs.json: the songs export document of every song and performance.
       const doc = JSON.parse(readFileSync(join(x, 'songs.json'), 'utf8'));
@@ -353,7 +349,7 @@ describe('export.full and import.full', function () {
 
       expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 32 });
       await stop(p);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(leftovers(d)).to.deep.equal([]);
     });
   });
@@ -397,8 +393,8 @@ describe('export.full and import.full', function () {
       await ok(q, 'songs.save', { item: makeSong({ name: 'After the import' }) });
       const d = q.dataDir;
       await stop(q);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
-      expect(Number(sqlite(join(d, 'data.db'), 'SELECT count(*) FROM songs'))).to.equal(source.songs.length + 1);
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(Number(sqlite3(join(d, 'data.db'), 'SELECT count(*) FROM songs'))).to.equal(source.songs.length + 1);
       expect(leftovers(d)).to.deep.equal([]);
     });
 
@@ -586,7 +582,7 @@ describe('export.full and import.full', function () {
       expect(backupFiles(target.dataDir)).to.deep.equal([...baseline.backups, res.preRestoreBackup.name].sort());
       const d = target.dataDir;
       await stop(target);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(leftovers(d)).to.deep.equal([]);
     });
   });

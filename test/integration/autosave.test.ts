@@ -16,6 +16,7 @@ import * as validators from '../../src/generated/validators.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { type Framing, type StoreProcess } from '../helpers/process.js';
 import { fails, invalid, normalized, ok, Procs, stop, tracked } from '../helpers/rpc.js';
+import { sleep } from '../helpers/check.js';
 
 type Json = Record<string, any>;
 
@@ -32,7 +33,6 @@ const LONG_MS = 3_600_000;
  */
 const CLOCK_SLACK_MS = 5;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it answers something other than undefined; fails after `timeoutMs`. */
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {

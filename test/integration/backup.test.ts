@@ -7,13 +7,13 @@
  * packaged binary, WHITEROOM_STORE_BIN); files are checked with a stock `sqlite3`.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resultValidator } from '../../src/methods/index.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { tempDir, type RpcResponse, type StoreProcess } from '../helpers/process.js';
 import { Procs, fails, ok, stop } from '../helpers/rpc.js';
+import { sleep, sqlite3 } from '../helpers/check.js';
 
 const INVALID_PARAMS = -32602;
 const NOT_FOUND = -32001;
@@ -25,12 +25,6 @@ const NO_AUTO = ['--auto-backup-hours', '0'];
 
 const procs = new Procs();
 
-/** Runs `sql` on `file` with the sqlite3 command-line tool; its trimmed output. */
-function sqlite(file: string, sql: string): string {
-  return execFileSync('sqlite3', [file, sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` until it answers something other than undefined, or fails after `timeoutMs`. */
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -54,7 +48,7 @@ function launch(dataDir?: string, args: string[] = NO_AUTO): Promise<StoreProces
 
 /** The ids of the songs in a stopped data directory's data.db, sorted. */
 function songIdsOnDisk(dataDir: string): string[] {
-  const out = sqlite(join(dataDir, 'data.db'), 'SELECT id FROM songs ORDER BY id');
+  const out = sqlite3(join(dataDir, 'data.db'), 'SELECT id FROM songs ORDER BY id');
   return out === '' ? [] : out.split('\n');
 }
 
@@ -150,10 +144,10 @@ describe('backup.*', function () {
       expect(made.schemaVersion).to.equal((await ok(p, 'system.info')).schemaVersion);
       expect(Math.abs(made.createdAt - Date.now())).to.be.below(60_000);
 
-      expect(sqlite(made.path, 'PRAGMA integrity_check')).to.equal('ok');
-      expect(sqlite(made.path, 'PRAGMA journal_mode')).to.not.equal('wal');
+      expect(sqlite3(made.path, 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(made.path, 'PRAGMA journal_mode')).to.not.equal('wal');
       expect(existsSync(`${made.path}-wal`)).to.equal(false);
-      expect(sqlite(made.path, 'SELECT count(*) FROM songs')).to.equal(String(BIG_SONGS));
+      expect(sqlite3(made.path, 'SELECT count(*) FROM songs')).to.equal(String(BIG_SONGS));
 
       const listed = await ok(p, 'backup.list', {});
       expect(listed.items).to.deep.equal([made]);
@@ -191,7 +185,7 @@ describe('backup.*', function () {
       const made = await ok(p, 'backup.create', { label: 'after' });
       expect(backupFiles(d)).to.deep.equal([made.name]);
       await stop(p);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
     });
 
     it('keeps serving while it runs: reads and writes behind it are answered first, and a write made meanwhile is in the copy', async () => {
@@ -218,8 +212,8 @@ describe('backup.*', function () {
       expect(order, 'the requests behind the backup were answered before it').to.deep.equal(['count', 'save', 'backup']);
       // The copy is consistent and carries the write made on the same connection between its steps.
       const path = b.result.path as string;
-      expect(sqlite(path, 'PRAGMA integrity_check')).to.equal('ok');
-      expect(sqlite(path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
+      expect(sqlite3(path, 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
       await stop(p);
     });
 
@@ -302,8 +296,8 @@ describe('backup.*', function () {
         expect(r, name).to.not.have.property('counts');
       }
       // Verify changed nothing: the hostile trigger is still there, and nothing ran it.
-      expect(sqlite(join(backupsDir(p.dataDir), 'evil.db'), "SELECT count(*) FROM sqlite_schema WHERE name = 'evil'")).to.equal('1');
-      expect(sqlite(join(backupsDir(p.dataDir), 'evil.db'), 'SELECT count(*) FROM songs')).to.equal('3');
+      expect(sqlite3(join(backupsDir(p.dataDir), 'evil.db'), "SELECT count(*) FROM sqlite_schema WHERE name = 'evil'")).to.equal('1');
+      expect(sqlite3(join(backupsDir(p.dataDir), 'evil.db'), 'SELECT count(*) FROM songs')).to.equal('3');
       // Files without a backup's name are not listed.
       expect((await ok(p, 'backup.list', {})).items.map((b: any) => b.name)).to.deep.equal([good.name]);
 
@@ -403,7 +397,7 @@ describe('backup.*', function () {
       expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 3 });
       await fails(p, 'songs.get', { id: b.id }, NOT_FOUND);
       // The live database is sound while the sidecar runs on it.
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(restoringLeftovers(d)).to.deep.equal([]);
       // backups/ holds the source and the pre-restore backup, nothing else.
       expect((await ok(p, 'backup.list', {})).items.map((x: any) => x.name).sort()).to.deep.equal([bk.name, pre.name].sort());
@@ -423,7 +417,7 @@ describe('backup.*', function () {
       expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 5 });
 
       await stop(p);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(songIdsOnDisk(d)).to.deep.equal([...aIds, b.id, c.id].sort());
       expect(restoringLeftovers(d)).to.deep.equal([]);
     });
@@ -459,7 +453,7 @@ describe('backup.*', function () {
 
       // The data is whole and the good backup still restores.
       await stop(p);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(songIdsOnDisk(d)).to.deep.equal([...items, later].map((s) => s.id as string).sort());
       const q = await launch(d);
       expect((await ok(q, 'backup.restore', { path: good.name })).counts.songs).to.equal(2);
@@ -483,7 +477,7 @@ describe('backup.*', function () {
       expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: BIG_SONGS + 1 });
       expect((await ok(p, 'songs.get', { id: extra.id })).name).to.equal(extra.name);
       await stop(p);
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(songIdsOnDisk(d)).to.deep.equal([...BIG_IDS, extra.id].sort());
     });
 
@@ -546,7 +540,7 @@ describe('backup.*', function () {
         const last = await ok(q, 'songs.get', { id: BIG_IDS[BIG_SONGS - 1] });
         expect(last.sections[0].blob.length, `${when}: a big song reads back whole`).to.equal(BIG_SECTION);
         await stop(q);
-        expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check'), when).to.equal('ok');
+        expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check'), when).to.equal('ok');
         expect(songIdsOnDisk(d), `${when}: exactly the old or the restored songs`).to.deep.equal(count === BIG_SONGS ? BIG_IDS : oldIds);
         outcomes.push(`${when}: ${count === BIG_SONGS ? 'restored' : 'old'}${wasAnswered ? ' (answered)' : ''}`);
       }
@@ -585,7 +579,7 @@ describe('backup.*', function () {
       expect(v.ok).to.equal(true);
       expect(v.counts.songs).to.equal(2);
       await stop(p);
-      expect(sqlite(made[0].path, 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(made[0].path, 'PRAGMA integrity_check')).to.equal('ok');
 
       // Restarted within the 24 hours: no second one (the job starts 2 s after start).
       const q = await launch(d, ['--auto-backup-hours', '24']);
@@ -606,8 +600,8 @@ describe('backup.*', function () {
       expect(exit).to.deep.equal({ code: 0, signal: null });
       const files = backupFiles(d);
       expect(files.filter((f) => !/^data_\d{4}-\d{2}-\d{2}_\d{6}\.db$/.test(f)), 'no partial file').to.deep.equal([]);
-      for (const f of files) expect(sqlite(join(backupsDir(d), f), 'PRAGMA integrity_check')).to.equal('ok');
-      expect(sqlite(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      for (const f of files) expect(sqlite3(join(backupsDir(d), f), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
     });
 
     it('--auto-backup-hours 0: none is ever taken', async () => {
@@ -636,18 +630,18 @@ function plantBadFiles(dataDir: string, goodBackup: string): Record<string, RegE
   writeFileSync(join(dir, 'truncated.db'), bytes.subarray(0, Math.floor(bytes.length / 2)));
 
   // A good backup whose songs table page is overwritten: it opens, but fails integrity_check.
-  const pageSize = Number(sqlite(goodBackup, 'PRAGMA page_size'));
-  const root = Number(sqlite(goodBackup, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
+  const pageSize = Number(sqlite3(goodBackup, 'PRAGMA page_size'));
+  const root = Number(sqlite3(goodBackup, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
   const damaged = Buffer.from(bytes);
   damaged.fill(0xab, (root - 1) * pageSize + 16, root * pageSize - 16);
   writeFileSync(join(dir, 'damaged.db'), damaged);
 
   copyFileSync(goodBackup, join(dir, 'evil.db'));
-  sqlite(join(dir, 'evil.db'), 'CREATE TRIGGER evil AFTER INSERT ON songs BEGIN DELETE FROM songs; END;');
+  sqlite3(join(dir, 'evil.db'), 'CREATE TRIGGER evil AFTER INSERT ON songs BEGIN DELETE FROM songs; END;');
 
   copyFileSync(goodBackup, join(dir, 'future.db'));
-  sqlite(join(dir, 'future.db'), 'PRAGMA user_version = 99');
-  expect(sqlite(join(dir, 'future.db'), 'PRAGMA user_version')).to.equal('99');
+  sqlite3(join(dir, 'future.db'), 'PRAGMA user_version = 99');
+  expect(sqlite3(join(dir, 'future.db'), 'PRAGMA user_version')).to.equal('99');
 
   return {
     'garbage.db': /not a (SQLite )?database|cannot be opened/i,

@@ -9,22 +9,17 @@
  * command-line tool.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ROOT, RpcCallError, StoreProcess, runOnce, tempDir, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
+import { sha256File, sqlite3 } from '../helpers/check.js';
 
 const STORAGE_FULL = -32010;
 const STORAGE_BUSY = -32011;
 const STORAGE_CORRUPT = -32012;
 const NOT_FOUND = -32001;
-
-/** Runs `sql` on `dbPath` with the sqlite3 command-line tool; its trimmed output. */
-function sqlite(dbPath: string, sql: string): string {
-  return execFileSync('sqlite3', [dbPath, sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-}
 
 /** The error a call answered, or a failure when it answered a result. */
 async function callError(p: StoreProcess, method: string, params?: unknown): Promise<RpcCallError> {
@@ -33,7 +28,6 @@ async function callError(p: StoreProcess, method: string, params?: unknown): Pro
   return new RpcCallError(r.error.code, r.error.message, r.error.data);
 }
 
-const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** Stops the sidecar in an orderly way (end of stdin) and expects exit status 0. */
 async function shutDown(p: StoreProcess): Promise<void> {
@@ -179,8 +173,8 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
 
     await shutDown(p);
     expect(p.stderr, 'no internal error was logged').not.to.include('internal error');
-    expect(sqlite(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
-    const rows = sqlite(dbPath, "SELECT id || ' ' || revision FROM songs ORDER BY id").split('\n');
+    expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
+    const rows = sqlite3(dbPath, "SELECT id || ' ' || revision FROM songs ORDER BY id").split('\n');
     expect(rows).to.deep.equal([...answered].map(([id, rev]) => `${id} ${rev}`).sort());
   });
 });
@@ -237,15 +231,15 @@ describe('faults: the database file is damaged (StorageCorrupt -32012)', functio
   it('answers reads of a damaged table with StorageCorrupt and details, and keeps serving', async function () {
     const ids = await populate(40);
     const dbPath = join(dataDir, 'data.db');
-    expect(Number(sqlite(dbPath, 'PRAGMA page_size'))).to.equal(PAGE_SIZE);
-    const rootpage = Number(sqlite(dbPath, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
+    expect(Number(sqlite3(dbPath, 'PRAGMA page_size'))).to.equal(PAGE_SIZE);
+    const rootpage = Number(sqlite3(dbPath, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
     expect(rootpage).to.be.greaterThan(1); // never page 1, which holds the 100-byte file header
     // Garbage over the first half of the songs table's root page: its b-tree page header and cell pointers.
     // Damaged while the sidecar serves (a damaged file is caught at start and recovered from a
     // backup: test/integration/transfer.test.ts); reads go through the memory map, so they see it.
     const p = await start();
     scribble((rootpage - 1) * PAGE_SIZE, PAGE_SIZE / 2);
-    expect(() => sqlite(dbPath, 'PRAGMA integrity_check'), 'sqlite3 sees the damage').to.throw(/malformed/);
+    expect(() => sqlite3(dbPath, 'PRAGMA integrity_check'), 'sqlite3 sees the damage').to.throw(/malformed/);
 
     const calls: [string, unknown][] = [
       ['songs.list', {}],
@@ -270,7 +264,7 @@ describe('faults: the database file is damaged (StorageCorrupt -32012)', functio
   it('answers a write into a damaged table with StorageCorrupt, not InternalError', async function () {
     await populate(40);
     const dbPath = join(dataDir, 'data.db');
-    const rootpage = Number(sqlite(dbPath, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
+    const rootpage = Number(sqlite3(dbPath, "SELECT rootpage FROM sqlite_schema WHERE name = 'songs'"));
     const p = await start();
     scribble((rootpage - 1) * PAGE_SIZE, PAGE_SIZE / 2);
     const err = await callError(p, 'songs.save', { item: makeSong() });
@@ -289,7 +283,7 @@ describe('faults: the database file is damaged (StorageCorrupt -32012)', functio
     await populate(3);
     const dbPath = join(dataDir, 'data.db');
     scribble(0, 100);
-    const hash = sha256(dbPath);
+    const hash = sha256File(dbPath);
     const run = await runOnce(['--data-dir', dataDir, '--log-level', 'warn'], '{"jsonrpc":"2.0","id":1,"method":"system.ping"}\n');
     return { run, hash, dbPath };
   }
@@ -307,7 +301,7 @@ describe('faults: the database file is damaged (StorageCorrupt -32012)', functio
     for (const l of run.stderr.split('\n').filter((x) => x.startsWith('{'))) expect(() => JSON.parse(l)).not.to.throw();
 
     expect(existsSync(dbPath), 'data.db still exists').to.equal(true);
-    expect(sha256(dbPath), 'data.db is byte-identical').to.equal(hash);
+    expect(sha256File(dbPath), 'data.db is byte-identical').to.equal(hash);
   });
 
   it('names the damaged file in the line it prints when it refuses to start', async function () {
@@ -494,7 +488,7 @@ describe('faults: SIGKILL in the middle of a burst of writes', function () {
     expect(await q.call('songs.count')).to.deep.equal({ count: stored.size });
 
     await shutDown(q);
-    expect(sqlite(join(dataDir, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
-    expect(Number(sqlite(join(dataDir, 'data.db'), 'SELECT count(*) FROM songs'))).to.equal(stored.size);
+    expect(sqlite3(join(dataDir, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+    expect(Number(sqlite3(join(dataDir, 'data.db'), 'SELECT count(*) FROM songs'))).to.equal(stored.size);
   });
 });

@@ -6,16 +6,11 @@
  */
 import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOnce, StoreProcess, tempDir, type Exit, type Framing, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
-
-/** Runs the stock sqlite3 command-line shell on `db`. */
-function sqlite(db: string, sql: string): string {
-  return execFileSync('sqlite3', [db, sql], { encoding: 'utf8' }).trim();
-}
+import { sqlite3 } from '../helpers/check.js';
 
 const req = (id: string | number, method: string, params?: unknown): Record<string, unknown> => ({
   jsonrpc: '2.0',
@@ -54,11 +49,11 @@ function expectNoWal(dataDir: string): void {
 }
 
 function expectIntact(dataDir: string): void {
-  expect(sqlite(join(dataDir, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+  expect(sqlite3(join(dataDir, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
 }
 
 function songIdsOnDisk(dataDir: string): string[] {
-  const out = sqlite(join(dataDir, 'data.db'), 'SELECT id FROM songs ORDER BY id');
+  const out = sqlite3(join(dataDir, 'data.db'), 'SELECT id FROM songs ORDER BY id');
   return out === '' ? [] : out.split('\n');
 }
 
@@ -173,7 +168,7 @@ describe('lifecycle: shutdown', () => {
     expectNoWal(dataDir); // before sqlite3 opens it (that would make and remove a WAL of its own)
     expectIntact(dataDir);
     expect(songIdsOnDisk(dataDir)).to.deep.equal(ids);
-    expect(sqlite(join(dataDir, 'data.db'), `SELECT name, revision FROM songs WHERE id = '${updated}'`)).to.equal(
+    expect(sqlite3(join(dataDir, 'data.db'), `SELECT name, revision FROM songs WHERE id = '${updated}'`)).to.equal(
       'Renamed before shutdown|2',
     );
   }
@@ -296,8 +291,8 @@ describe('lifecycle: a database from a newer version', () => {
     function newerDatabase(): { d: string; db: string; bytes: Buffer } {
       const d = dir();
       const db = join(d, 'data.db');
-      sqlite(db, `PRAGMA journal_mode = ${journal}; CREATE TABLE future (x TEXT); INSERT INTO future VALUES ('keep me'); PRAGMA user_version = 99;`);
-      expect(sqlite(db, 'PRAGMA user_version')).to.equal('99');
+      sqlite3(db, `PRAGMA journal_mode = ${journal}; CREATE TABLE future (x TEXT); INSERT INTO future VALUES ('keep me'); PRAGMA user_version = 99;`);
+      expect(sqlite3(db, 'PRAGMA user_version')).to.equal('99');
       return { d, db, bytes: readFileSync(db) };
     }
 
@@ -320,7 +315,7 @@ describe('lifecycle: a database from a newer version', () => {
       const differing: number[] = [];
       for (let i = 0; i < Math.max(after.length, bytes.length); i++) if (after[i] !== bytes[i]) differing.push(i);
       expect(differing, `byte offsets of data.db that changed (size ${bytes.length} -> ${after.length})`).to.deep.equal([]);
-      expect(sqlite(db, 'SELECT x FROM future')).to.equal('keep me');
+      expect(sqlite3(db, 'SELECT x FROM future')).to.equal('keep me');
     });
   }
 });

@@ -13,6 +13,7 @@ import { resultValidator } from '../../src/methods/index.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { fails, invalid, normalized, ok, tracked } from '../helpers/rpc.js';
 import { StoreProcess, tempDir, type Framing, type RpcResponse, type StartOptions } from '../helpers/process.js';
+import { sleep } from '../helpers/check.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -21,7 +22,6 @@ import { StoreProcess, tempDir, type Framing, type RpcResponse, type StartOption
 type Song = Record<string, any>;
 
 let seq = 0;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Processes and directories made by the current test, removed in afterEach. */
 const running: StoreProcess[] = [];

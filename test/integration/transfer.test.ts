@@ -5,12 +5,12 @@
  * successful answer is checked against its result schema (`ok`).
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSong } from '../helpers/fixtures.js';
 import { runOnce, type StoreProcess } from '../helpers/process.js';
 import { fails, listAll, ok, Procs, stop } from '../helpers/rpc.js';
+import { scribble, sha256File } from '../helpers/check.js';
 
 type Json = Record<string, any>;
 
@@ -20,7 +20,6 @@ const PAGE_SIZE = 4096;
 const procs = new Procs();
 const NO_AUTO = ['--auto-backup-hours', '0'];
 
-const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function launch(dataDir?: string): Promise<StoreProcess> {
   return procs.launch({ ...(dataDir === undefined ? {} : { dataDir }), args: NO_AUTO });
@@ -42,16 +41,6 @@ function makePerformance(songId: string, overrides: Json = {}): Json {
     metadata: { note: 'verbatim' },
     ...overrides,
   };
-}
-
-/** Overwrites bytes [from, to) of `path` with 0xA5. */
-function scribble(path: string, from: number, to: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(to - from, 0xa5), 0, to - from, from);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** stderr lines that are not JSON log records. */
@@ -292,10 +281,10 @@ describe('transfer: a damaged data.db at start', function () {
   it('with a backup: moves the file aside, restores the backup, serves, and says so in system.info', async () => {
     const dataDir = procs.ownDir('wr-it-recover-');
     const { backup, backedUp } = await songsThenBackup(dataDir, true);
-    const backupHash = sha256(backup!.path);
+    const backupHash = sha256File(backup!.path);
     const dbPath = join(dataDir, 'data.db');
     scribble(dbPath, 3 * PAGE_SIZE, 13 * PAGE_SIZE);
-    const damagedHash = sha256(dbPath);
+    const damagedHash = sha256File(dbPath);
     const startedBefore = Date.now();
 
     const p = await launch(dataDir);
@@ -307,7 +296,7 @@ describe('transfer: a damaged data.db at start', function () {
     expect(info.recovery.at).to.be.at.least(startedBefore - 1000).and.at.most(Date.now());
     expect(info.recovery.corruptFile.startsWith(`${dbPath}.corrupt-`)).to.equal(true);
     expect(existsSync(info.recovery.corruptFile)).to.equal(true);
-    expect(sha256(info.recovery.corruptFile), 'the damaged bytes are kept').to.equal(damagedHash);
+    expect(sha256File(info.recovery.corruptFile), 'the damaged bytes are kept').to.equal(damagedHash);
     expect(readdirSync(dataDir).filter((f) => f.startsWith('data.db.restoring'))).to.deep.equal([]);
 
     expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: backedUp });
@@ -317,7 +306,7 @@ describe('transfer: a damaged data.db at start', function () {
     // It keeps working: a write, and a clean stop.
     await ok(p, 'songs.save', { item: makeSong({ name: 'Written after the recovery' }) });
     expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: backedUp + 1 });
-    expect(sha256(backup!.path), 'the backup itself is untouched').to.equal(backupHash);
+    expect(sha256File(backup!.path), 'the backup itself is untouched').to.equal(backupHash);
     await stop(p);
 
     // The next start finds a sound file: no recovery then.
@@ -332,7 +321,7 @@ describe('transfer: a damaged data.db at start', function () {
     await songsThenBackup(dataDir, false);
     const dbPath = join(dataDir, 'data.db');
     scribble(dbPath, 3 * PAGE_SIZE, 13 * PAGE_SIZE);
-    const hash = sha256(dbPath);
+    const hash = sha256File(dbPath);
     const files = readdirSync(dataDir).sort();
 
     const run = await runOnce(['--data-dir', dataDir, '--log-level', 'warn', ...NO_AUTO], '{"jsonrpc":"2.0","id":1,"method":"system.ping"}\n');
@@ -344,7 +333,7 @@ describe('transfer: a damaged data.db at start', function () {
     expect(human[0]).to.include(join(dataDir, 'backups'));
     expect(human[0]).to.include(dbPath);
 
-    expect(sha256(dbPath), 'data.db is byte-for-byte unchanged').to.equal(hash);
+    expect(sha256File(dbPath), 'data.db is byte-for-byte unchanged').to.equal(hash);
     expect(readdirSync(dataDir).sort(), 'nothing moved aside').to.deep.equal(files);
     expect(readdirSync(join(dataDir, 'backups'))).to.deep.equal([]);
   });

@@ -6,8 +6,6 @@
  * stock `sqlite3` binary.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Backups, AUTOMATIC_KEEP, type Progress } from '../../src/services/backups.js';
@@ -29,6 +27,7 @@ import { dataPaths, ensureDataDirs, type DataPaths } from '../../src/paths.js';
 import { RpcError } from '../../src/errors.js';
 import { openTempStore, tempDir, type TempStore } from '../helpers/unit-store.js';
 import { makeSong } from '../helpers/fixtures.js';
+import { garbage, ls, rejection, sha256File, sqlite3, thrown } from '../helpers/check.js';
 
 type Song = Record<string, any>;
 
@@ -81,41 +80,8 @@ function stemAt(t: number): string {
   );
 }
 
-const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
-const ls = (dir: string): string[] => readdirSync(dir).sort();
 const songCount = (ts: TempStore): number => ts.store.db.prepare('SELECT count(*) FROM songs').pluck().get() as number;
 
-/** Runs the stock sqlite3 binary on `file`. */
-const sqlite3 = (file: string, sql: string): string => execFileSync('sqlite3', [file, sql], { encoding: 'utf8' }).trim();
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
-
-/** Fixed pseudo-random bytes (an LCG), so the "garbage" file is the same on every run. */
-function garbage(n: number, seed = 12345): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 /** A copy of `source` at `dest`, changed by `sql` run on a plain writable connection. */
 function alteredCopy(source: string, dest: string, sql: string): string {
@@ -192,7 +158,7 @@ describe('Backups.create and writeBackup', () => {
   it('a second backup in the same second is named -2, a third -3; none overwrites another', async () => {
     c.repo.save(makeSong());
     const first = await c.backups.create('manual', undefined);
-    const hash = sha256(first.path);
+    const hash = sha256File(first.path);
     c.clock.t = NOW0 + 400;
     const second = await c.backups.create('automatic', undefined);
     c.clock.t = NOW0 + 999;
@@ -204,7 +170,7 @@ describe('Backups.create and writeBackup', () => {
       'data_2024-03-15_102030-3.db',
     ]);
     expect(second).to.include({ kind: 'automatic', createdAt: NOW0 + 400 });
-    expect(sha256(first.path)).to.equal(hash);
+    expect(sha256File(first.path)).to.equal(hash);
     expect(c.backups.info(first.path).kind).to.equal('manual');
     c.clock.t = NOW0 + 1000;
     expect((await c.backups.create('manual', undefined)).name).to.equal('data_2024-03-15_102031.db');
@@ -478,10 +444,10 @@ describe('Backups.verify and inspectDatabase', () => {
   /** Verifies `path` and checks that the file's bytes did not change. */
   function verifyUnchanged(path: string) {
     const full = path.startsWith('/') ? path : join(c.paths.backupsDir, path);
-    const before = sha256(full);
+    const before = sha256File(full);
     const size = statSync(full).size;
     const v = c.backups.verify(path);
-    expect(sha256(full), 'verify changed the file').to.equal(before);
+    expect(sha256File(full), 'verify changed the file').to.equal(before);
     expect(statSync(full).size).to.equal(size);
     for (const suffix of ['-wal', '-shm', '-journal']) expect(existsSync(full + suffix), suffix).to.equal(false);
     expect(v.path).to.equal(full);

@@ -12,6 +12,7 @@ import {
   type Validator,
 } from '../../src/rpc/dispatcher.js';
 import { RpcError, ErrorCode } from '../../src/errors.js';
+import { sleep } from '../helpers/check.js';
 
 /** A validator that reports the errors `check` returns (none: valid). */
 function validator(check: (data: unknown) => ValidationError[] = () => []): Validator {
@@ -34,7 +35,6 @@ const req = (id: unknown, m: string, params?: unknown): Record<string, unknown> 
 const note = (m: string, params?: unknown): Record<string, unknown> =>
   params === undefined ? { jsonrpc: '2.0', method: m } : { jsonrpc: '2.0', method: m, params };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('dispatcher: requests and notifications', () => {
   let calls: unknown[];

@@ -2,7 +2,6 @@
  * Schema migrations (src/store/migrations.ts) on real database files.
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { MIGRATIONS, type Migration } from '../../src/generated/migrations.js';
 import { openDatabase, type Connection } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/unit-store.js';
+import { sha256 } from '../helpers/check.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SQL_DIR = join(ROOT, 'sql');
@@ -29,7 +29,6 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
 ];
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 const userVersion = (db: Connection): number => db.pragma('user_version', { simple: true }) as number;
 const metadataValue = (db: Connection, key: string): string | undefined =>

@@ -9,6 +9,7 @@ import { SqliteError } from '../../src/store/database.js';
 import { RpcError } from '../../src/errors.js';
 import { openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
 import { makeSong } from '../helpers/fixtures.js';
+import { thrown } from '../helpers/check.js';
 
 type Song = Record<string, any>;
 
@@ -17,15 +18,6 @@ const T0 = 1_700_000_000_000;
 /** Repository.update with the loose test type. */
 function upd(repo: Repository<Song>, item: Song, ifRevision?: number): Song {
   return repo.update(item as Song & { id: string }, ifRevision);
-}
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
 }
 
 /** What get() answers for a song written once at time `t` with the descriptor's defaults. */

@@ -19,16 +19,7 @@ import {
 import { migrate } from '../../src/store/migrations.js';
 import { RpcError } from '../../src/errors.js';
 import { tempDir } from '../helpers/unit-store.js';
-
-/** The error `fn` throws; fails the test when it throws nothing. */
-function failure(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected SQLite to fail');
-}
+import { thrown } from '../helpers/check.js';
 
 const SONG_COLUMNS = `(id, name, created_at, updated_at, determinism_seed, sections_json, roles_json, projections_json, mix_graph_json)`;
 
@@ -50,7 +41,7 @@ describe('storageError: real SQLite failures', () => {
   });
 
   it('a foreign key violation is ConstraintViolation (-32004) with {entity, field, value}', () => {
-    const err = failure(() =>
+    const err = thrown(() =>
       db
         .prepare(
           `INSERT INTO performances (id, song_id, name, created_at, updated_at, arrangement_style,
@@ -68,7 +59,7 @@ describe('storageError: real SQLite failures', () => {
   });
 
   it('a CHECK constraint failure is InvalidParams (-32602) carrying SQLite\'s message', () => {
-    const err = failure(() => db.prepare("UPDATE songs SET rating = 9 WHERE id = 's1'").run());
+    const err = thrown(() => db.prepare("UPDATE songs SET rating = 9 WHERE id = 's1'").run());
     expect(err.code).to.equal('SQLITE_CONSTRAINT_CHECK');
     const mapped = storageError(err)!;
     expect(mapped.code).to.equal(-32602);
@@ -76,10 +67,10 @@ describe('storageError: real SQLite failures', () => {
   });
 
   it('NOT NULL and STRICT datatype failures are InvalidParams (-32602)', () => {
-    const notNull = failure(() => db.prepare("UPDATE songs SET name = NULL WHERE id = 's1'").run());
+    const notNull = thrown(() => db.prepare("UPDATE songs SET name = NULL WHERE id = 's1'").run());
     expect(notNull.code).to.equal('SQLITE_CONSTRAINT_NOTNULL');
     expect(storageError(notNull)!.code).to.equal(-32602);
-    const datatype = failure(() => db.prepare("UPDATE songs SET play_count = 'many' WHERE id = 's1'").run());
+    const datatype = thrown(() => db.prepare("UPDATE songs SET play_count = 'many' WHERE id = 's1'").run());
     expect(datatype.code).to.equal('SQLITE_CONSTRAINT_DATATYPE');
     expect(storageError(datatype)!.code).to.equal(-32602);
   });
@@ -89,13 +80,13 @@ describe('storageError: real SQLite failures', () => {
     const other = openDatabase(path, { busyTimeoutMs: 0 });
     try {
       holder.exec('BEGIN IMMEDIATE');
-      const err = failure(() => other.exec('BEGIN IMMEDIATE'));
+      const err = thrown(() => other.exec('BEGIN IMMEDIATE'));
       expect(err).to.be.instanceOf(SqliteError);
       expect(err.code).to.match(/^SQLITE_BUSY/);
       const mapped = storageError(err)!;
       expect(mapped.code).to.equal(-32011);
       expect(mapped.message).to.match(/nothing was written/);
-      const write = failure(() => other.prepare("UPDATE songs SET name = 'x' WHERE id = 's1'").run());
+      const write = thrown(() => other.prepare("UPDATE songs SET name = 'x' WHERE id = 's1'").run());
       expect(storageError(write)!.code).to.equal(-32011);
       holder.exec('ROLLBACK');
       other.prepare("UPDATE songs SET name = 'x' WHERE id = 's1'").run();
@@ -109,7 +100,7 @@ describe('storageError: real SQLite failures', () => {
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages + 2}`);
     const insert = db.prepare(`INSERT INTO songs ${SONG_COLUMNS} VALUES (?, ?, 1, 1, '1', '[]', '[]', '[]', '{}')`);
-    const err = failure(() => {
+    const err = thrown(() => {
       for (let i = 0; i < 10_000; i++) insert.run(`big-${i}`, 'x'.repeat(4000));
     });
     expect(err.code).to.equal('SQLITE_FULL');
@@ -119,7 +110,7 @@ describe('storageError: real SQLite failures', () => {
   });
 
   it('a primary key clash is not mapped here (the repository answers AlreadyExists itself)', () => {
-    const err = failure(() =>
+    const err = thrown(() =>
       db.prepare(`INSERT INTO songs ${SONG_COLUMNS} VALUES ('s1', 'Dup', 1, 1, '1', '[]', '[]', '[]', '{}')`).run(),
     );
     expect(err.code).to.equal('SQLITE_CONSTRAINT_PRIMARYKEY');
@@ -127,7 +118,7 @@ describe('storageError: real SQLite failures', () => {
   });
 
   it('an SQL error that is not a storage failure is not mapped', () => {
-    const err = failure(() => db.prepare('SELECT * FROM no_such_table').all());
+    const err = thrown(() => db.prepare('SELECT * FROM no_such_table').all());
     expect(err).to.be.instanceOf(SqliteError);
     expect(storageError(err)).to.equal(undefined);
   });
@@ -143,7 +134,7 @@ describe('storageError: damaged files and other errors', () => {
   it('a file that is not a database is StorageCorrupt (-32012) with {details}, from openDatabase', () => {
     const path = join(tmp.dir, 'garbage.db');
     writeFileSync(path, Buffer.concat([Buffer.from('this is not a database, just bytes\n'), randomBytes(8192)]));
-    const err = failure(() => openDatabase(path));
+    const err = thrown(() => openDatabase(path));
     expect(err).to.be.instanceOf(SqliteError);
     expect(err.code).to.equal('SQLITE_NOTADB');
     const mapped = storageError(err)!;
@@ -156,7 +147,7 @@ describe('storageError: damaged files and other errors', () => {
     writeFileSync(path, randomBytes(4096).fill(0x41, 0, 16));
     const raw = new Database(path, { readonly: true });
     try {
-      const err = failure(() => raw.prepare('SELECT count(*) FROM sqlite_schema').get());
+      const err = thrown(() => raw.prepare('SELECT count(*) FROM sqlite_schema').get());
       expect(err.code).to.equal('SQLITE_NOTADB');
       expect(storageError(err)!.code).to.equal(-32012);
     } finally {
@@ -242,7 +233,7 @@ describe('openDatabase: connection pragmas', () => {
     try {
       expect(pragma(ro, 'foreign_keys')).to.equal(1);
       expect(pragma(ro, 'trusted_schema')).to.equal(0);
-      const err = failure(() => ro.exec('INSERT INTO t VALUES (1)'));
+      const err = thrown(() => ro.exec('INSERT INTO t VALUES (1)'));
       expect(err.code).to.equal('SQLITE_READONLY');
     } finally {
       ro.close();

@@ -6,8 +6,8 @@
  * temporary data directories.
  */
 import { expect } from 'chai';
-import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RpcError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/generated/migrations.js';
@@ -30,6 +30,7 @@ import { connect, SqliteError } from '../../src/store/sqlite.js';
 import { Store } from '../../src/store/store.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { openTempStore, tempDir, type TempStore } from '../helpers/unit-store.js';
+import { garbage, ls, rejection, scribble, sha256File, thrown } from '../helpers/check.js';
 
 type Json = Record<string, any>;
 
@@ -43,26 +44,6 @@ const ALREADY_EXISTS = -32003;
 const CONSTRAINT_VIOLATION = -32004;
 const INVALID_IMPORT = -32021;
 
-const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
-const ls = (dir: string): string[] => readdirSync(dir).sort();
-
-function thrown(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw');
-}
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 let perfCounter = 0;
 /** A complete performance of `songId`, with structured parts carrying fields no schema knows. */
@@ -81,27 +62,6 @@ function makePerformance(songId: string, overrides: Json = {}): Json {
     metadata: { note: 'kept verbatim', nested: { n: 1.25 } },
     ...overrides,
   };
-}
-
-/** Fixed pseudo-random bytes (an LCG), so a "garbage" file is the same on every run. */
-function garbage(n: number, seed = 4242): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-/** Overwrites bytes [from, to) of `path` with `byte`. */
-function scribble(path: string, from: number, to: number, byte = 0xa5): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(to - from, byte), 0, to - from, from);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 interface Ctx {
@@ -924,9 +884,9 @@ describe('recovery: recoverFromDamage', () => {
     expect(expectedCounts.songs).to.equal(15);
 
     const reason = damageFile();
-    const damagedHash = sha256(paths.dbPath);
+    const damagedHash = sha256File(paths.dbPath);
     const damagedIno = statSync(paths.dbPath).ino;
-    const backupHashes = [older.path, newest.path].map(sha256);
+    const backupHashes = [older.path, newest.path].map(sha256File);
 
     const rec = await recoverFromDamage(paths, reason, AT);
     const pad = (n: number): string => String(n).padStart(2, '0');
@@ -936,7 +896,7 @@ describe('recovery: recoverFromDamage', () => {
     expect(rec).to.deep.equal({ reason, corruptFile: join(paths.dataDir, corruptName), restoredFrom: newest.path, at: AT });
 
     // The damaged bytes are kept, under the inode data.db had.
-    expect(sha256(rec.corruptFile)).to.equal(damagedHash);
+    expect(sha256File(rec.corruptFile)).to.equal(damagedHash);
     expect(statSync(rec.corruptFile).ino).to.equal(damagedIno);
     expect(statSync(paths.dbPath).ino).to.not.equal(damagedIno);
     expect(existsSync(`${paths.dbPath}.restoring`)).to.equal(false);
@@ -950,7 +910,7 @@ describe('recovery: recoverFromDamage', () => {
     expect(inspection.kind).to.equal('unknown');
     expect(rows(paths.dbPath)).to.deep.equal(expectedRows);
     // The backups themselves are untouched.
-    expect([older.path, newest.path].map(sha256)).to.deep.equal(backupHashes);
+    expect([older.path, newest.path].map(sha256File)).to.deep.equal(backupHashes);
 
     // The store opens on it and serves its songs.
     const reopened = Store.open(paths.dbPath);
@@ -971,7 +931,7 @@ describe('recovery: recoverFromDamage', () => {
     writeFileSync(join(paths.backupsDir, 'data_2024-01-03_000000.db'), 'SQLite format 3\0 but nothing else');
     const reason = damageFile();
     const before = new Map(
-      [paths.dataDir, paths.backupsDir].flatMap((dir) => ls(dir).filter((f) => statSync(join(dir, f)).isFile()).map((f) => [join(dir, f), sha256(join(dir, f))] as const)),
+      [paths.dataDir, paths.backupsDir].flatMap((dir) => ls(dir).filter((f) => statSync(join(dir, f)).isFile()).map((f) => [join(dir, f), sha256File(join(dir, f))] as const)),
     );
 
     const err = await rejection(recoverFromDamage(paths, reason, AT));
@@ -984,7 +944,7 @@ describe('recovery: recoverFromDamage', () => {
     expect(err.message).to.match(/Move it aside .*or copy a backup you trust over it/);
 
     const after = new Map(
-      [paths.dataDir, paths.backupsDir].flatMap((dir) => ls(dir).filter((f) => statSync(join(dir, f)).isFile()).map((f) => [join(dir, f), sha256(join(dir, f))] as const)),
+      [paths.dataDir, paths.backupsDir].flatMap((dir) => ls(dir).filter((f) => statSync(join(dir, f)).isFile()).map((f) => [join(dir, f), sha256File(join(dir, f))] as const)),
     );
     expect(after).to.deep.equal(before);
     expect(ls(paths.dataDir).filter((f) => f.startsWith('data.db'))).to.deep.equal(['data.db']);
@@ -993,10 +953,10 @@ describe('recovery: recoverFromDamage', () => {
   it('with no backups folder content at all it throws too, and changes nothing', async () => {
     addSongs(20, 'Song');
     const reason = damageFile();
-    const hash = sha256(paths.dbPath);
+    const hash = sha256File(paths.dbPath);
     const err = await rejection(recoverFromDamage(paths, reason, AT));
     expect(err.message).to.include(paths.backupsDir);
-    expect(sha256(paths.dbPath)).to.equal(hash);
+    expect(sha256File(paths.dbPath)).to.equal(hash);
     expect(ls(paths.dataDir).filter((f) => f.startsWith('data.db'))).to.deep.equal(['data.db']);
   });
 });
