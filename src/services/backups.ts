@@ -4,10 +4,11 @@
  * atomically after the source has been validated and the current state backed up.
  *
  * Restore, step by step (a crash at any step leaves the old database or the new one, whole):
- *   1. validate the source (read-only, untrusted): integrity, schema version, exact schema;
- *   2. copy the source beside the live file (`data.db.restoring`): a file copy for a standalone
- *      rollback-journal file, the backup API otherwise; make it standalone, quick_check it,
- *      fsync it;
+ *   1. copy the source beside the live file (`data.db.restoring`): a file copy for a standalone
+ *      rollback-journal file, the backup API otherwise, made standalone;
+ *   2. validate the copy (read-only, untrusted): integrity, schema version, exact schema, foreign
+ *      keys; a copy that fails is removed and the source is judged as backup.verify judges it
+ *      (-32020 with its reason, nothing changed); fsync the copy;
  *   3. checkpoint and close the live database (no -wal remains), remove any stale -wal/-shm;
  *   4. keep the current state as the safety backup (kind pre-restore): a hard link to data.db
  *      in backups/ (the same bytes, no copy), fsync backups/;
@@ -33,7 +34,7 @@ import {
   linkIntoPlace,
   openUntrusted,
   readFacts,
-  stageCopy,
+  stageVerified,
   tableCounts,
   writeBackup,
   type BackupKind,
@@ -289,26 +290,32 @@ export class Backups {
     await this.quiesce();
     op.progress?.begin('Checking the backup');
     try {
-      const found = inspectDatabase(source, MIGRATIONS);
-      if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
-      if (op.cancelled?.()) throw requestCancelled();
-      op.progress?.report(0.3, 'Copying the backup');
+      // The source is copied beside data.db and the copy is checked: what is checked is what
+      // will be served, and a file that fails leaves no copy and changes nothing.
       const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
       Backups.cleanUp(paths);
-      try {
-        const verdict = await stageCopy(source, staging);
-        if (verdict !== 'ok') throw invalidBackup(source, `the copy failed quick_check: ${verdict}`);
-        if (op.cancelled?.()) throw requestCancelled();
-      } catch (err) {
+      const found = await stageVerified(source, staging, MIGRATIONS);
+      if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
+      if (op.cancelled?.()) {
         Backups.cleanUp(paths);
-        throw err;
+        throw requestCancelled();
       }
       // The point of no return: from here the request is not cancelled.
       op.progress?.report(0.7, 'Replacing the database');
       const at = this.#now();
-      let safety: string;
-      store.close(); // checkpointed: data.db is whole on its own, and SQLite removed its -wal
+      // data.db must be whole on its own before it is named as the safety backup and replaced:
+      // a checkpoint that fails (a full disk) stops the restore here, with nothing changed.
       try {
+        store.checkpoint();
+      } catch (err) {
+        Backups.cleanUp(paths);
+        throw err;
+      }
+      const whole = store.close(); // nothing ran since the checkpoint: SQLite removed the -wal
+      let safety: string | undefined;
+      let swapped = false;
+      try {
+        if (!whole) throw new Error('the database could not be checkpointed before the swap; nothing was changed');
         for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${paths.dbPath}${suffix}`, { force: true });
         // The current state becomes the safety backup by a second name for the same file (no
         // copy); then the checked copy is renamed over data.db. A crash between the two leaves
@@ -316,22 +323,36 @@ export class Backups {
         safety = linkIntoPlace(paths.dbPath, this.#dir, backupStem(new Date(at)));
         fsyncPath(this.#dir);
         renameSync(staging, paths.dbPath);
+        swapped = true;
         fsyncPath(paths.dataDir);
+      } catch (err) {
+        // Not swapped (a full disk refused the link): data.db is as it was; undo the rest.
+        if (!swapped) {
+          if (safety) rmSync(safety, { force: true });
+          Backups.cleanUp(paths);
+        }
+        throw err;
       } finally {
         store.reopen();
       }
-      // Reopened: the file is the one quick_check passed above (a rename does not change bytes).
+      // Reopened: the file is the one validated above (a rename does not change bytes).
       await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
       this.#o.onReopened?.();
-      // The safety backup becomes a standalone, labelled file like every backup.
-      const old = connect(safety);
+      // The safety backup becomes a standalone, labelled file like every backup. The restore is
+      // done whatever happens here: a safety backup that could not be labelled (a full disk) is
+      // still a whole database, listed with kind "unknown".
       try {
-        old.pragma('journal_mode = DELETE');
-        labelBackup(old, safetyKind, at);
-      } finally {
-        old.close();
+        const old = connect(safety);
+        try {
+          old.pragma('journal_mode = DELETE');
+          labelBackup(old, safetyKind, at);
+        } finally {
+          old.close();
+        }
+        fsyncPath(safety);
+      } catch {
+        /* see above */
       }
-      fsyncPath(safety);
       return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: tableCounts(store.db), preRestoreBackup: this.info(safety) };
     } finally {
       op.progress?.end();

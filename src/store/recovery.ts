@@ -8,7 +8,7 @@ import { existsSync, linkSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../generated/migrations.js';
 import type { DataPaths } from '../paths.js';
-import { BACKUP_FILE, fsyncPath, inspectDatabase, openUntrusted, readFacts, RESTORING_SUFFIX, stageCopy } from './backup.js';
+import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, RESTORING_SUFFIX, stageVerified } from './backup.js';
 import { SqliteError } from './sqlite.js';
 
 export interface Recovery {
@@ -37,11 +37,8 @@ const stamp = (at: number): string => {
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 };
 
-/**
- * The newest backup in `dir` that verifies: candidates ordered by the time they record (cheap to
- * read), then checked one at a time, newest first, until one passes.
- */
-function newestGoodBackup(dir: string): string | undefined {
+/** The backups in `dir` that can be read, newest first by the time they record (cheap to read). */
+function backupsNewestFirst(dir: string): string[] {
   const candidates: { path: string; name: string; createdAt: number }[] = [];
   for (const name of existsSync(dir) ? readdirSync(dir) : []) {
     if (!BACKUP_FILE.test(name)) continue;
@@ -60,27 +57,29 @@ function newestGoodBackup(dir: string): string | undefined {
     candidates.push({ path, name, createdAt });
   }
   candidates.sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : -1));
-  return candidates.find((c) => inspectDatabase(c.path, MIGRATIONS).ok)?.path;
+  return candidates.map((c) => c.path);
 }
 
 /**
- * Moves the damaged data.db aside and restores the newest good backup. Throws an Error saying what
- * to do when there is none (nothing moved then). The database must be closed.
+ * Moves the damaged data.db aside and restores the newest good backup: each backup, newest first,
+ * is copied beside data.db and the copy verified, until one passes. Throws an Error saying what to
+ * do when none does (nothing moved then). The database must be closed.
  */
 export async function recoverFromDamage(paths: DataPaths, reason: string, now = Date.now()): Promise<Recovery> {
-  const best = newestGoodBackup(paths.backupsDir);
+  const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
+  let best: string | undefined;
+  for (const candidate of backupsNewestFirst(paths.backupsDir)) {
+    rmSync(staging, { force: true });
+    if ((await stageVerified(candidate, staging, MIGRATIONS)).ok) {
+      best = candidate;
+      break;
+    }
+  }
   if (!best) {
     throw new Error(
       `${paths.dbPath} is damaged (${reason}) and no backup in ${paths.backupsDir} passes verification; the file was not ` +
         'changed. Move it aside to start with an empty store, or copy a backup you trust over it.',
     );
-  }
-  const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
-  rmSync(staging, { force: true });
-  const verdict = await stageCopy(best, staging);
-  if (verdict !== 'ok') {
-    rmSync(staging, { force: true });
-    throw new Error(`${paths.dbPath} is damaged (${reason}), and the copy of ${best} failed quick_check (${verdict}); nothing was changed.`);
   }
   // The damaged file keeps its bytes under a second name (a hard link), so data.db exists at every
   // moment: a crash in between leaves the damaged file, found again at the next start.

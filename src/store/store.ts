@@ -192,14 +192,22 @@ export class Store {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
-  /** Checkpoints and closes the connection. Idempotent. */
-  close(): void {
-    if (!this.db.open) return;
+  /**
+   * Checkpoints and closes the connection. Idempotent. Answers whether the main file is whole on
+   * its own: false when the checkpoint failed (a full disk). The connection is closed either way;
+   * then the -wal file keeps every commit, and the next open replays it.
+   */
+  close(): boolean {
+    if (!this.db.open) return true;
+    let whole = true;
     try {
       this.checkpoint();
+    } catch {
+      whole = false;
     } finally {
       this.db.close();
     }
+    return whole;
   }
 }
 
