@@ -192,7 +192,7 @@ export async function openApp(options: AppOptions): Promise<App> {
       }
       idleCheckpoint.close();
       try {
-        opened.close();
+        if (!opened.close()) log.warn('the database could not be checkpointed at shutdown (is the disk full?); its -wal file keeps every commit, and the next start replays it');
       } finally {
         lock.release();
       }

@@ -75,15 +75,39 @@ export function createLogger(options: LogOptions): Logger {
 function build(create: typeof import('pino').pino, options: LogOptions): Pino {
   const streams: StreamEntry[] = [];
   const level = options.level as StreamEntry['level'];
-  if (options.stderr !== false) streams.push({ level, stream: create.destination({ fd: 2, sync: true }) });
+  if (options.stderr !== false) streams.push({ level, stream: keepGoing(create.destination({ fd: 2, sync: true })) });
   if (options.file) {
     rotate(options.file);
-    streams.push({ level, stream: create.destination({ dest: options.file, sync: true, mkdir: true, append: true }) });
+    const file = options.file;
+    streams.push({
+      level,
+      stream: keepGoing(create.destination({ dest: file, sync: true, mkdir: true, append: true }), (err) =>
+        process.stderr.write(`whiteroom-store: cannot write ${file} (${err.code ?? err.message}); its records are kept and written when it can\n`),
+      ),
+    });
   }
   return create(
     { level: options.level, base: { pid: process.pid }, timestamp: create.stdTimeFunctions.isoTime },
     create.multistream(streams),
   );
+}
+
+/**
+ * A log destination whose failed writes (a full disk) never stop the sidecar: without a listener,
+ * the 'error' event of pino's file stream would end the process. The stream keeps what it could not
+ * write and writes it with the next record once it can. `report` is told the first error of each
+ * run of failures.
+ */
+function keepGoing<S extends NodeJS.EventEmitter>(stream: S, report: (err: NodeJS.ErrnoException) => void = () => {}): S {
+  let failing = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (!failing) report(err);
+    failing = true;
+  });
+  stream.on('write', () => {
+    failing = false;
+  });
+  return stream;
 }
 
 function rotate(file: string): void {

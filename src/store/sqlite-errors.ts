@@ -5,12 +5,23 @@
 import { ErrorCode, RpcError, invalidParams } from '../errors.js';
 import { SqliteError } from './database.js';
 
-/** The contract error for a SQLite failure, or undefined when `err` is not one the table names. */
+/** A file system error from Node (`err.code` is the errno name) that means there is no room. */
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+const storageFull = (): RpcError => new RpcError(ErrorCode.StorageFull, 'The disk is full: free some space and try again (nothing was written)');
+
+/**
+ * The contract error for a SQLite failure, or for a file the store writes itself (a backup, an
+ * export) that the disk has no room for; undefined when `err` is not one the table names.
+ */
 export function storageError(err: unknown): RpcError | undefined {
-  if (!(err instanceof SqliteError)) return undefined;
+  if (!(err instanceof SqliteError)) {
+    const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+    return err instanceof Error && errno !== undefined && NO_ROOM.has(errno) ? storageFull() : undefined;
+  }
   const code = err.code;
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') && /disk|space|full/i.test(err.message)) {
-    return new RpcError(ErrorCode.StorageFull, 'The disk is full: free some space and try again (nothing was written)');
+    return storageFull();
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new RpcError(

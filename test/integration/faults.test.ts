@@ -9,7 +9,7 @@
  * command-line tool.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ROOT, RpcCallError, StoreProcess, runOnce, tempDir, type RpcResponse } from '../helpers/process.js';
@@ -176,6 +176,72 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
     expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
     const rows = sqlite3(dbPath, "SELECT id || ' ' || revision FROM songs ORDER BY id").split('\n');
     expect(rows).to.deep.equal([...answered].map(([id, rev]) => `${id} ${rev}`).sort());
+  });
+
+  it('answers backups, exports, imports and restores with StorageFull, leaves no partial file, and makes them once space is freed', async function () {
+    // Room for the backups and exports made once space is freed.
+    execFileSync('mount', ['-o', 'remount,size=32m', mountPoint!], { stdio: 'pipe' });
+    const dataDir = join(mountPoint!, 'data');
+    mkdirSync(dataDir);
+    const p = (proc = await StoreProcess.start({ dataDir }));
+    for (let n = 0; n < 4; n++) await p.call('songs.save', { item: bigSong(n) });
+    const good = await p.call('backup.create', {});
+    const exported = await p.call('export.songs', {});
+    await p.call('songs.save', { item: bigSong(4) });
+    const before = await p.call('songs.list', { limit: 100 });
+
+    /** Every file under the data directory, by path relative to it (the database's own excepted). */
+    const files = (): string[] =>
+      (readdirSync(dataDir, { recursive: true }) as string[]).filter((f) => !/^data\.db(-wal|-shm)?$/.test(f) && statSync(join(dataDir, f)).isFile()).sort();
+    const filesBefore = files();
+
+    const filler = join(mountPoint!, 'filler');
+    fillDisk(filler);
+    expect(statfsSync(mountPoint!).bavail, 'free blocks after the filler').to.equal(0);
+
+    const calls: [string, unknown][] = [
+      ['backup.create', { label: 'on a full disk' }],
+      ['export.songs', {}],
+      ['export.full', {}],
+      ['backup.restore', { path: good.name }],
+      ['import.songs', { path: exported.path, onConflict: 'duplicate' }],
+    ];
+    for (const [method, params] of calls) {
+      const err = await callError(p, method, params);
+      expect({ method, code: err.code }, `${method} answered ${err.code} ${err.message}; stderr: ${p.stderr.slice(-2000)}`).to.deep.equal({
+        method,
+        code: STORAGE_FULL,
+      });
+      expect(files(), `${method} left no file behind`).to.deep.equal(filesBefore);
+      expect(await p.call('songs.list', { limit: 100 }), `${method} changed nothing`).to.deep.equal(before);
+    }
+    expect(p.child.exitCode, 'the sidecar is still running').to.equal(null);
+
+    // Space freed: each of them works.
+    unlinkSync(filler);
+    const made = await p.call('backup.create', { label: 'after' });
+    expect(sqlite3(made.path, 'PRAGMA quick_check')).to.equal('ok');
+    const songsFile = await p.call('export.songs', {});
+    expect(JSON.parse(readFileSync(songsFile.path, 'utf8')).songs).to.have.length(5);
+    const full = await p.call('export.full', {});
+    expect(statSync(full.path).size).to.be.greaterThan(0);
+    const restored = await p.call('backup.restore', { path: good.name });
+    expect(restored.counts.songs).to.equal(4);
+    const imported = await p.call('import.songs', { path: exported.path, onConflict: 'duplicate' });
+    expect(imported).to.include({ duplicated: 4 });
+    expect(await p.call('songs.count')).to.deep.equal({ count: 8 });
+
+    // A shutdown on a full disk: the checkpoint cannot grow data.db, so the -wal keeps the commits;
+    // the exit is still clean, and nothing is lost.
+    await p.call('songs.save', { item: bigSong(9) });
+    fillDisk(filler);
+    await shutDown(p);
+    expect(p.stderr, 'no internal error was logged').not.to.include('internal error');
+    expect(p.stderr).to.include('could not be checkpointed at shutdown');
+    unlinkSync(filler);
+    const dbPath = join(dataDir, 'data.db');
+    expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
+    expect(sqlite3(dbPath, 'SELECT count(*) FROM songs')).to.equal('9');
   });
 });
 

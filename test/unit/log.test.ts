@@ -47,4 +47,22 @@ describe('log: pino loaded after start-up', () => {
     expect(lines(file).map((l) => l.msg)).to.deep.equal(['fresh']);
     expect(readFileSync(`${file}.1`, 'utf8').length).to.equal(LOG_ROTATE_BYTES + 1);
   });
+
+  it('a log file the disk has no room for stops nothing: one line on stderr per run of failures', async function () {
+    if (!existsSync('/dev/full')) this.skip(); // Linux: every write to it fails with ENOSPC
+    const said: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      const log = createLogger({ level: 'info', file: '/dev/full', stderr: false });
+      log.info('before pino is loaded');
+      await log.flush();
+      for (let i = 0; i < 5; i++) log.warn({ i }, 'while the disk is full');
+      await log.flush();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(said).to.have.length(1);
+    expect(said[0]).to.match(/^whiteroom-store: cannot write \/dev\/full \(ENOSPC\)/);
+  });
 });

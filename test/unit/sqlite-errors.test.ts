@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { storageError } from '../../src/store/sqlite-errors.js';
@@ -155,12 +155,24 @@ describe('storageError: damaged files and other errors', () => {
     }
   });
 
-  it('anything that is not a SqliteError is not mapped', () => {
+  it('a file write the disk has no room for (ENOSPC, EDQUOT, EFBIG) is StorageFull (-32010)', function () {
+    if (!existsSync('/dev/full')) this.skip(); // Linux: every write to it fails with ENOSPC
+    const err = thrown(() => writeFileSync('/dev/full', 'x'));
+    expect(err.code).to.equal('ENOSPC');
+    expect(storageError(err)!.code).to.equal(-32010);
+    for (const code of ['EDQUOT', 'EFBIG']) {
+      expect(storageError(Object.assign(new Error(`${code}: no room`), { code }))!.code, code).to.equal(-32010);
+    }
+  });
+
+  it('any other error is not mapped', () => {
+    expect(storageError(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }))).to.equal(undefined);
     expect(storageError(new Error('SQLITE_BUSY: looks like one'))).to.equal(undefined);
     expect(storageError(new RpcError(-32001, 'x'))).to.equal(undefined);
     expect(storageError('SQLITE_FULL')).to.equal(undefined);
     expect(storageError(undefined)).to.equal(undefined);
     expect(storageError({ code: 'SQLITE_FULL', message: 'disk full' })).to.equal(undefined);
+    expect(storageError({ code: 'ENOSPC', message: 'not an Error' })).to.equal(undefined);
   });
 });
 
