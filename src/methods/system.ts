@@ -1,7 +1,8 @@
 /** system.* and rpc.discover. */
 import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
 import { tableCounts } from '../store/backup.js';
-import { dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
+import { basename, dirname } from 'node:path';
+import { damagedFiles, dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
 
@@ -29,6 +30,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         backupsBytes: all.reduce((n, b) => n + b.sizeBytes, 0),
         backupCount: all.length,
         exportsBytes: dirBytes(s.runtime.exportsDir),
+        damagedFiles: damagedFiles(dirname(s.runtime.dbPath), basename(s.runtime.dbPath)),
         counts: tableCounts(s.store.db),
         ...(all[0] ? { lastBackup: all[0] } : {}),
         ...(last === undefined ? {} : { lastAutosaveAt: last }),

@@ -9,6 +9,7 @@ import { tableCounts } from './backup.js';
 import { ENTITIES } from './entities.js';
 import type { Store } from './store.js';
 
+/** A file's size, 0 when it is not there (removed meanwhile, or never made). */
 const sizeOf = (path: string): number => {
   try {
     return statSync(path).size;
@@ -16,6 +17,21 @@ const sizeOf = (path: string): number => {
     return 0;
   }
 };
+
+/**
+ * The damaged databases recovery moved aside in `dataDir` (`data.db.corrupt-<time>`), oldest
+ * first, each with the bytes of its -wal and -shm.
+ */
+export function damagedFiles(dataDir: string, dbName: string): { path: string; sizeBytes: number }[] {
+  const prefix = `${dbName}.corrupt-`;
+  return readdirSync(dataDir)
+    .filter((name) => name.startsWith(prefix) && /^\d{8}-\d{6}$/.test(name.slice(prefix.length)))
+    .sort()
+    .map((name) => {
+      const path = join(dataDir, name);
+      return { path, sizeBytes: sizeOf(path) + sizeOf(`${path}-wal`) + sizeOf(`${path}-shm`) };
+    });
+}
 
 /** Bytes of the files directly in `dir` (0 when it is missing). */
 export function dirBytes(dir: string): number {

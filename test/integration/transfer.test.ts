@@ -196,6 +196,7 @@ describe('transfer: system.stats and system.doctor', function () {
     expect(empty.pageCount).to.be.above(1);
     expect(empty.counts).to.include({ songs: 0, performances: 0, autosaves: 0 });
     expect(empty).to.not.have.any.keys('lastBackup', 'lastAutosaveAt');
+    expect(empty.damagedFiles).to.deep.equal([]);
 
     const song = await ok(p, 'songs.save', { item: makeSong() });
     await ok(p, 'performances.save', { item: makePerformance(song.id) });
@@ -297,6 +298,12 @@ describe('transfer: a damaged data.db at start', function () {
     expect(info.recovery.corruptFile.startsWith(`${dbPath}.corrupt-`)).to.equal(true);
     expect(existsSync(info.recovery.corruptFile)).to.equal(true);
     expect(sha256File(info.recovery.corruptFile), 'the damaged bytes are kept').to.equal(damagedHash);
+    // system.stats shows the space the damaged file takes (with its -wal and -shm, if any).
+    const sizeOf = (f: string): number => (existsSync(f) ? statSync(f).size : 0);
+    const corrupt = info.recovery.corruptFile as string;
+    expect((await ok(p, 'system.stats', {})).damagedFiles).to.deep.equal([
+      { path: corrupt, sizeBytes: sizeOf(corrupt) + sizeOf(`${corrupt}-wal`) + sizeOf(`${corrupt}-shm`) },
+    ]);
     expect(readdirSync(dataDir).filter((f) => f.startsWith('data.db.restoring'))).to.deep.equal([]);
 
     expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: backedUp });
