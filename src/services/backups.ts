@@ -34,6 +34,7 @@ import {
   linkIntoPlace,
   openUntrusted,
   readFacts,
+  removePartials,
   stageVerified,
   tableCounts,
   writeBackup,
@@ -96,12 +97,14 @@ export class Backups {
   }
 
   /**
-   * At start: also the work folders of a full export or import that a crash interrupted, and a
+   * At start: also the work folders of a full export or import and the partial backup files that
+   * a crash interrupted, and a
    * backup name that is still a second name of data.db itself (a restore interrupted between
    * naming its safety backup and the swap: data.db is the old state, whole).
    */
   static cleanUpAtStart(paths: DataPaths): void {
     Backups.cleanUp(paths);
+    removePartials(paths.backupsDir);
     try {
       const live = statSync(paths.dbPath);
       // Only a file with a second name can have one in backups/: usually nothing to look at.
@@ -288,7 +291,7 @@ export class Backups {
     const { store, paths } = this.#o;
     // Backups and exports running beside the queue read this connection: let them finish.
     await this.quiesce();
-    op.progress?.begin('Checking the backup');
+    op.progress?.begin('Copying and checking the backup');
     try {
       // The source is copied beside data.db and the copy is checked: what is checked is what
       // will be served, and a file that fails leaves no copy and changes nothing.

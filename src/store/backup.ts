@@ -107,7 +107,7 @@ export async function writeBackup(
 ): Promise<BackupInfo> {
   const now = options.now ?? Date.now();
   // 1. Remove partial files of backups that a crash interrupted.
-  for (const f of readdirSync(dir)) if (f.endsWith(PARTIAL_SUFFIX)) rmSync(join(dir, f), { force: true });
+  removePartials(dir);
   const stem = backupStem(new Date(now));
   const partial = join(dir, `${stem}-${process.pid}${PARTIAL_SUFFIX}`);
   try {
@@ -142,6 +142,13 @@ export async function writeBackup(
     rmSync(partial, { force: true });
     rmSync(`${partial}-journal`, { force: true });
     throw err;
+  }
+}
+
+/** Removes what backups interrupted by a crash left in `dir`: `.partial` files and their journals. */
+export function removePartials(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    if (['', '-journal', '-wal', '-shm'].some((s) => f.endsWith(`${PARTIAL_SUFFIX}${s}`))) rmSync(join(dir, f), { force: true });
   }
 }
 

@@ -164,6 +164,30 @@ describe('backup.*', function () {
       await stop(p);
     });
 
+    it('SIGKILL in the middle of it: the next start removes the partial file, and the database is whole', async () => {
+      const d = await bigDataDir();
+      const p = await launch(d);
+      const token = 'killed-backup';
+      p.child.stdout!.on('data', () => {
+        const reports = p.notifications('$/progress').filter((n) => n.token === token && n.value.kind === 'report');
+        if (reports.length >= 2) p.child.kill('SIGKILL');
+      });
+      p.send({ jsonrpc: '2.0', id: token, method: 'backup.create', params: { workDoneToken: token } });
+      expect(await p.exited).to.deep.equal({ code: null, signal: 'SIGKILL' });
+      expect(p.received.some((m) => (m as RpcResponse).id === token), 'killed before it answered').to.equal(false);
+      expect(backupFiles(d).filter((f) => f.includes('.partial')), 'killed mid-copy: a partial file').to.not.deep.equal([]);
+
+      const q = await launch(d);
+      expect(backupFiles(d), 'removed at start').to.deep.equal([]);
+      expect((await ok(q, 'backup.list', {})).items).to.deep.equal([]);
+      expect(await ok(q, 'songs.count', {})).to.deep.equal({ count: BIG_SONGS });
+      const made = await ok(q, 'backup.create', {});
+      expect(backupFiles(d)).to.deep.equal([made.name]);
+      await stop(q);
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+      expect(sqlite3(made.path, 'SELECT count(*) FROM songs')).to.equal(String(BIG_SONGS));
+    });
+
     it('$/cancelRequest right behind it stops it mid-copy: -32800, no file left in backups/, and the process keeps serving', async () => {
       const d = await bigDataDir();
       const p = await launch(d);
@@ -492,7 +516,7 @@ describe('backup.*', function () {
       await stop(p);
 
       // Kills after a few fixed delays, and as soon as the n-th $/progress of the restore arrives
-      // (begin, one report per phase: backing up the current state, copying, swapping; end).
+      // (begin: copying and checking; a report when the swap starts; end), or its answer.
       const moments: ({ delayMs: number } | { afterProgress: number })[] = [
         { delayMs: 5 },
         { delayMs: 30 },

@@ -222,12 +222,13 @@ describe('Backups.create and writeBackup', () => {
     const dir = c.paths.backupsDir;
     const stale = join(dir, 'data_2020-01-01_000000-4242.partial');
     writeFileSync(stale, 'half a backup');
-    writeFileSync(`${stale}-journal`, 'x'); // not a .partial name: left alone
+    writeFileSync(`${stale}-journal`, 'x'); // its journal goes too
+    writeFileSync(join(dir, 'notes.partial.txt'), 'x'); // not a partial backup: left alone
     const at = new Date(2023, 10, 2, 7, 8, 9, 123).getTime();
     const made = await writeBackup(c.ts.store.db, dir, 'pre-import', { now: at, label: 'import of x' });
     expect(made).to.deep.equal({ path: join(dir, 'data_2023-11-02_070809.db'), name: 'data_2023-11-02_070809.db', kind: 'pre-import', createdAt: at });
     expect(existsSync(stale)).to.equal(false);
-    expect(ls(dir)).to.deep.equal(['data_2020-01-01_000000-4242.partial-journal', made.name]);
+    expect(ls(dir)).to.deep.equal([made.name, 'notes.partial.txt']);
     const ro = openUntrusted(made.path);
     try {
       expect(readFacts(ro)).to.deep.equal({ kind: 'pre-import', createdAt: at, label: 'import of x', schemaVersion: LATEST });
