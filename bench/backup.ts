@@ -96,6 +96,31 @@ try {
     await time('restore', async () => result(await sidecar.ask(request('backup.restore', { path: backupPath }))));
     result(await sidecar.ask(request('backup.prune', { keep: 0 })));
   }
+  // Serving meanwhile: pings one after another (10 ms apart) while a backup runs, against pings
+  // to the idle sidecar. The backup's steps, and its quick_check, hold each of them up.
+  const pings = async (until: () => boolean, out: number[]): Promise<void> => {
+    while (!until()) {
+      const t = process.hrtime.bigint();
+      result(await sidecar.ask(request('system.ping', {})));
+      out.push(since(t));
+      await sleep(10);
+    }
+  };
+  const idle: number[] = [];
+  let n0 = 0;
+  await pings(() => n0++ >= 50, idle);
+  const during: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    await settle();
+    let done = false;
+    const made = sidecar.ask(request('backup.create', {})).then((line) => {
+      done = true;
+      return line;
+    });
+    await pings(() => done, during);
+    result(await made);
+    result(await sidecar.ask(request('backup.prune', { keep: 0 })));
+  }
   await sidecar.close();
   own.close();
   const ms = (us: number): string => (us / 1000).toFixed(0).padStart(6);
@@ -113,6 +138,10 @@ try {
     `  backup.restore               ${ms(median(r.restore!))}   ratio ${(median(r.restore!) / copy).toFixed(2)}x copy, ` +
       `${(median(r.restore!) / median(r.copySync!)).toFixed(2)}x copy + fsync ` +
       '(validate, pre-restore backup, copy, swap, reopen)',
+  );
+  console.log(
+    `  system.ping during backup    ${ms(median(during))}   longest ${ms(Math.max(...during))} ms, ${during.length} pings ` +
+      `(idle: ${ms(median(idle))})`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

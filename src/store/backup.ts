@@ -110,15 +110,25 @@ export async function writeBackup(
   removePartials(dir);
   const stem = backupStem(new Date(now));
   const partial = join(dir, `${stem}-${process.pid}${PARTIAL_SUFFIX}`);
+  // What the copy has written so far goes to disk on the thread pool while the next steps run,
+  // so the fsync SQLite makes when the copy commits (on this thread) finds little left to do.
+  let flushing: Promise<void> | undefined;
+  const flushSoFar = (): void => {
+    if (flushing || !existsSync(partial)) return;
+    flushing = fsyncInBackground(partial)
+      .catch(() => undefined) // the commit's own fsync reports a failing disk
+      .finally(() => (flushing = undefined));
+  };
   try {
     // 2. Online backup: a consistent snapshot, even while writes go on between its steps.
     await db.backup(partial, {
       progress: ({ totalPages, remainingPages }) => {
         if (options.isCancelled?.()) throw new BackupCancelled();
         options.onProgress?.(totalPages === 0 ? 1 : (totalPages - remainingPages) / totalPages);
+        flushSoFar();
         return PAGES_PER_STEP;
       },
-    });
+    }).finally(() => flushing);
     // 3. Make it standalone and label it; quick_check before it is called a backup.
     const copy = connect(partial);
     try {
