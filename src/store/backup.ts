@@ -9,6 +9,7 @@
  */
 import { closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MMAP_SIZE_BYTES } from './database.js';
 import { connect, type Connection } from './sqlite.js';
 
@@ -129,19 +130,26 @@ export async function writeBackup(
         return PAGES_PER_STEP;
       },
     }).finally(() => flushing);
+    // Each phase below holds the event loop; what arrived meanwhile is served between them.
+    const between = async (): Promise<void> => {
+      await nextTurn();
+      if (options.isCancelled?.()) throw new BackupCancelled();
+    };
+    await between();
     // 3. Make it standalone and label it; quick_check before it is called a backup.
     const copy = connect(partial);
     try {
       copy.pragma(`mmap_size = ${MMAP_SIZE_BYTES}`); // a private file: see openUntrusted
       copy.pragma('journal_mode = DELETE');
       labelBackup(copy, kind, now, options.label);
+      await between();
       const check = copy.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`the copy failed quick_check: ${String(check)}`);
     } finally {
       copy.close();
     }
-    // 4. Durable before it is visible.
-    fsyncPath(partial);
+    // 4. Durable before it is visible (on the thread pool).
+    await fsyncInBackground(partial);
     // 5. Link into place under the first free name; link fails rather than overwrite.
     const path = linkIntoPlace(partial, dir, stem);
     rmSync(partial);
