@@ -5,7 +5,7 @@
  * A backup is written beside its final name, marked with its kind, checked, fsynced, and only then
  * linked into place (link, not rename: it never overwrites an existing backup), and the folder is
  * fsynced so the new name survives a power cut. A crash at any step leaves at most a `.partial`
- * file, which is removed at the next attempt.
+ * file (and its journal), which the next start or the next backup removes.
  */
 import { closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
