@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import type yauzl from 'yauzl';
 import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
 import type { Store } from '../store/store.js';
+import { isNoRoom } from '../store/sqlite-errors.js';
 import { invalidBackup, type Backups, type LongOperation } from './backups.js';
 import { invalidImport, type ImportError, type Transfer } from './transfer.js';
 import { ErrorCode, RpcError, requestCancelled } from '../errors.js';
@@ -200,7 +201,8 @@ async function extract(zipPath: string, dir: string): Promise<Extracted> {
       zip.readEntry();
     });
   } catch (err) {
-    if (err instanceof RpcError) throw err;
+    // A full disk is not the archive's fault: StorageFull, not InvalidImport.
+    if (err instanceof RpcError || isNoRoom(err)) throw err;
     const message = (err as Error).message;
     // yauzl's own checks of entry names: the entry is named in the message.
     const entry = /^(?:invalid relative path|absolute path|invalid characters in fileName): (.*)$/.exec(message)?.[1];

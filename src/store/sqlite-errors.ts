@@ -8,6 +8,9 @@ import { SqliteError } from './database.js';
 /** A file system error from Node (`err.code` is the errno name) that means there is no room. */
 const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
+/** True for an Error of Node's file system saying the disk (or the quota) has no room. */
+export const isNoRoom = (err: unknown): boolean => err instanceof Error && NO_ROOM.has((err as NodeJS.ErrnoException).code ?? '');
+
 const storageFull = (): RpcError => new RpcError(ErrorCode.StorageFull, 'The disk is full: free some space and try again (nothing was written)');
 
 /**
@@ -15,10 +18,7 @@ const storageFull = (): RpcError => new RpcError(ErrorCode.StorageFull, 'The dis
  * export) that the disk has no room for; undefined when `err` is not one the table names.
  */
 export function storageError(err: unknown): RpcError | undefined {
-  if (!(err instanceof SqliteError)) {
-    const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-    return err instanceof Error && errno !== undefined && NO_ROOM.has(errno) ? storageFull() : undefined;
-  }
+  if (!(err instanceof SqliteError)) return isNoRoom(err) ? storageFull() : undefined;
   const code = err.code;
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') && /disk|space|full/i.test(err.message)) {
     return storageFull();

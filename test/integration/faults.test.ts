@@ -187,6 +187,7 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
     for (let n = 0; n < 4; n++) await p.call('songs.save', { item: bigSong(n) });
     const good = await p.call('backup.create', {});
     const exported = await p.call('export.songs', {});
+    const archive = await p.call('export.full', {});
     await p.call('songs.save', { item: bigSong(4) });
     const before = await p.call('songs.list', { limit: 100 });
 
@@ -205,6 +206,7 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
       ['export.full', {}],
       ['backup.restore', { path: good.name }],
       ['import.songs', { path: exported.path, onConflict: 'duplicate' }],
+      ['import.full', { path: archive.path }],
     ];
     for (const [method, params] of calls) {
       const err = await callError(p, method, params);
@@ -230,6 +232,8 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
     const imported = await p.call('import.songs', { path: exported.path, onConflict: 'duplicate' });
     expect(imported).to.include({ duplicated: 4 });
     expect(await p.call('songs.count')).to.deep.equal({ count: 8 });
+    const fromArchive = await p.call('import.full', { path: archive.path });
+    expect(fromArchive.counts.songs).to.equal(4);
 
     // A shutdown on a full disk: the checkpoint cannot grow data.db, so the -wal keeps the commits;
     // the exit is still clean, and nothing is lost.
@@ -241,7 +245,7 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
     unlinkSync(filler);
     const dbPath = join(dataDir, 'data.db');
     expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
-    expect(sqlite3(dbPath, 'SELECT count(*) FROM songs')).to.equal('9');
+    expect(sqlite3(dbPath, 'SELECT count(*) FROM songs')).to.equal('5');
   });
 });
 
