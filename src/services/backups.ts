@@ -97,8 +97,8 @@ export class Backups {
   }
 
   /**
-   * At start: also the work folders of a full export or import and the partial backup files that
-   * a crash interrupted, and a
+   * At start: also the work folders of a full export or import, the export files not yet renamed
+   * and the partial backup files that a crash interrupted, and a
    * backup name that is still a second name of data.db itself (a restore interrupted between
    * naming its safety backup and the swap: data.db is the old state, whole).
    */
@@ -119,6 +119,10 @@ export class Backups {
     }
     for (const name of readdirSync(paths.dataDir)) {
       if (/^\.(export|import)-/.test(name)) rmSync(join(paths.dataDir, name), { recursive: true, force: true });
+    }
+    // An export's file before its rename (`<name>.tmp-<pid>`); one written elsewhere is the host's.
+    for (const name of readdirSync(paths.exportsDir)) {
+      if (/\.tmp-\d+$/.test(name)) rmSync(join(paths.exportsDir, name), { force: true });
     }
   }
 

@@ -352,6 +352,37 @@ describe('export.full and import.full', function () {
       expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
       expect(leftovers(d)).to.deep.equal([]);
     });
+
+    it('SIGKILL while the zip is being written: the next start removes the work folder and the unfinished zip', async function () {
+      const d = procs.ownDir('wr-archive-kill-');
+      const p = await procs.launch({ dataDir: d });
+      for (let n = 0; n < 32; n += 8) {
+        const items = Array.from({ length: 8 }, (_, k) => makeSong({ id: `big-${n + k}`, sections: [{ id: 'huge', blob: `${n + k}:`.padEnd(1_000_000, 'x') }] }));
+        await p.call('songs.saveMany', { items });
+      }
+      const exportsDir = join(d, 'exports');
+      // Killed once the zip has begun (its temp file exists in exports/), before the answer.
+      const zipping = setInterval(() => {
+        if (readdirSync(exportsDir).some((f) => f.includes('.tmp-'))) p.child.kill('SIGKILL');
+      }, 1);
+      try {
+        p.send({ jsonrpc: '2.0', id: 'killed-export', method: 'export.full', params: {} });
+        expect(await p.exited).to.deep.equal({ code: null, signal: 'SIGKILL' });
+      } finally {
+        clearInterval(zipping);
+      }
+      expect(p.received.some((m) => (m as { id?: unknown }).id === 'killed-export'), 'killed before it answered').to.equal(false);
+      expect(leftovers(d), 'what the kill left').to.not.deep.equal([]);
+
+      const q = await procs.launch({ dataDir: d });
+      expect(leftovers(d), 'removed at start').to.deep.equal([]);
+      expect(readdirSync(exportsDir)).to.deep.equal([]);
+      expect(await ok(q, 'songs.count', {})).to.deep.equal({ count: 32 });
+      const made = await ok(q, 'export.full', {});
+      expect(readdirSync(exportsDir)).to.deep.equal([basename(made.path)]);
+      await stop(q);
+      expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
+    });
   });
 
   // -----------------------------------------------------------------------------------------------
