@@ -22,23 +22,27 @@ process.stdin.on('data', (chunk) => {
 });`;
 
 export class Peer {
-  #buf = '';
+  /** The start of a line whose end has not arrived yet, in pieces (a big answer comes in many). */
+  #parts: Buffer[] = [];
   readonly #waiting = new Map<number | string, (line: string) => void>();
 
   constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
-      this.#buf += c;
+    child.stdout.on('data', (chunk: Buffer) => {
+      // Only the new chunk is searched for line ends: a 10 MB answer is not rescanned per chunk.
+      let start = 0;
       let nl;
-      while ((nl = this.#buf.indexOf('\n')) !== -1) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
+      while ((nl = chunk.indexOf(10, start)) !== -1) {
+        this.#parts.push(chunk.subarray(start, nl));
+        const line = Buffer.concat(this.#parts).toString('utf8');
+        this.#parts = [];
+        start = nl + 1;
         if (line.startsWith('{"jsonrpc":"2.0","method"')) continue; // notifications
         const id = (JSON.parse(line) as { id: number | string }).id;
         const w = this.#waiting.get(id);
         this.#waiting.delete(id);
         w?.(line);
       }
+      if (start < chunk.length) this.#parts.push(chunk.subarray(start));
     });
   }
 
