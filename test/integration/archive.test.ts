@@ -114,6 +114,14 @@ function buildZip(entries: Entry[], declare: Record<string, number> = {}): strin
   return out;
 }
 
+/** 32 songs of 1 MB (a database of about 33 MB), saved through `p`. */
+async function saveBigSongs(p: StoreProcess): Promise<void> {
+  for (let n = 0; n < 32; n += 8) {
+    const items = Array.from({ length: 8 }, (_, k) => makeSong({ id: `big-${n + k}`, sections: [{ id: 'huge', blob: `${n + k}:`.padEnd(1_000_000, 'x') }] }));
+    await p.call('songs.saveMany', { items });
+  }
+}
+
 const manifestBytes = (m: unknown): Buffer => Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
 
 /** Names of the work folders and temp files an export or import may leave (should never remain). */
@@ -328,10 +336,7 @@ describe('export.full and import.full', function () {
     it('$/cancelRequest right behind an export of a ~33 MB database: -32800, no zip, no temp file or work folder, and it keeps serving', async function () {
       const d = procs.ownDir('wr-archive-big-');
       const p = await procs.launch({ dataDir: d });
-      for (let n = 0; n < 32; n += 8) {
-        const items = Array.from({ length: 8 }, (_, k) => makeSong({ id: `big-${n + k}`, sections: [{ id: 'huge', blob: `${n + k}:`.padEnd(1_000_000, 'x') }] }));
-        await p.call('songs.saveMany', { items });
-      }
+      await saveBigSongs(p);
       expect(statSync(join(d, 'data.db')).size + (existsSync(join(d, 'data.db-wal')) ? statSync(join(d, 'data.db-wal')).size : 0)).to.be.above(30e6);
 
       const mark = p.received.length;
@@ -356,10 +361,7 @@ describe('export.full and import.full', function () {
     it('SIGKILL while the zip is being written: the next start removes the work folder and the unfinished zip', async function () {
       const d = procs.ownDir('wr-archive-kill-');
       const p = await procs.launch({ dataDir: d });
-      for (let n = 0; n < 32; n += 8) {
-        const items = Array.from({ length: 8 }, (_, k) => makeSong({ id: `big-${n + k}`, sections: [{ id: 'huge', blob: `${n + k}:`.padEnd(1_000_000, 'x') }] }));
-        await p.call('songs.saveMany', { items });
-      }
+      await saveBigSongs(p);
       const exportsDir = join(d, 'exports');
       // Killed once the zip has begun (its temp file exists in exports/), before the answer.
       const zipping = setInterval(() => {
