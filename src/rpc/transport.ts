@@ -15,6 +15,7 @@
  * Readers deliver whatever JSON arrives (objects, batches, scalars); deciding what is a valid
  * request is the dispatcher's job.
  */
+import { ErrorCode, RpcError } from '../errors.js';
 import { rememberText } from './raw-text.js';
 import {
   AbstractMessageReader,
@@ -277,7 +278,7 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
 
   /** Queues the message for writing (synchronously, in call order). */
   write(msg: Message | Message[]): Promise<void> {
-    const json = JSON.stringify(msg);
+    const json = serialize(msg);
     this.#output.write(this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
     return Promise.resolve();
   }
@@ -291,4 +292,37 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
   }
 
   end(): void {}
+}
+
+/**
+ * The JSON text of a message. An answer too large to be one string (V8 caps a string at about
+ * 512 MiB: a songs.list of hundreds of 1 MB songs) becomes an error answer to the same request,
+ * -32600 saying to ask for less, instead of an exception that would end the process.
+ */
+export function serialize(msg: unknown): string {
+  try {
+    return JSON.stringify(msg);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    if (Array.isArray(msg)) {
+      // A batch: each answer on its own, and all of them as errors if even that is too long.
+      try {
+        return `[${msg.map(serialize).join(',')}]`;
+      } catch (again) {
+        if (!(again instanceof RangeError)) throw again;
+        return JSON.stringify(msg.map((m) => tooLarge(m)));
+      }
+    }
+    return JSON.stringify(tooLarge(msg));
+  }
+}
+
+function tooLarge(msg: unknown): object {
+  const id = typeof msg === 'object' && msg !== null && 'id' in msg ? (msg as { id: unknown }).id : null;
+  const error = new RpcError(
+    ErrorCode.InvalidRequest,
+    'Invalid request: the answer is too large to send as one message (its JSON would pass the 512 MiB a string can hold); ' +
+      'ask for fewer records at a time (a smaller limit), or use export.songs',
+  );
+  return { jsonrpc: '2.0', id, error: error.toJSON() };
 }

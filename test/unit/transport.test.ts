@@ -13,6 +13,7 @@ import {
   NdjsonMessageReader,
   StreamMessageWriter,
   detectFraming,
+  serialize,
 } from '../../src/rpc/transport.js';
 
 type Reader = NdjsonMessageReader | HeaderMessageReader;
@@ -347,6 +348,48 @@ describe('transport: StreamMessageWriter', () => {
       await closed;
       expect(events, framing).to.deep.equal([...msgs.map((m) => ({ m })), { close: true }]);
     }
+  });
+
+  it('an answer too large to be one string is answered -32600 to its id, and the writer goes on', async function () {
+    this.timeout(30000);
+    // A string as long as V8 allows: with its quotes, the answer's JSON cannot be one string.
+    const huge = 'x'.repeat(536_870_888);
+    const output = new PassThrough();
+    const text = collect(output);
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    await writer.write({ jsonrpc: '2.0', id: 7, result: { items: [huge] } } as never);
+    await writer.write({ jsonrpc: '2.0', id: 8, result: 'after' } as never);
+    await writer.flush();
+    const lines = text().trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).to.have.length(2);
+    expect(lines[0]).to.include({ jsonrpc: '2.0', id: 7 }).and.not.have.property('result');
+    expect(lines[0].error.code).to.equal(-32600);
+    expect(lines[0].error.message).to.match(/too large to send as one message.*smaller limit/);
+    expect(lines[1]).to.deep.equal({ jsonrpc: '2.0', id: 8, result: 'after' });
+  });
+
+  it('in a batch, only the answers too large to serialise are replaced; all of them when the batch as a whole is', () => {
+    // JSON.stringify's RangeError, raised where a value is serialised (as for an over-long string,
+    // above; that takes seconds to build, so here it is raised directly).
+    const tooLong = { toJSON: (): never => { throw new RangeError('Invalid string length'); } };
+    const batch = [
+      { jsonrpc: '2.0', id: 1, result: { items: [tooLong] } },
+      { jsonrpc: '2.0', id: 2, result: 'small' },
+    ];
+    const answered = JSON.parse(serialize(batch)) as any[];
+    expect(answered.map((r) => [r.id, r.error?.code ?? r.result])).to.deep.equal([
+      [1, -32600],
+      [2, 'small'],
+    ]);
+    // A notification cannot be answered: it becomes an error with id null rather than a crash.
+    expect(JSON.parse(serialize({ jsonrpc: '2.0', method: 'n', params: tooLong })).error.code).to.equal(-32600);
+  });
+
+  it('a failure to serialise that is not about size is not hidden', () => {
+    const writer = new StreamMessageWriter(new PassThrough(), 'ndjson');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(() => writer.write({ jsonrpc: '2.0', id: 1, result: circular } as never)).to.throw(TypeError);
   });
 
   it('flush resolves on an ended output', async () => {
