@@ -18,7 +18,7 @@ import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
 import type { Store } from '../store/store.js';
 import { isNoRoom } from '../store/sqlite-errors.js';
 import { invalidBackup, type Backups, type LongOperation } from './backups.js';
-import { invalidImport, type ImportError, type Transfer } from './transfer.js';
+import { invalidImport, jsonPieces, writeFileAtomic, type ImportError, type Transfer } from './transfer.js';
 import { ErrorCode, RpcError, requestCancelled } from '../errors.js';
 
 export const FULL_FORMAT = 'whiteroom-full-backup';
@@ -51,7 +51,6 @@ export interface ArchiveOptions {
   now?: () => number;
 }
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -88,7 +87,9 @@ export class Archive {
         onProgress: (f) => op.progress?.report(f * 0.8),
         isCancelled: op.cancelled,
       });
-      const songs = Buffer.from(`${JSON.stringify(transfer.songsDocument(), null, 2)}\n`);
+      // Written in pieces, as export.songs writes it: a library can be larger than one string.
+      const songsPath = join(work, 'songs.json');
+      const songsBytes = writeFileAtomic(songsPath, jsonPieces(transfer.songsDocument()));
       const manifest: Manifest = {
         format: FULL_FORMAT,
         formatVersion: FULL_FORMAT_VERSION,
@@ -97,7 +98,7 @@ export class Archive {
         createdAt: this.#now(),
         files: [
           { name: 'data.db', sizeBytes: statSync(snapshot.path).size, sha256: await sha256File(snapshot.path) },
-          { name: 'songs.json', sizeBytes: songs.length, sha256: sha256(songs) },
+          { name: 'songs.json', sizeBytes: songsBytes, sha256: await sha256File(songsPath) },
         ],
       };
       if (op.cancelled?.()) throw requestCancelled();
@@ -106,7 +107,7 @@ export class Archive {
       const zip = new yazl.ZipFile();
       zip.addBuffer(Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'manifest.json');
       zip.addFile(snapshot.path, 'data.db');
-      zip.addBuffer(songs, 'songs.json');
+      zip.addFile(songsPath, 'songs.json');
       zip.end();
       await pipeline(zip.outputStream, createWriteStream(partial));
       fsyncPath(partial);

@@ -18,8 +18,12 @@ import { resolveFile } from '../paths.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 export const SONGS_FORMAT_VERSION = 1;
-/** An import file larger than this is refused before it is read. */
-export const MAX_IMPORT_BYTES = 1024 * 1024 * 1024;
+/**
+ * An import file larger than this is refused before it is read: it is read as one string, and a
+ * V8 string holds at most 0x1fffffe8 characters (about 512 MiB; a UTF-8 file of this many bytes
+ * always fits).
+ */
+export const MAX_IMPORT_BYTES = 0x1fffffe8;
 
 export interface SongsExport {
   format: typeof SONGS_FORMAT;
@@ -62,24 +66,55 @@ export function freeName(dir: string, stem: string, ext: string): string {
   }
 }
 
-/** Writes `data` to `path` whole or not at all: a temp file beside it, fsync, rename, fsync of the folder. */
-export function writeFileAtomic(path: string, data: string | Buffer): void {
+/**
+ * Writes `data` to `path` whole or not at all: a temp file beside it, fsync, rename, fsync of the
+ * folder. `data` may come in pieces (see jsonPieces), so no one string has to hold it all.
+ * Answers the bytes written.
+ */
+export function writeFileAtomic(path: string, data: string | Buffer | Iterable<string>): number {
   const tmp = `${path}.tmp-${process.pid}`;
+  let bytes = 0;
   try {
     const fd = openSync(tmp, 'w');
     try {
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      for (const piece of typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data) {
+        const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+        bytes += buf.length;
+      }
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
     fsyncPath(dirname(path));
+    return bytes;
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * The text of `JSON.stringify(doc, null, 2)` and a newline, in pieces: each element of the
+ * document's top-level arrays is serialised on its own. A library's export can be larger than
+ * one string can hold (about 512 MiB); its pieces are small.
+ */
+export function* jsonPieces(doc: object): Generator<string> {
+  const indent = (text: string, pad: string): string => text.replace(/\n/g, `\n${pad}`);
+  const entries = Object.entries(doc).filter(([, v]) => v !== undefined);
+  yield '{';
+  for (const [i, [key, value]] of entries.entries()) {
+    yield `${i ? ',' : ''}\n  ${JSON.stringify(key)}: `;
+    if (Array.isArray(value) && value.length > 0) {
+      yield '[';
+      for (const [j, item] of value.entries()) yield `${j ? ',' : ''}\n    ${indent(JSON.stringify(item, null, 2) ?? 'null', '    ')}`;
+      yield '\n  ]';
+    } else {
+      yield indent(JSON.stringify(value, null, 2), '  ');
+    }
+  }
+  yield entries.length ? '\n}\n' : '}\n';
 }
 
 const validatorOf = (name: string): Validator => (validators as unknown as Record<string, Validator>)[name]!;
@@ -146,9 +181,8 @@ export class Transfer {
   } {
     const doc = this.songsDocument(options.ids, options.includePerformances ?? true);
     const path = this.target(options.path, 'songs_export', '.json');
-    const text = `${JSON.stringify(doc, null, 2)}\n`;
-    writeFileAtomic(path, text);
-    return { path, songs: doc.songs.length, performances: doc.performances.length, sizeBytes: Buffer.byteLength(text) };
+    const sizeBytes = writeFileAtomic(path, jsonPieces(doc));
+    return { path, songs: doc.songs.length, performances: doc.performances.length, sizeBytes };
   }
 
   /** A file to import: absolute, or a name in exports/. Throws NotFound. */
@@ -160,7 +194,16 @@ export class Transfer {
   readSongs(path: string): SongsExport {
     const full = this.resolveImport(path);
     const size = statSync(full).size;
-    if (size > MAX_IMPORT_BYTES) throw invalidImport([{ path: '', message: `the file is larger than ${MAX_IMPORT_BYTES} bytes` }]);
+    if (size > MAX_IMPORT_BYTES) {
+      throw invalidImport([
+        {
+          path: '',
+          message:
+            `the file is ${size} bytes, more than the ${MAX_IMPORT_BYTES} (512 MiB) one import reads: export and import the songs in ` +
+            'parts (export.songs {ids}), or move the whole library with export.full and import.full',
+        },
+      ]);
+    }
     let doc: unknown;
     try {
       doc = JSON.parse(readFileSync(full, 'utf8'));

@@ -6,8 +6,9 @@
  * temporary data directories.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RpcError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/generated/migrations.js';
@@ -19,6 +20,8 @@ import {
   stamp,
   Transfer,
   writeFileAtomic,
+  jsonPieces,
+  MAX_IMPORT_BYTES,
   type SongsExport,
 } from '../../src/services/transfer.js';
 import { inspectDatabase, openUntrusted, tableCounts, writeBackup } from '../../src/store/backup.js';
@@ -191,6 +194,27 @@ describe('transfer: file helpers', () => {
     writeFileAtomic(path, big);
     expect(readFileSync(path).equals(big)).to.equal(true);
     expect(ls(dir.dir)).to.deep.equal(['out.json']);
+  });
+
+  it('writeFileAtomic writes pieces one after another and answers the bytes written', () => {
+    const path = join(dir.dir, 'pieces.json');
+    expect(writeFileAtomic(path, ['{"a":', '"é"', '}\n'])).to.equal(Buffer.byteLength('{"a":"é"}\n'));
+    expect(readFileSync(path, 'utf8')).to.equal('{"a":"é"}\n');
+    expect(ls(dir.dir)).to.deep.equal(['pieces.json']);
+  });
+
+  it('jsonPieces joined is exactly JSON.stringify(doc, null, 2) and a newline, for any document', () => {
+    const doc = fc.dictionary(fc.string(), fc.oneof(fc.array(fc.jsonValue(), { maxLength: 5 }), fc.jsonValue()), { maxKeys: 6 });
+    fc.assert(
+      fc.property(doc, (d) => {
+        expect([...jsonPieces(d)].join('')).to.equal(`${JSON.stringify(d, null, 2)}\n`);
+      }),
+      { numRuns: 500 },
+    );
+    const exported = { format: 'f', songs: [{ id: 'a', text: 'line\nbreak' }, { id: 'b', deep: { x: [1, { y: [] }] } }], performances: [], none: undefined };
+    expect([...jsonPieces(exported)].join('')).to.equal(`${JSON.stringify(exported, null, 2)}\n`);
+    // One piece per record of a top-level array: no piece holds the whole library.
+    expect([...jsonPieces(exported)].filter((p) => p.includes('"id"'))).to.have.length(2);
   });
 
   it('writeFileAtomic throws when the rename fails, removes its temp file and keeps what was there', () => {
@@ -371,6 +395,17 @@ describe('transfer: a file that fails validation imports nothing', () => {
     expect(c.ts.commits.length, 'no transaction committed').to.equal(commits);
     return err;
   }
+
+  it('a file larger than one import reads (512 MiB) is -32021 before it is read, and says what to do instead', () => {
+    const path = join(h.ctx.paths.exportsDir, 'huge.json');
+    writeFileSync(path, '');
+    truncateSync(path, MAX_IMPORT_BYTES + 1); // sparse: no disk is used
+    const err = thrown(() => h.ctx.transfer.readSongs('huge.json'));
+    expect(err).to.be.instanceOf(RpcError);
+    expect(err.code).to.equal(INVALID_IMPORT);
+    expect(err.data.errors).to.have.length(1);
+    expect(err.data.errors[0].message).to.include(String(MAX_IMPORT_BYTES + 1)).and.match(/export\.songs \{ids\}.*export\.full and import\.full/);
+  });
 
   /** A valid export document of a fresh library in another store. */
   async function sourceDoc(): Promise<SongsExport> {
