@@ -34,13 +34,15 @@ import {
   linkIntoPlace,
   openUntrusted,
   readFacts,
+  removeDatabaseFile,
   removePartials,
+  removeSideFiles,
   stageVerified,
+  withConnection,
   tableCounts,
   writeBackup,
   type BackupKind,
 } from '../store/backup.js';
-import { connect } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Page } from '../store/repository.js';
 
@@ -93,7 +95,7 @@ export class Backups {
 
   /** Removes what a restore interrupted by a crash left beside the database (before it is opened). */
   static cleanUp(paths: DataPaths): void {
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${paths.dbPath}${RESTORING_SUFFIX}${suffix}`, { force: true });
+    removeDatabaseFile(`${paths.dbPath}${RESTORING_SUFFIX}`);
   }
 
   /**
@@ -318,12 +320,11 @@ export class Backups {
         Backups.cleanUp(paths);
         throw err;
       }
-      const whole = store.close(); // nothing ran since the checkpoint: SQLite removed the -wal
+      store.close(); // nothing ran since the checkpoint: SQLite removed the -wal
       let safety: string | undefined;
       let swapped = false;
       try {
-        if (!whole) throw new Error('the database could not be checkpointed before the swap; nothing was changed');
-        for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${paths.dbPath}${suffix}`, { force: true });
+        removeSideFiles(paths.dbPath);
         // The current state becomes the safety backup by a second name for the same file (no
         // copy); then the checked copy is renamed over data.db. A crash between the two leaves
         // data.db as it was, and the extra name is removed at the next start.
@@ -349,13 +350,10 @@ export class Backups {
       // done whatever happens here: a safety backup that could not be labelled (a full disk) is
       // still a whole database, listed with kind "unknown".
       try {
-        const old = connect(safety);
-        try {
+        withConnection(safety, (old) => {
           old.pragma('journal_mode = DELETE');
           labelBackup(old, safetyKind, at);
-        } finally {
-          old.close();
-        }
+        });
         fsyncPath(safety);
       } catch {
         /* see above */

@@ -10,11 +10,12 @@
 import { closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Migration } from '../generated/migrations.js';
 import { MMAP_SIZE_BYTES } from './database.js';
 import { connect, type Connection } from './sqlite.js';
 
-/** The migrations a file is judged against (version and SQL of each). */
-type Migrations = readonly { version: number; sql: string }[];
+/** The migrations a file is judged against. */
+type Migrations = readonly Migration[];
 
 const KINDS = ['manual', 'automatic', 'pre-migration', 'pre-restore', 'pre-import'] as const;
 export type BackupKind = (typeof KINDS)[number];
@@ -26,6 +27,20 @@ const PARTIAL_SUFFIX = '.partial';
 export const RESTORING_SUFFIX = '.restoring';
 /** The sidecar's labels in a backup's metadata table; they are not the live database's. */
 const LABEL_KEYS = ['backup_kind', 'backup_created_at', 'backup_label'] as const;
+
+/** The files SQLite may keep beside a database file. */
+const SIDE_SUFFIXES = ['-journal', '-wal', '-shm'] as const;
+
+/** Removes what SQLite may have left beside the database file `path` (-journal, -wal, -shm). */
+export function removeSideFiles(path: string): void {
+  for (const suffix of SIDE_SUFFIXES) rmSync(`${path}${suffix}`, { force: true });
+}
+
+/** Removes the database file `path` and what SQLite may have left beside it. */
+export function removeDatabaseFile(path: string): void {
+  rmSync(path, { force: true });
+  removeSideFiles(path);
+}
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -157,8 +172,7 @@ export async function writeBackup(
     fsyncPath(dir);
     return { path, name: path.slice(dir.length + 1), kind, createdAt: now };
   } catch (err) {
-    rmSync(partial, { force: true });
-    rmSync(`${partial}-journal`, { force: true });
+    removeDatabaseFile(partial);
     throw err;
   }
 }
@@ -166,7 +180,7 @@ export async function writeBackup(
 /** Removes what backups interrupted by a crash left in `dir`: `.partial` files and their journals. */
 export function removePartials(dir: string): void {
   for (const f of readdirSync(dir)) {
-    if (['', '-journal', '-wal', '-shm'].some((s) => f.endsWith(`${PARTIAL_SUFFIX}${s}`))) rmSync(join(dir, f), { force: true });
+    if (['', ...SIDE_SUFFIXES].some((s) => f.endsWith(`${PARTIAL_SUFFIX}${s}`))) rmSync(join(dir, f), { force: true });
   }
 }
 
@@ -207,7 +221,7 @@ export function clearLabels(db: Connection): void {
  * -journal, -wal or -shm beside it: nothing outside the file belongs to the database.
  */
 export function isStandalone(path: string): boolean {
-  if (['-journal', '-wal', '-shm'].some((s) => existsSync(`${path}${s}`))) return false;
+  if (SIDE_SUFFIXES.some((s) => existsSync(`${path}${s}`))) return false;
   const header = Buffer.alloc(20);
   const fd = openSync(path, 'r');
   try {
@@ -216,11 +230,6 @@ export function isStandalone(path: string): boolean {
     closeSync(fd);
   }
   return header.toString('latin1', 0, 16) === 'SQLite format 3\u0000' && header[18] === 1 && header[19] === 1;
-}
-
-/** Removes a staged copy and whatever SQLite put beside it. */
-function removeStaged(staging: string): void {
-  for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${staging}${suffix}`, { force: true });
 }
 
 /**
@@ -266,14 +275,15 @@ export async function stageVerified(source: string, staging: string, migrations:
   } catch (err) {
     failure = err;
   }
-  removeStaged(staging);
+  removeDatabaseFile(staging);
   const atSource = inspectDatabase(source, migrations);
   if (!atSource.ok) return atSource;
   if (failure !== undefined) throw failure;
   return { ...copied!, reason: `the copy of it failed its check: ${copied!.reason ?? 'unknown'}` };
 }
 
-function withConnection<T>(path: string, fn: (db: Connection) => T): T {
+/** Runs `fn` on a connection to the database file `path`, closed afterwards. */
+export function withConnection<T>(path: string, fn: (db: Connection) => T): T {
   const db = connect(path);
   try {
     return fn(db);
@@ -315,7 +325,6 @@ export function openUntrusted(path: string, options: { mapped?: boolean } = {}):
     throw err;
   }
 }
-
 
 /** The kind, time and label the sidecar wrote into a backup, and its schema version. */
 export function readFacts(db: Connection): FileFacts {
