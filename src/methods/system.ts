@@ -1,8 +1,7 @@
 /** system.* and rpc.discover. */
 import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
 import { tableCounts } from '../store/backup.js';
-import { basename, dirname } from 'node:path';
-import { damagedFiles, dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
+import { damagedFileSizes, dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
 
@@ -30,7 +29,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         backupsBytes: all.reduce((n, b) => n + b.sizeBytes, 0),
         backupCount: all.length,
         exportsBytes: dirBytes(s.runtime.exportsDir),
-        damagedFiles: damagedFiles(dirname(s.runtime.dbPath), basename(s.runtime.dbPath)),
+        damagedFiles: damagedFileSizes(s.runtime.dbPath),
         counts: tableCounts(s.store.db),
         ...(all[0] ? { lastBackup: all[0] } : {}),
         ...(last === undefined ? {} : { lastAutosaveAt: last }),

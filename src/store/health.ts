@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableCounts } from './backup.js';
 import { ENTITIES } from './entities.js';
+import { damagedFiles } from './recovery.js';
 import type { Store } from './store.js';
 
 /** A file's size, 0 when it is not there (removed meanwhile, or never made). */
@@ -18,19 +19,9 @@ const sizeOf = (path: string): number => {
   }
 };
 
-/**
- * The damaged databases recovery moved aside in `dataDir` (`data.db.corrupt-<time>`), oldest
- * first, each with the bytes of its -wal and -shm.
- */
-export function damagedFiles(dataDir: string, dbName: string): { path: string; sizeBytes: number }[] {
-  const prefix = `${dbName}.corrupt-`;
-  return readdirSync(dataDir)
-    .filter((name) => name.startsWith(prefix) && /^\d{8}-\d{6}$/.test(name.slice(prefix.length)))
-    .sort()
-    .map((name) => {
-      const path = join(dataDir, name);
-      return { path, sizeBytes: sizeOf(path) + sizeOf(`${path}-wal`) + sizeOf(`${path}-shm`) };
-    });
+/** The damaged databases recovery kept (see recovery.ts), each with the bytes of its -wal and -shm. */
+export function damagedFileSizes(dbPath: string): { path: string; sizeBytes: number }[] {
+  return damagedFiles(dbPath).map((path) => ({ path, sizeBytes: sizeOf(path) + sizeOf(`${path}-wal`) + sizeOf(`${path}-shm`) }));
 }
 
 /** Bytes of the files directly in `dir` (0 when it is missing). */

@@ -4,11 +4,11 @@
  * its place the way a restore does it (a checked, fsynced copy renamed over the name). With no
  * backup that verifies, nothing is moved and the start is refused with what to do.
  */
-import { existsSync, linkSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, linkSync, readdirSync, renameSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { MIGRATIONS } from '../generated/migrations.js';
 import type { DataPaths } from '../paths.js';
-import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, RESTORING_SUFFIX, stageVerified } from './backup.js';
+import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, removeDatabaseFile, RESTORING_SUFFIX, stageVerified } from './backup.js';
 import { SqliteError } from './sqlite.js';
 
 export interface Recovery {
@@ -30,6 +30,10 @@ export function damage(check: () => unknown): string | undefined {
     throw err;
   }
 }
+
+/** A damaged data.db is kept as `data.db.corrupt-YYYYMMDD-HHMMSS` (local time). */
+const CORRUPT_INFIX = '.corrupt-';
+const CORRUPT_STAMP = /^\d{8}-\d{6}$/;
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 const stamp = (at: number): string => {
@@ -67,9 +71,9 @@ function backupsNewestFirst(dir: string): string[] {
  */
 export async function recoverFromDamage(paths: DataPaths, reason: string, now = Date.now()): Promise<Recovery> {
   const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
+  removeDatabaseFile(staging); // a copy that fails is removed by stageVerified itself
   let best: string | undefined;
   for (const candidate of backupsNewestFirst(paths.backupsDir)) {
-    rmSync(staging, { force: true });
     if ((await stageVerified(candidate, staging, MIGRATIONS)).ok) {
       best = candidate;
       break;
@@ -83,7 +87,7 @@ export async function recoverFromDamage(paths: DataPaths, reason: string, now = 
   }
   // The damaged file keeps its bytes under a second name (a hard link), so data.db exists at every
   // moment: a crash in between leaves the damaged file, found again at the next start.
-  const corruptFile = `${paths.dbPath}.corrupt-${stamp(now)}`;
+  const corruptFile = `${paths.dbPath}${CORRUPT_INFIX}${stamp(now)}`;
   linkSync(paths.dbPath, corruptFile);
   for (const suffix of ['-wal', '-shm']) {
     if (existsSync(`${paths.dbPath}${suffix}`)) renameSync(`${paths.dbPath}${suffix}`, `${corruptFile}${suffix}`);
@@ -92,4 +96,14 @@ export async function recoverFromDamage(paths: DataPaths, reason: string, now = 
   renameSync(staging, paths.dbPath);
   fsyncPath(paths.dataDir);
   return { reason, corruptFile, restoredFrom: best, at: now };
+}
+
+/** The damaged files recovery kept beside `dbPath` (`data.db.corrupt-<time>`), oldest first. */
+export function damagedFiles(dbPath: string): string[] {
+  const dir = dirname(dbPath);
+  const prefix = `${basename(dbPath)}${CORRUPT_INFIX}`;
+  return readdirSync(dir)
+    .filter((name) => name.startsWith(prefix) && CORRUPT_STAMP.test(name.slice(prefix.length)))
+    .sort()
+    .map((name) => join(dir, name));
 }
