@@ -55,6 +55,12 @@ export function ensureDataDirs(paths: DataPaths): void {
   for (const dir of [paths.dataDir, paths.backupsDir, paths.exportsDir, paths.logsDir]) mkdirSync(dir, { recursive: true });
 }
 
+/** Where a file is written before it is renamed into place: `<path>.tmp-<pid>`. */
+export const tempPath = (path: string): string => `${path}.tmp-${process.pid}`;
+
+/** A name tempPath gives (a file still there after a crash was never renamed into place). */
+export const TEMP_FILE = /\.tmp-\d+$/;
+
 /**
  * A file a host names: an absolute path, or a name inside `dir` (backups/, exports/). Throws
  * NotFound ({entity, id: path}) when no such file exists.

@@ -9,16 +9,17 @@
  * once, and an archive declaring more than MAX_ARCHIVE_BYTES uncompressed is refused before a
  * byte is extracted.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type yauzl from 'yauzl';
 import { fsyncPath, writeBackup, BackupCancelled } from '../store/backup.js';
+import { tempPath } from '../paths.js';
 import type { Store } from '../store/store.js';
 import { isNoRoom } from '../store/sqlite-errors.js';
 import { invalidBackup, type Backups, type LongOperation } from './backups.js';
-import { invalidImport, jsonPieces, writeFileAtomic, type ImportError, type Transfer } from './transfer.js';
+import { invalidImport, jsonPieces, writeFile, type ImportError, type Transfer } from './transfer.js';
 import { ErrorCode, RpcError, requestCancelled } from '../errors.js';
 
 export const FULL_FORMAT = 'whiteroom-full-backup';
@@ -51,6 +52,13 @@ export interface ArchiveOptions {
   now?: () => number;
 }
 
+/** Passes `pieces` on, adding each to `hash` (as the UTF-8 bytes that are written). */
+function* hashing(pieces: Iterable<string>, hash: Hash): Generator<string> {
+  for (const piece of pieces) {
+    hash.update(piece);
+    yield piece;
+  }
+}
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -78,7 +86,7 @@ export class Archive {
     const { store, transfer } = this.#o;
     const target = transfer.target(path, 'full_backup', '.zip');
     const work = mkdtempSync(join(this.#o.dataDir, '.export-'));
-    const partial = `${target}.tmp-${process.pid}`;
+    const partial = tempPath(target);
     op.progress?.begin('Exporting everything');
     try {
       const snapshot = await writeBackup(store.db, work, 'manual', {
@@ -87,9 +95,11 @@ export class Archive {
         onProgress: (f) => op.progress?.report(f * 0.8),
         isCancelled: op.cancelled,
       });
-      // Written in pieces, as export.songs writes it: a library can be larger than one string.
+      // Written in pieces, as export.songs writes it (a library can be larger than one string),
+      // and hashed as it is written.
       const songsPath = join(work, 'songs.json');
-      const songsBytes = writeFileAtomic(songsPath, jsonPieces(transfer.songsDocument()));
+      const songsHash = createHash('sha256');
+      const songsBytes = writeFile(songsPath, hashing(jsonPieces(transfer.songsDocument()), songsHash));
       const manifest: Manifest = {
         format: FULL_FORMAT,
         formatVersion: FULL_FORMAT_VERSION,
@@ -98,7 +108,7 @@ export class Archive {
         createdAt: this.#now(),
         files: [
           { name: 'data.db', sizeBytes: statSync(snapshot.path).size, sha256: await sha256File(snapshot.path) },
-          { name: 'songs.json', sizeBytes: songsBytes, sha256: await sha256File(songsPath) },
+          { name: 'songs.json', sizeBytes: songsBytes, sha256: songsHash.digest('hex') },
         ],
       };
       if (op.cancelled?.()) throw requestCancelled();

@@ -21,7 +21,7 @@ import { basename, join, resolve } from 'node:path';
 import { ErrorCode, RpcError, invalidParams, requestCancelled } from '../errors.js';
 import type { BackupInfo as BackupInfoModel, BackupVerification } from '../generated/types.js';
 import { MIGRATIONS } from '../generated/migrations.js';
-import { resolveFile, type DataPaths } from '../paths.js';
+import { resolveFile, TEMP_FILE, type DataPaths } from '../paths.js';
 import { migrate } from '../store/migrations.js';
 import {
   BACKUP_FILE,
@@ -99,10 +99,10 @@ export class Backups {
   }
 
   /**
-   * At start: also the work folders of a full export or import, the export files not yet renamed
-   * and the partial backup files that a crash interrupted, and a
-   * backup name that is still a second name of data.db itself (a restore interrupted between
-   * naming its safety backup and the swap: data.db is the old state, whole).
+   * At start: also what a crash interrupted elsewhere: partial backup files, the work folders of a
+   * full export or import, export files not yet renamed, and a backup name that is still a second
+   * name of data.db itself (a restore interrupted between naming its safety backup and the swap:
+   * data.db is the old state, whole).
    */
   static cleanUpAtStart(paths: DataPaths): void {
     Backups.cleanUp(paths);
@@ -124,7 +124,7 @@ export class Backups {
     }
     // An export's file before its rename (`<name>.tmp-<pid>`); one written elsewhere is the host's.
     for (const name of readdirSync(paths.exportsDir)) {
-      if (/\.tmp-\d+$/.test(name)) rmSync(join(paths.exportsDir, name), { force: true });
+      if (TEMP_FILE.test(name)) rmSync(join(paths.exportsDir, name), { force: true });
     }
   }
 

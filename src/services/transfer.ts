@@ -14,7 +14,7 @@ import { paramErrors, type Validator } from '../rpc/dispatcher.js';
 import { fsyncPath, localStamp } from '../store/backup.js';
 import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
-import { resolveFile } from '../paths.js';
+import { resolveFile, tempPath } from '../paths.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 export const SONGS_FORMAT_VERSION = 1;
@@ -66,22 +66,41 @@ export function freeName(dir: string, stem: string, ext: string): string {
   }
 }
 
+/** Text or bytes to write: whole, or in pieces (see jsonPieces) so no one string holds it all. */
+export type FileData = string | Buffer | Iterable<string>;
+
+/** Writes `data` to the open file `fd`, piece by piece; answers the bytes written. */
+function writeAll(fd: number, data: FileData): number {
+  let bytes = 0;
+  for (const piece of typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data) {
+    const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    bytes += buf.length;
+  }
+  return bytes;
+}
+
+/** Writes `data` to a new file at `path` (a work file: no fsync, no rename); answers the bytes written. */
+export function writeFile(path: string, data: FileData): number {
+  const fd = openSync(path, 'w');
+  try {
+    return writeAll(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Writes `data` to `path` whole or not at all: a temp file beside it, fsync, rename, fsync of the
- * folder. `data` may come in pieces (see jsonPieces), so no one string has to hold it all.
- * Answers the bytes written.
+ * folder. Answers the bytes written.
  */
-export function writeFileAtomic(path: string, data: string | Buffer | Iterable<string>): number {
-  const tmp = `${path}.tmp-${process.pid}`;
-  let bytes = 0;
+export function writeFileAtomic(path: string, data: FileData): number {
+  const tmp = tempPath(path);
   try {
     const fd = openSync(tmp, 'w');
+    let bytes: number;
     try {
-      for (const piece of typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data) {
-        const buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
-        bytes += buf.length;
-      }
+      bytes = writeAll(fd, data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
