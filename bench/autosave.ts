@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/store/database.js';
-import { benchSong, median, Peer, PIPE_SERVER, since, timeRequests } from './lib.js';
+import { benchSong, median, Peer, PIPE_SERVER, request, since, timeRequests } from './lib.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '40' }, bin: { type: 'string' } } });
 const ROUNDS = Number(values.rounds);
@@ -25,11 +25,10 @@ const pipe = Peer.spawn(process.execPath, ['-e', PIPE_SERVER]);
 
 const big = benchSong('S0', 1024 * 1024);
 const small = benchSong('S0', 2 * 1024);
-let n = 0;
-const request = (method: string, params: object): string => JSON.stringify({ jsonrpc: '2.0', id: ++n, method, params });
+let edits = 0;
 /** Each stage differs (a changed name), as edits do. */
 const stage = (song: Record<string, unknown>): string =>
-  request('autosave.stage', { songId: 'S0', snapshot: { song: { ...song, name: `Edit ${n}` } } });
+  request('autosave.stage', { songId: 'S0', snapshot: { song: { ...song, name: `Edit ${++edits}` } } });
 const ping = (): string => request('system.ping', {});
 
 try {
@@ -50,7 +49,7 @@ try {
   /** The latency of a ping written right behind `first` (both sent at once). */
   const pingBehind = async (first: string): Promise<number> => {
     const p = ping();
-    const pid = n;
+    const pid = (JSON.parse(p) as { id: number }).id;
     const answered = sidecar.ask(first);
     const t = process.hrtime.bigint();
     await sidecar.ask(p, pid);

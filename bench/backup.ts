@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fsyncPath } from '../src/store/backup.js';
 import { openDatabase } from '../src/store/database.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { benchSong, median, Peer, since } from './lib.js';
+import { benchSong, median, Peer, request, result, since } from './lib.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, mb: { type: 'string', default: '100' }, bin: { type: 'string' } } });
 const RUNS = Number(values.runs);
@@ -28,13 +28,6 @@ const dir = mkdtempSync(join(tmpdir(), 'wr-bench-bk-'));
 const dataDir = join(dir, 'data');
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
 const args = [...bin.slice(1), '--data-dir', dataDir, '--log-level', 'warn', '--auto-backup-hours', '0'];
-let n = 0;
-const request = (method: string, params: object): string => JSON.stringify({ jsonrpc: '2.0', id: ++n, method, params });
-const result = (line: string): Record<string, unknown> => {
-  const r = JSON.parse(line) as { result?: Record<string, unknown>; error?: unknown };
-  if (r.error) throw new Error(JSON.stringify(r.error));
-  return r.result!;
-};
 
 try {
   // 1. A database with the schema (the sidecar makes it), filled to the target size in-process.

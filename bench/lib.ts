@@ -66,6 +66,18 @@ export class Peer {
   }
 }
 
+let lastId = 0;
+
+/** A JSON-RPC request text with the next id. */
+export const request = (method: string, params: object = {}): string => JSON.stringify({ jsonrpc: '2.0', id: ++lastId, method, params });
+
+/** The result of an answer line; throws its error. */
+export function result(line: string): Record<string, unknown> {
+  const r = JSON.parse(line) as { result?: Record<string, unknown>; error?: unknown };
+  if (r.error) throw new Error(JSON.stringify(r.error));
+  return r.result!;
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1]!;

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIGRATIONS } from '../src/generated/migrations.js';
 import { openDatabase } from '../src/store/database.js';
-import { benchSong, median, Peer, since } from './lib.js';
+import { benchSong, median, Peer, request, result, since } from './lib.js';
 
 const { values } = parseArgs({
   options: { songs: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '5' }, bin: { type: 'string' } },
@@ -29,13 +29,6 @@ const PER_ROUND = 40;
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-plan-'));
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
 const sidecarArgs = (dataDir: string): string[] => [...bin.slice(1), '--data-dir', dataDir, '--log-level', 'warn', '--auto-backup-hours', '0'];
-let n = 0;
-const request = (method: string, params: object = {}): string => JSON.stringify({ jsonrpc: '2.0', id: ++n, method, params });
-const result = (line: string): Record<string, unknown> => {
-  const r = JSON.parse(line) as { result?: Record<string, unknown>; error?: unknown };
-  if (r.error) throw new Error(JSON.stringify(r.error));
-  return r.result!;
-};
 
 const song = (i: number): Record<string, unknown> => {
   const s = benchSong(`S${i}`, 8 * 1024);
