@@ -15,6 +15,7 @@ import { RecentItems } from './store/recent.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
+import { Files } from './files.js';
 import { storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
 import { SqliteError } from './store/sqlite.js';
@@ -131,7 +132,8 @@ export async function openApp(options: AppOptions): Promise<App> {
   const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
   let notify: (method: string, params: unknown) => void = () => {};
   let draining = false;
-  const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, appVersion: VERSION });
+  const files = new Files(paths);
+  const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, files, appVersion: VERSION });
   const services: Services = {
     store: opened,
     songs: songRepo,

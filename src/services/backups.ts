@@ -16,12 +16,13 @@
  *   6. make the safety backup a standalone labelled file.
  * A `data.db.restoring` left by a crash before step 5 is removed at the next start.
  */
-import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ErrorCode, RpcError, invalidParams, requestCancelled } from '../errors.js';
 import type { BackupInfo as BackupInfoModel, BackupVerification } from '../generated/types.js';
 import { MIGRATIONS } from '../generated/migrations.js';
-import { resolveFile, TEMP_FILE, type DataPaths } from '../paths.js';
+import { TEMP_FILE, type DataPaths } from '../paths.js';
+import { fileError, fileRefused, Files, withJudgedView, type FileView } from '../files.js';
 import { migrate } from '../store/migrations.js';
 import {
   BACKUP_FILE,
@@ -120,7 +121,7 @@ export class Backups {
       /* no data.db yet */
     }
     for (const name of readdirSync(paths.dataDir)) {
-      if (/^\.(export|import)-/.test(name)) rmSync(join(paths.dataDir, name), { recursive: true, force: true });
+      if (/^\.(export|import|view)-/.test(name)) rmSync(join(paths.dataDir, name), { recursive: true, force: true });
     }
     // An export's file before its rename (`<name>.tmp-<pid>`); one written elsewhere is the host's.
     for (const name of readdirSync(paths.exportsDir)) {
@@ -171,24 +172,28 @@ export class Backups {
     }
   }
 
-  /** What a backup file is (read from the file itself). */
+  /**
+   * What a backup file is (read from the file itself, through a private view of it: a FIFO or a
+   * device named like a backup is refused at once, never opened by SQLite).
+   */
   info(path: string): BackupInfoModel {
-    const db = openUntrusted(path);
-    try {
-      const facts = readFacts(db);
-      const st = statSync(path);
-      return {
-        path,
-        name: basename(path),
-        sizeBytes: st.size,
-        createdAt: facts.createdAt ?? Math.round(st.mtimeMs),
-        schemaVersion: facts.schemaVersion,
-        kind: facts.kind,
-        ...(facts.label === undefined ? {} : { label: facts.label }),
-      };
-    } finally {
-      db.close();
-    }
+    return withJudgedView(path, this.#o.paths.dataDir, (view, h) => {
+      const db = openUntrusted(view);
+      try {
+        const facts = readFacts(db);
+        return {
+          path,
+          name: basename(path),
+          sizeBytes: h.stat.size,
+          createdAt: facts.createdAt ?? Math.round(h.stat.mtimeMs),
+          schemaVersion: facts.schemaVersion,
+          kind: facts.kind,
+          ...(facts.label === undefined ? {} : { label: facts.label }),
+        };
+      } finally {
+        db.close();
+      }
+    });
   }
 
   /** Every backup file in backups/, newest first (files that cannot be read are skipped). */
@@ -218,19 +223,24 @@ export class Backups {
     return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name) } : { items: page };
   }
 
-  /** An absolute path, or a file name in backups/. Throws NotFound when there is no such file. */
-  resolve(path: string): string {
-    return resolveFile(path, this.#dir, 'backups');
+  /** The rule for the files a host names (src/files.ts). */
+  get files(): Files {
+    return (this.#files ??= new Files(this.#o.paths));
   }
 
+  #files: Files | undefined;
+
+  /** Checks the file at `path` (absolute, or a name in backups/) as restore would, through a private view of it. */
   verify(path: string): BackupVerification {
-    const full = this.resolve(path);
-    const found = inspectDatabase(full, MIGRATIONS);
+    return this.files.withView(path, this.#dir, '/path', (view, h) => this.#verification(h.path, h.stat.size, inspectDatabase(view, MIGRATIONS)));
+  }
+
+  #verification(full: string, sizeBytes: number, found: ReturnType<typeof inspectDatabase>): BackupVerification {
     return {
       path: full,
       ok: found.ok,
       ...(found.reason === undefined ? {} : { reason: found.reason }),
-      sizeBytes: statSync(full).size,
+      sizeBytes,
       ...(found.schemaVersion === undefined ? {} : { schemaVersion: found.schemaVersion }),
       ...(found.integrity === undefined ? {} : { integrity: found.integrity }),
       ...(found.counts === undefined ? {} : { counts: found.counts }),
@@ -241,11 +251,18 @@ export class Backups {
 
   /** Deletes one backup file of backups/. Anything else is refused (InvalidParams). */
   delete(path: string): { path: string; sizeBytes: number } {
-    const full = this.resolve(path);
-    if (resolve(full, '..') !== resolve(this.#dir) || !BACKUP_FILE.test(basename(full))) {
-      throw invalidParams([{ path: '/path', message: 'must name a backup file (data_….db) in the backups folder' }]);
+    const full = this.files.resolve(path, this.#dir, '/path');
+    // Only backup files of backups/ are ever deleted: anything else is the store's or the user's.
+    if (resolve(full, '..') !== resolve(this.#dir)) throw fileRefused(path, 'outside', `only backup files in ${this.#dir} are deleted`);
+    if (!BACKUP_FILE.test(basename(full))) throw fileRefused(path, 'protected', 'not a backup file (data_….db)');
+    let st;
+    try {
+      st = lstatSync(full);
+    } catch (err) {
+      throw fileError(err, path);
     }
-    const sizeBytes = statSync(full).size;
+    if (!st.isFile()) throw fileRefused(path, st.isSymbolicLink() ? 'symlink' : 'not-a-file');
+    const sizeBytes = st.size;
     rmSync(full);
     fsyncPath(this.#dir);
     return { path: full, sizeBytes };
@@ -293,7 +310,26 @@ export class Backups {
     op: LongOperation = {},
     safetyKind: 'pre-restore' | 'pre-import' = 'pre-restore',
   ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
-    const source = this.resolve(path);
+    // The source is opened and judged, and SQLite reads a private view of it (src/files.ts).
+    const h = this.files.openRead(path, this.#dir, '/path');
+    let view: FileView | undefined;
+    try {
+      view = this.files.view(h, path);
+      return await this.#restore(h.path, view, op, safetyKind);
+    } catch (err) {
+      throw fileError(err, path);
+    } finally {
+      view?.dispose();
+      h.close();
+    }
+  }
+
+  async #restore(
+    source: string,
+    view: FileView,
+    op: LongOperation,
+    safetyKind: 'pre-restore' | 'pre-import',
+  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
     const { store, paths } = this.#o;
     // Backups and exports running beside the queue read this connection: let them finish.
     await this.quiesce();
@@ -303,7 +339,12 @@ export class Backups {
       // will be served, and a file that fails leaves no copy and changes nothing.
       const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
       Backups.cleanUp(paths);
-      const found = await stageVerified(source, staging, MIGRATIONS);
+      let found;
+      try {
+        found = await stageVerified(view.path, staging, MIGRATIONS);
+      } finally {
+        view.dispose();
+      }
       if (!found.ok) throw invalidBackup(source, found.reason ?? 'it is not a valid backup');
       if (op.cancelled?.()) {
         Backups.cleanUp(paths);

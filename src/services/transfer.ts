@@ -5,8 +5,8 @@
  * an export is whole or absent. An import reads and validates every record against the method
  * schemas (rpc-schema/) before it writes anything, then writes all of it in one transaction.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { closeSync, constants, fsyncSync, openSync, lstatSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ErrorCode, RpcError } from '../errors.js';
 import type { StoredPerformance, StoredSong } from '../generated/types.js';
 import * as validators from '../generated/validators.js';
@@ -14,7 +14,9 @@ import { paramErrors, type Validator } from '../rpc/dispatcher.js';
 import { fsyncPath, localStamp } from '../store/backup.js';
 import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
-import { resolveFile, tempPath } from '../paths.js';
+import { tempPath } from '../paths.js';
+import { fileError, type ExportKind, type Files, type ReadHandle } from '../files.js';
+import { tooDeepPointer } from '../json-limits.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 export const SONGS_FORMAT_VERSION = 1;
@@ -59,7 +61,7 @@ export function freeName(dir: string, stem: string, ext: string): string {
   for (let n = 1; ; n++) {
     const path = join(dir, `${stem}${n === 1 ? '' : `-${n}`}${ext}`);
     try {
-      statSync(path);
+      lstatSync(path); // a dangling symlink takes the name too (the file rule refuses it)
     } catch {
       return path;
     }
@@ -82,11 +84,26 @@ function writeAll(fd: number, data: FileData): number {
 
 /** Writes `data` to a new file at `path` (a work file: no fsync, no rename); answers the bytes written. */
 export function writeFile(path: string, data: FileData): number {
-  const fd = openSync(path, 'w');
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW);
   try {
     return writeAll(fd, data);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Creates `path` as a new file, never through a symlink or over anything there (O_EXCL): a
+ * leftover of ours by that name (a crash between writing and renaming) is removed first, once.
+ */
+export function openNew(path: string): number {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+  try {
+    return openSync(path, flags, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    rmSync(path, { force: true }); // unlinks a planted symlink itself, never its target
+    return openSync(path, flags, 0o644);
   }
 }
 
@@ -97,7 +114,7 @@ export function writeFile(path: string, data: FileData): number {
 export function writeFileAtomic(path: string, data: FileData): number {
   const tmp = tempPath(path);
   try {
-    const fd = openSync(tmp, 'w');
+    const fd = openNew(tmp);
     let bytes: number;
     try {
       bytes = writeAll(fd, data);
@@ -136,6 +153,38 @@ export function* jsonPieces(doc: object): Generator<string> {
   yield entries.length ? '\n}\n' : '}\n';
 }
 
+/**
+ * The whole content of the judged file `h`, read from its descriptor; InvalidImport when it is
+ * larger than `max` bytes (checked as it is read: a file that grows meanwhile is caught too).
+ */
+export function readCapped(h: ReadHandle, max: number, shown: string): Buffer {
+  const tooLarge = (size: number): RpcError =>
+    invalidImport([
+      {
+        path: '',
+        message:
+          `the file is ${size} bytes or more, more than the ${max} (512 MiB) one import reads: export and import the songs in ` +
+          'parts (export.songs {ids}), or move the whole library with export.full and import.full',
+      },
+    ]);
+  if (h.stat.size > max) throw tooLarge(h.stat.size);
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(Math.max(h.stat.size - total, 0) + 1, 16 * 1024 * 1024));
+      const n = readSync(h.fd, buf, 0, buf.length, total);
+      if (n === 0) break;
+      total += n;
+      if (total > max) throw tooLarge(total);
+      parts.push(n === buf.length ? buf : buf.subarray(0, n));
+    }
+  } catch (err) {
+    throw err instanceof RpcError ? err : fileError(err, shown);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
 const validatorOf = (name: string): Validator => (validators as unknown as Record<string, Validator>)[name]!;
 
 export interface TransferOptions {
@@ -143,6 +192,8 @@ export interface TransferOptions {
   songs: Repository<StoredSong>;
   performances: Repository<StoredPerformance>;
   exportsDir: string;
+  /** The rule for the files a host names (src/files.ts). */
+  files: Files;
   appVersion: string;
   now?: () => number;
 }
@@ -186,10 +237,12 @@ export class Transfer {
     return out;
   }
 
-  /** Where an export goes: `path` (absolute, or a name in exports/) or a fresh dated name in exports/. */
-  target(path: string | undefined, stem: string, ext: string): string {
-    if (path === undefined) return freeName(this.#o.exportsDir, `${stem}_${stamp(this.#now())}`, ext);
-    return isAbsolute(path) ? path : resolve(this.#o.exportsDir, path);
+  /**
+   * Where an export goes: `path` (absolute, or a name in exports/) or a fresh dated name in
+   * exports/, as the file rule allows (src/files.ts: FileRefused or InvalidParams at /path).
+   */
+  target(path: string | undefined, stem: string, ext: string, kind: ExportKind): string {
+    return this.#o.files.exportTarget(path, kind, '/path', () => freeName(this.#o.exportsDir, `${stem}_${stamp(this.#now())}`, ext));
   }
 
   exportSongs(options: { ids?: string[]; path?: string; includePerformances?: boolean }): {
@@ -199,36 +252,44 @@ export class Transfer {
     sizeBytes: number;
   } {
     const doc = this.songsDocument(options.ids, options.includePerformances ?? true);
-    const path = this.target(options.path, 'songs_export', '.json');
-    const sizeBytes = writeFileAtomic(path, jsonPieces(doc));
+    const path = this.target(options.path, 'songs_export', '.json', 'songs-json');
+    let sizeBytes: number;
+    try {
+      sizeBytes = writeFileAtomic(path, jsonPieces(doc));
+    } catch (err) {
+      throw fileError(err, options.path ?? path);
+    }
     return { path, songs: doc.songs.length, performances: doc.performances.length, sizeBytes };
   }
 
-  /** A file to import: absolute, or a name in exports/. Throws NotFound. */
-  resolveImport(path: string): string {
-    return resolveFile(path, this.#o.exportsDir, 'files');
+  /** Opens a file to import (absolute, or a name in exports/) as the file rule allows; the caller closes it. */
+  openImport(path: string): ReadHandle {
+    return this.#o.files.openRead(path, this.#o.exportsDir, '/path');
   }
 
   /** Reads and validates an export file; throws InvalidImport listing every record and field at fault. */
   readSongs(path: string): SongsExport {
-    const full = this.resolveImport(path);
-    const size = statSync(full).size;
-    if (size > MAX_IMPORT_BYTES) {
-      throw invalidImport([
-        {
-          path: '',
-          message:
-            `the file is ${size} bytes, more than the ${MAX_IMPORT_BYTES} (512 MiB) one import reads: export and import the songs in ` +
-            'parts (export.songs {ids}), or move the whole library with export.full and import.full',
-        },
-      ]);
+    const h = this.openImport(path);
+    let bytes: Buffer;
+    try {
+      bytes = readCapped(h, MAX_IMPORT_BYTES, path);
+    } finally {
+      h.close();
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw invalidImport([{ path: '', message: 'is not UTF-8 text (export files are UTF-8 JSON): convert it to UTF-8, nothing was read from it' }]);
     }
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(full, 'utf8'));
+      doc = JSON.parse(text);
     } catch (err) {
       throw invalidImport([{ path: '', message: `not JSON: ${(err as Error).message}` }]);
     }
+    const deep = tooDeepPointer(doc);
+    if (deep !== undefined) throw invalidImport([{ path: deep, message: 'is nested deeper than the 1,000 levels a stored value may have' }]);
     return this.validateSongs(doc);
   }
 

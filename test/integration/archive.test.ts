@@ -20,6 +20,7 @@ import { Procs, fails, ok, stop } from '../helpers/rpc.js';
 
 const INVALID_PARAMS = -32602;
 const NOT_FOUND = -32001;
+const FILE_REFUSED = -32022;
 const INVALID_BACKUP = -32020;
 const INVALID_IMPORT = -32021;
 const CANCELLED = -32800;
@@ -602,9 +603,9 @@ describe('export.full and import.full', function () {
       expect(existsSync(e.data.path)).to.equal(true);
     });
 
-    it('a missing path is -32001, absolute or in exports/; no path is -32602', async () => {
-      await refused(join(procs.ownDir('wr-archive-none-'), 'missing.zip'), NOT_FOUND);
-      await refused('missing.zip', NOT_FOUND);
+    it('a missing path is -32022 (not-found), absolute or in exports/; no path is -32602', async () => {
+      await refused(join(procs.ownDir('wr-archive-none-'), 'missing.zip'), FILE_REFUSED);
+      await refused('missing.zip', FILE_REFUSED);
       await fails(target, 'import.full', {}, INVALID_PARAMS);
       await fails(target, 'import.full', { path: '' }, INVALID_PARAMS);
     });

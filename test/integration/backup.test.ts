@@ -17,6 +17,7 @@ import { sleep, sqlite3 } from '../helpers/check.js';
 
 const INVALID_PARAMS = -32602;
 const NOT_FOUND = -32001;
+const FILE_REFUSED = -32022;
 const INVALID_BACKUP = -32020;
 const CANCELLED = -32800;
 
@@ -325,26 +326,26 @@ describe('backup.*', function () {
       // Files without a backup's name are not listed.
       expect((await ok(p, 'backup.list', {})).items.map((b: any) => b.name)).to.deep.equal([good.name]);
 
-      await fails(p, 'backup.verify', { path: 'data_2001-01-01_000000.db' }, NOT_FOUND);
+      expect((await fails(p, 'backup.verify', { path: 'data_2001-01-01_000000.db' }, FILE_REFUSED)).data).to.include({ path: 'data_2001-01-01_000000.db', reason: 'not-found' });
       await fails(p, 'backup.verify', { path: '' }, INVALID_PARAMS);
     });
 
-    it('deletes a backup file; refuses paths outside backups/ (-32602) and missing files (-32001)', async () => {
+    it('deletes a backup file; refuses (-32022) anything but a backup file in backups/, and missing files', async () => {
       const { p } = await withSongs();
       const a = await ok(p, 'backup.create', { label: 'a' });
       const b = await ok(p, 'backup.create', { label: 'b' });
       const d = p.dataDir;
 
       const dataDb = join(d, 'data.db');
-      await fails(p, 'backup.delete', { path: dataDb }, INVALID_PARAMS);
-      await fails(p, 'backup.delete', { path: '../data.db' }, INVALID_PARAMS);
+      expect((await fails(p, 'backup.delete', { path: dataDb }, FILE_REFUSED)).data.reason).to.equal('outside');
+      expect((await fails(p, 'backup.delete', { path: '../data.db' }, FILE_REFUSED)).data.reason).to.equal('outside');
       const outside = join(procs.ownDir('wr-backup-outside-'), a.name);
       copyFileSync(a.path, outside);
-      await fails(p, 'backup.delete', { path: outside }, INVALID_PARAMS);
+      expect((await fails(p, 'backup.delete', { path: outside }, FILE_REFUSED)).data.reason).to.equal('outside');
       writeFileSync(join(backupsDir(d), 'notes.txt'), 'not a backup');
-      await fails(p, 'backup.delete', { path: 'notes.txt' }, INVALID_PARAMS);
-      await fails(p, 'backup.delete', { path: 'data_2001-01-01_000000.db' }, NOT_FOUND);
-      await fails(p, 'backup.delete', { path: join(backupsDir(d), 'data_2001-01-01_000000.db') }, NOT_FOUND);
+      expect((await fails(p, 'backup.delete', { path: 'notes.txt' }, FILE_REFUSED)).data.reason).to.equal('protected');
+      expect((await fails(p, 'backup.delete', { path: 'data_2001-01-01_000000.db' }, FILE_REFUSED)).data.reason).to.equal('not-found');
+      await fails(p, 'backup.delete', { path: join(backupsDir(d), 'data_2001-01-01_000000.db') }, FILE_REFUSED);
       await fails(p, 'backup.delete', {}, INVALID_PARAMS);
       for (const f of [dataDb, outside, join(backupsDir(d), 'notes.txt'), a.path, b.path]) expect(existsSync(f), f).to.equal(true);
       expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 3 });
@@ -356,7 +357,7 @@ describe('backup.*', function () {
       expect(byPath).to.deep.equal({ path: b.path, sizeBytes: b.sizeBytes });
       expect(backupFiles(d)).to.deep.equal(['notes.txt']);
       expect((await ok(p, 'backup.list', {})).items).to.deep.equal([]);
-      await fails(p, 'backup.delete', { path: a.name }, NOT_FOUND);
+      await fails(p, 'backup.delete', { path: a.name }, FILE_REFUSED);
     });
 
     it('prunes all but the newest `keep`, of one kind or of all, and only older ones with olderThanDays', async () => {
@@ -470,8 +471,8 @@ describe('backup.*', function () {
         // nothing changed, so no store.changed either
         expect((p.received.slice(mark) as any[]).filter((m) => m && m.method === 'store.changed'), name).to.deep.equal([]);
       }
-      await fails(p, 'backup.restore', { path: 'data_2001-01-01_000000.db' }, NOT_FOUND);
-      await fails(p, 'backup.restore', { path: 'missing.db' }, NOT_FOUND);
+      await fails(p, 'backup.restore', { path: 'data_2001-01-01_000000.db' }, FILE_REFUSED);
+      expect((await fails(p, 'backup.restore', { path: 'missing.db' }, FILE_REFUSED)).data).to.include({ path: 'missing.db', reason: 'not-found' });
       await fails(p, 'backup.restore', {}, INVALID_PARAMS);
       expect(backupFiles(d)).to.deep.equal(files);
 

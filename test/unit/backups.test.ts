@@ -483,14 +483,15 @@ describe('Backups.verify and inspectDatabase', () => {
     expect(v.ok).to.equal(true);
   });
 
-  it('a missing file is RpcError -32001', () => {
+  it('a missing file is FileRefused (-32022, not-found), a folder is FileRefused (not-a-file)', () => {
     for (const path of ['data_1999-01-01_000000.db', join(c.paths.dataDir, 'nope.db')]) {
       const err = thrown(() => c.backups.verify(path));
       expect(err).to.be.instanceOf(RpcError);
-      expect(err.code).to.equal(-32001);
+      expect(err.code).to.equal(-32022);
+      expect(err.data).to.deep.include({ path, reason: 'not-found' });
     }
     // A directory is not a file either.
-    expect(thrown(() => c.backups.verify(c.paths.logsDir)).code).to.equal(-32001);
+    expect(thrown(() => c.backups.verify(c.paths.logsDir)).data).to.deep.include({ reason: 'not-a-file' });
   });
 
   it('garbage (random bytes) is not ok', () => {
@@ -649,13 +650,14 @@ describe('Backups.delete', () => {
     expect(readdirSync(c.paths.backupsDir)).to.deep.equal([]);
   });
 
-  it('refuses (-32602) a file outside backups/, even one named like a backup, and leaves it in place', () => {
+  it('refuses (-32022, outside) a file outside backups/, even one named like a backup, and leaves it in place', () => {
     const outside = join(c.paths.dataDir, good.name);
     copyFileSync(good.path, outside);
     for (const path of [outside, `../${good.name}`, '../data.db', c.paths.dbPath]) {
       const err = thrown(() => c.backups.delete(path));
       expect(err, path).to.be.instanceOf(RpcError);
-      expect(err.code, path).to.equal(-32602);
+      expect(err.code, path).to.equal(-32022);
+      expect(err.data.reason, path).to.equal('outside');
     }
     expect(existsSync(outside)).to.equal(true);
     expect(existsSync(c.paths.dbPath)).to.equal(true);
@@ -663,20 +665,22 @@ describe('Backups.delete', () => {
     expect(songCount(c.ts)).to.equal(1);
   });
 
-  it('refuses (-32602) a file in backups/ not named like a backup, and leaves it in place', () => {
+  it('refuses (-32022, protected) a file in backups/ not named like a backup, and leaves it in place', () => {
     for (const name of ['notes.txt', 'data_latest.db', `${good.name}.bak`]) {
       const path = join(c.paths.backupsDir, name);
       copyFileSync(good.path, path);
       const err = thrown(() => c.backups.delete(name));
-      expect(err.code, name).to.equal(-32602);
+      expect(err.code, name).to.equal(-32022);
+      expect(err.data.reason, name).to.equal('protected');
       expect(existsSync(path), name).to.equal(true);
     }
   });
 
-  it('a missing backup is -32001', () => {
+  it('a missing backup is -32022 (not-found)', () => {
     const err = thrown(() => c.backups.delete('data_1999-01-01_000000.db'));
     expect(err).to.be.instanceOf(RpcError);
-    expect(err.code).to.equal(-32001);
+    expect(err.code).to.equal(-32022);
+    expect(err.data.reason).to.equal('not-found');
     expect(existsSync(good.path)).to.equal(true);
   });
 });
@@ -949,11 +953,12 @@ describe('Backups.restore', () => {
       expect(songCount(c.ts)).to.equal(4);
     });
 
-    it('a missing source is -32001 and changes nothing', async () => {
+    it('a missing source is -32022 (not-found) and changes nothing', async () => {
       before = snapshot();
       const err = await rejection(c.backups.restore('data_1999-01-01_000000.db'));
       expect(err).to.be.instanceOf(RpcError);
-      expect(err.code).to.equal(-32001);
+      expect(err.code).to.equal(-32022);
+      expect(err.data.reason).to.equal('not-found');
       expect(snapshot()).to.deep.equal(before);
     });
 

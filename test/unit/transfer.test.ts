@@ -6,9 +6,11 @@
  * temporary data directories.
  */
 import { expect } from 'chai';
+import { Files } from '../../src/files.js';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcError } from '../../src/errors.js';
 import { MIGRATIONS } from '../../src/generated/migrations.js';
@@ -90,6 +92,7 @@ async function openCtx(start = T0): Promise<Ctx> {
     songs: songRepo as never,
     performances: perfRepo as never,
     exportsDir: paths.exportsDir,
+    files: new Files(paths),
     appVersion: APP_VERSION,
     now: () => clock.t,
   });
@@ -309,10 +312,15 @@ describe('transfer: export', () => {
     const c = h.ctx;
     populate(c);
     expect(c.transfer.exportSongs({ path: 'mine.json' }).path).to.equal(join(c.paths.exportsDir, 'mine.json'));
-    const abs = join(c.ts.dir, 'elsewhere.json');
-    expect(c.transfer.exportSongs({ path: abs }).path).to.equal(abs);
-    expect(JSON.parse(readFileSync(abs, 'utf8')).format).to.equal(SONGS_FORMAT);
-    expect(ls(c.paths.exportsDir)).to.deep.equal(['mine.json']);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'wr-elsewhere-'));
+    try {
+      const abs = join(elsewhere, 'elsewhere.json');
+      expect(c.transfer.exportSongs({ path: abs }).path).to.equal(abs);
+      expect(JSON.parse(readFileSync(abs, 'utf8')).format).to.equal(SONGS_FORMAT);
+      expect(ls(c.paths.exportsDir)).to.deep.equal(['mine.json']);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });
 
@@ -493,10 +501,11 @@ describe('transfer: a file that fails validation imports nothing', () => {
     expect(c.perfs.get(perf.id)).to.include({ songId: song.id, name: perf.name, revision: 1 });
   });
 
-  it('a file that does not exist is NotFound (-32001)', () => {
+  it('a file that does not exist is FileRefused (-32022, not-found), not "no record with id"', () => {
     const err = thrown(() => h.ctx.transfer.readSongs('missing.json'));
     expect(err).to.be.instanceOf(RpcError);
-    expect(err.code).to.equal(NOT_FOUND);
+    expect(err.code).to.equal(-32022);
+    expect(err.data).to.deep.equal({ path: 'missing.json', reason: 'not-found', details: err.data.details });
   });
 });
 
