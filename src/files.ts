@@ -404,6 +404,19 @@ export function withJudgedView<T>(path: string, workDir: string, fn: (view: stri
   }
 }
 
+/** The async twin of withJudgedView. */
+export async function withJudgedViewAsync<T>(path: string, workDir: string, fn: (view: string, h: ReadHandle) => Promise<T>): Promise<T> {
+  const h = openJudged(path, path);
+  let v: FileView | undefined;
+  try {
+    v = privateView(h, workDir, path);
+    return await fn(v.path, h);
+  } finally {
+    v?.dispose();
+    h.close();
+  }
+}
+
 /** Makes `dest` the same bytes as the judged file `h`: a hard link to the same file, or a copy from its descriptor. */
 function privateCopy(h: ReadHandle, dest: string, shown: string): void {
   try {

@@ -10,6 +10,8 @@ import { MIGRATIONS } from '../generated/migrations.js';
 import type { DataPaths } from '../paths.js';
 import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, removeDatabaseFile, RESTORING_SUFFIX, stageVerified } from './backup.js';
 import { SqliteError } from './sqlite.js';
+import { withJudgedView, withJudgedViewAsync } from '../files.js';
+import { ErrorCode, RpcError } from '../errors.js';
 
 export interface Recovery {
   reason: string;
@@ -41,20 +43,26 @@ const stamp = (at: number): string => {
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 };
 
-/** The backups in `dir` that can be read, newest first by the time they record (cheap to read). */
-function backupsNewestFirst(dir: string): string[] {
+/**
+ * The backups that can be read, newest first by the time they record (cheap to read). Each is
+ * opened and judged before SQLite reads a private view of it: a FIFO named like a backup is skipped.
+ */
+function backupsNewestFirst(paths: DataPaths): string[] {
+  const dir = paths.backupsDir;
   const candidates: { path: string; name: string; createdAt: number }[] = [];
   for (const name of existsSync(dir) ? readdirSync(dir) : []) {
     if (!BACKUP_FILE.test(name)) continue;
     const path = join(dir, name);
     let createdAt = 0;
     try {
-      const db = openUntrusted(path);
-      try {
-        createdAt = readFacts(db).createdAt ?? 0;
-      } finally {
-        db.close();
-      }
+      createdAt = withJudgedView(path, paths.dataDir, (view) => {
+        const db = openUntrusted(view);
+        try {
+          return readFacts(db).createdAt ?? 0;
+        } finally {
+          db.close();
+        }
+      });
     } catch {
       continue; // not a database
     }
@@ -73,8 +81,15 @@ export async function recoverFromDamage(paths: DataPaths, reason: string, now = 
   const staging = `${paths.dbPath}${RESTORING_SUFFIX}`;
   removeDatabaseFile(staging); // a copy that fails is removed by stageVerified itself
   let best: string | undefined;
-  for (const candidate of backupsNewestFirst(paths.backupsDir)) {
-    if ((await stageVerified(candidate, staging, MIGRATIONS)).ok) {
+  for (const candidate of backupsNewestFirst(paths)) {
+    let ok: boolean;
+    try {
+      ok = await withJudgedViewAsync(candidate, paths.dataDir, async (view) => (await stageVerified(view, staging, MIGRATIONS)).ok);
+    } catch (err) {
+      if (!(err instanceof RpcError) || err.code === ErrorCode.StorageFull) throw err; // a full disk stops the start, as before
+      ok = false; // swapped for something that is not a file since it was listed
+    }
+    if (ok) {
       best = candidate;
       break;
     }

@@ -235,6 +235,18 @@ describe('adversarial: the file rule (export, import and backup paths)', functio
       await intact();
     });
 
+    it('recovery at start passes over a FIFO named like the newest backup and restores the good one', async () => {
+      const good = await ok(p, 'backup.create', {});
+      const d = p.dataDir;
+      await stop(p);
+      mkfifo(join(d, 'backups', 'data_2999-01-01_000000.db'));
+      writeFileSync(join(d, 'data.db'), Buffer.alloc(8192, 0x5a)); // damaged beyond reading
+      p = await procs.launch({ dataDir: d });
+      const info = await answered(p, 'system.info', {});
+      expect(info.result.recovery.restoredFrom).to.equal(good.path);
+      await intact();
+    });
+
     it('a file swapped for a FIFO (and back) over and over while it is verified and imported: every call is answered', async function () {
       const backup = await ok(p, 'backup.create', {});
       const exported = await ok(p, 'export.songs', { path: join(outside, 'songs.json') });
