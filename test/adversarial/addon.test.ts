@@ -12,6 +12,7 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -124,15 +125,17 @@ describe('the packaged binary loads only a verified SQLite addon', function () {
 
   it('does not follow a symbolic link planted at the file name: the link is replaced, its target untouched', () => {
     const { env, cache, file, good } = warmed();
-    // The target has the addon's size: a loader that checks only the size would load it.
-    const target = join(dir, `planted-${++n}.node`);
-    const planted = Buffer.alloc(good.length, 0x5a);
-    writeFileSync(target, planted);
-    rmSync(file);
-    symlinkSync(target, file);
-    expectPong(ping(env));
-    expect(verifiedAddon(cache)).to.equal(file);
-    expect(readFileSync(target).equals(planted), 'target untouched').to.equal(true);
+    // Targets of the addon's size (a loader that checks only the size would load them): junk, and
+    // a good copy in a folder of the test's (which others might be able to change).
+    for (const planted of [Buffer.alloc(good.length, 0x5a), good]) {
+      const target = join(dir, `planted-${++n}.node`);
+      writeFileSync(target, planted);
+      rmSync(file);
+      symlinkSync(target, file);
+      expectPong(ping(env));
+      expect(verifiedAddon(cache)).to.equal(file);
+      expect(readFileSync(target).equals(planted), 'target untouched').to.equal(true);
+    }
   });
 
   it('replaces a file at the name that others may write', () => {
@@ -140,6 +143,15 @@ describe('the packaged binary loads only a verified SQLite addon', function () {
     chmodSync(file, 0o666);
     expectPong(ping(env));
     expect(modeOf(verifiedAddon(cache)) & 0o022).to.equal(0);
+  });
+
+  it('replaces a file at the name that has another name too (a hard link someone kept)', () => {
+    const { env, cache, file, good } = warmed();
+    const kept = join(dir, `kept-${++n}.node`);
+    linkSync(file, kept);
+    expectPong(ping(env));
+    expect(statSync(verifiedAddon(cache)).nlink).to.equal(1);
+    expect(readFileSync(kept).equals(good)).to.equal(true);
   });
 
   it('makes a cache folder of its own with mode 0777 private (0700)', () => {
@@ -161,6 +173,15 @@ describe('the packaged binary loads only a verified SQLite addon', function () {
     expect(readdirSync(elsewhere)).to.deep.equal([]);
     expect(readlinkSync(cache)).to.equal(elsewhere);
     expect(readdirSync(tmp), 'the private temporary folder is removed').to.deep.equal([]);
+  });
+
+  it('does not use a cache folder inside a folder that others can write', () => {
+    const { env, xdg, cache, tmp } = fresh();
+    mkdirSync(xdg);
+    chmodSync(xdg, 0o777); // not sticky: anyone could rename the cache folder and put another in its place
+    expectPong(ping(env));
+    expect(existsSync(cache) ? readdirSync(cache) : []).to.deep.equal([]);
+    expect(readdirSync(tmp)).to.deep.equal([]);
   });
 
   it('does not use a cache folder that belongs to another user', function () {
@@ -187,24 +208,28 @@ describe('the packaged binary loads only a verified SQLite addon', function () {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    const answer = await new Promise<string>((done, fail) => {
-      child.stdout.once('data', (d: Buffer) => done(d.toString()));
-      child.once('exit', () => fail(new Error(`exited before answering: ${stderr}`)));
-      child.stdin.write('{"jsonrpc":"2.0","id":1,"method":"system.ping"}\n');
-    });
-    expect(JSON.parse(answer).result).to.include({ pong: true });
-    if (existsSync(`/proc/${child.pid}/maps`)) {
-      const loaded = readFileSync(`/proc/${child.pid}/maps`, 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('better_sqlite3'))
-        .map((l) => l.slice(l.indexOf('/')));
-      expect(loaded).to.have.length.greaterThan(0);
-      const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      const pattern = new RegExp(`^${escape(tmp)}/whiteroom-store-[^/]+/${escape(name)} \\(deleted\\)$`);
-      for (const path of loaded) expect(path).to.match(pattern);
+    try {
+      const answer = await new Promise<string>((done, fail) => {
+        child.stdout.once('data', (d: Buffer) => done(d.toString()));
+        child.once('exit', () => fail(new Error(`exited before answering: ${stderr}`)));
+        child.stdin.write('{"jsonrpc":"2.0","id":1,"method":"system.ping"}\n');
+      });
+      expect(JSON.parse(answer).result).to.include({ pong: true });
+      if (existsSync(`/proc/${child.pid}/maps`)) {
+        const loaded = readFileSync(`/proc/${child.pid}/maps`, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('better_sqlite3'))
+          .map((l) => l.slice(l.indexOf('/')));
+        expect(loaded).to.have.length.greaterThan(0);
+        const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const pattern = new RegExp(`^${escape(tmp)}/whiteroom-store-[^/]+/${escape(name)} \\(deleted\\)$`);
+        for (const path of loaded) expect(path).to.match(pattern);
+      }
+      child.stdin.end();
+      expect(await exited, stderr).to.equal(0);
+    } finally {
+      child.kill(); // a no-op once it has exited; a failed check must not leave it running
     }
-    child.stdin.end();
-    expect(await exited, stderr).to.equal(0);
     expect(readdirSync(tmp), 'only the planted file is left').to.deep.equal([name]);
     expect(readFileSync(join(tmp, name)).equals(planted)).to.equal(true);
   });
