@@ -20,9 +20,10 @@
  *     Two binaries starting together therefore never load half a file.
  *
  * The folders tried, in order: the per-user cache folder (the copy is kept and verified at each
- * start, ~2 ms), then a private folder made for this process under the temporary folder
- * (mkdtemp, 0700), removed as soon as the addon is loaded (POSIX) or at exit. When neither works
- * the process prints one `whiteroom-store:` line naming each folder and why, and exits 1.
+ * start: a few milliseconds, mostly reading and hashing ~2 MiB), then a private folder made for
+ * this process under the temporary folder (mkdtemp, 0700), removed as soon as the addon is
+ * loaded (POSIX) or at exit. When neither works the process prints one `whiteroom-store:` line
+ * naming each folder and why, and exits 1.
  *
  * On Windows there are no POSIX owners or modes: the folder checks are the symbolic-link and
  * folder tests only, and the per-user cache folder is protected by its ACLs.
