@@ -29,6 +29,9 @@ import { ROOT, tempDir } from '../helpers/process.js';
 
 const BUILT = resolve(process.env.WHITEROOM_STORE_BIN ?? join(ROOT, 'dist-bin', 'whiteroom-store'));
 const ADDON_NAME = /^better_sqlite3-([0-9a-f]{16})\.node$/;
+/** Binaries started at the same moment on an empty cache (the machine has 2 cores). */
+const CONCURRENT_STARTS = 6;
+const CONCURRENT_ROUNDS = 3;
 const isPosix = process.platform !== 'win32';
 const isRoot = process.getuid?.() === 0;
 
@@ -110,6 +113,26 @@ describe('the packaged binary loads only a verified SQLite addon', function () {
     expectPong(ping(env));
     const after = statSync(file);
     expect([after.ino, after.mtimeMs, after.ctimeMs]).to.deep.equal([before.ino, before.mtimeMs, before.ctimeMs]);
+  });
+
+  it('binaries starting together on an empty cache all load a whole, verified file', async () => {
+    const one = (env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((done) => {
+        const child = spawn(bin, ['--data-dir', join(dir, `data-${++n}`), 'call', 'system.ping'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => done({ code, stderr }));
+      });
+    // A race shows only sometimes: a few rounds, each on an empty cache.
+    for (let round = 0; round < CONCURRENT_ROUNDS; round++) {
+      const { env, cache, tmp } = fresh();
+      // No fallback: each must succeed through the cache folder, while the others write it too.
+      rmSync(tmp, { recursive: true });
+      writeFileSync(tmp, 'not a folder');
+      const results = await Promise.all(Array.from({ length: CONCURRENT_STARTS }, () => one(env)));
+      expect(results, JSON.stringify(results)).to.deep.equal(results.map(() => ({ code: 0, stderr: '' })));
+      verifiedAddon(cache); // one file: no temporary file left behind
+    }
   });
 
   it('detects a tampered file of the same size in the cache, replaces it, and works', () => {
