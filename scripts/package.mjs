@@ -10,9 +10,11 @@
 //   4. copy node, (macOS) remove its signature
 //   5. postject                inject the blob
 //   6. (macOS) ad-hoc codesign; see docs/packaging.md for release signing
+//   7. one call with an empty cache: the binary verifies and loads the addon it carries
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +139,18 @@ const noise = /^warning: Can't find string offset for section name '\.note[^']*'
 for (const line of `${injected.stdout}${injected.stderr}`.split('\n')) if (line && !noise.test(line)) console.error(line);
 if (injected.status !== 0) throw new Error(`postject failed (exit ${injected.status})`);
 if (isMac) run('codesign', ['--sign', '-', binary]);
+
+// The binary verifies the addon's SHA-256 before loading it (src/store/native-addon.ts): one call
+// with an empty cache of its own proves the asset it carries is the one whose hash is compiled in.
+step('checking that the binary loads the addon it carries');
+const probe = mkdtempSync(join(tmpdir(), 'wr-package-'));
+try {
+  const env = { ...process.env, HOME: probe, XDG_CACHE_HOME: join(probe, 'cache'), LOCALAPPDATA: join(probe, 'local') };
+  const ping = spawnSync(binary, ['--data-dir', join(probe, 'data'), 'call', 'system.ping'], { env, encoding: 'utf8' });
+  if (ping.status !== 0) throw new Error(`the binary cannot load its addon (exit ${ping.status}): ${ping.stderr}`);
+} finally {
+  rmSync(probe, { recursive: true, force: true });
+}
 
 const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
 step(`done: ${binary} (${(statSync(binary).size / 1048576).toFixed(1)} MiB), --version says ${version}`);
