@@ -7,10 +7,20 @@
  * Synchronous handlers (nearly all: better-sqlite3 is synchronous) are answered in the same tick
  * their message arrived in; an asynchronous one holds the queue until it settles, so a write's
  * transaction never interleaves with another request's work.
+ *
+ * Backpressure: while the host is not reading the answers (the writer is blocked), the queue takes
+ * no more requests and the reader stops reading, so the host's writes block instead of the
+ * sidecar's memory growing; both resume when the output drains. Reading also stops while the
+ * queue holds more than MAX_QUEUED_CHARS of requests (a host flooding a long request).
+ *
+ * Nesting: a message nested deeper than MAX_JSON_DEPTH is refused here, before any handler sees
+ * it: -32602 at the JSON pointer of the too-deep value when it lies in params, else -32600.
  */
 import type { MessageReader } from 'vscode-jsonrpc/node';
-import { ErrorCode, RpcError } from '../errors.js';
-import { errorResponse, runsBeside, type Dispatcher, type Response } from './dispatcher.js';
+import { ErrorCode, RpcError, invalidParams } from '../errors.js';
+import { jsonPointer, MAX_JSON_DEPTH, pathTooDeep } from '../json-limits.js';
+import { errorResponse, runsBeside, type Dispatcher, type Id, type Response } from './dispatcher.js';
+import { textOf } from './raw-text.js';
 import { FramingError, type StreamMessageWriter } from './transport.js';
 
 export interface ServerLog {
@@ -18,8 +28,11 @@ export interface ServerLog {
   error(obj: object, msg: string): void;
 }
 
+/** Requests queued (as JSON text) past which the server stops reading input: 64 Mi characters. */
+const MAX_QUEUED_CHARS = 64 * 1024 * 1024;
+
 export interface ServerOptions {
-  reader: MessageReader;
+  reader: MessageReader & { pause(): void; resume(): void };
   writer: StreamMessageWriter;
   dispatcher: Dispatcher;
   log: ServerLog;
@@ -40,6 +53,9 @@ export class Server {
   readonly #o: ServerOptions;
   readonly #queue: Item[] = [];
   #busy = false;
+  /** Characters of JSON text in the queue (an estimate of its memory). */
+  #queuedChars = 0;
+  #readingPaused = false;
   #inputEnded = false;
   #endReported = false;
   #idleWaiters: (() => void)[] = [];
@@ -68,6 +84,7 @@ export class Server {
       outputFailed = true;
       this.#o.onOutputError(err);
     });
+    writer.onDrain(() => this.#pump());
     reader.listen((msg) => this.#enqueue(msg));
   }
 
@@ -90,6 +107,7 @@ export class Server {
 
   /** Answers every queued message with `err` and empties the queue (shutdown). */
   refuseQueued(err: RpcError): void {
+    this.#queuedChars = 0;
     for (const item of this.#queue.splice(0)) {
       if (item instanceof FramingError || item instanceof Job) continue;
       for (const m of Array.isArray(item) ? item : [item]) {
@@ -112,12 +130,33 @@ export class Server {
       return;
     }
     this.#queue.push(item);
+    this.#queuedChars += textOf(item)?.length ?? 0;
     this.#pump();
   }
 
+  /** Whether the next queued item may run now: never while a request runs, jobs even when the host is not reading. */
+  #mayRun(): boolean {
+    return !this.#busy && this.#queue.length > 0 && (!this.#o.writer.blocked || this.#queue[0] instanceof Job);
+  }
+
+  /** Pauses or resumes reading input: read only while answers are read and the queue is short. */
+  #flow(): void {
+    const read = !this.#o.writer.blocked && this.#queuedChars <= MAX_QUEUED_CHARS;
+    if (read === !this.#readingPaused) return;
+    this.#readingPaused = !read;
+    if (read) this.#o.reader.resume();
+    else this.#o.reader.pause();
+  }
+
   #pump(): void {
-    while (!this.#busy && this.#queue.length > 0) {
+    this.#drain();
+    this.#flow();
+  }
+
+  #drain(): void {
+    while (this.#mayRun()) {
       const item = this.#queue.shift();
+      this.#queuedChars -= textOf(item)?.length ?? 0;
       if (item instanceof Job) {
         try {
           item.run();
@@ -132,7 +171,7 @@ export class Server {
       }
       const ids = idsOf(item);
       for (const id of ids) this.#running.add(id);
-      const out = this.#o.dispatcher.handle(item);
+      const out = this.#handle(item);
       if (out instanceof Promise && runsBeside(out)) {
         // A long operation that lets the queue go on; its answer is sent when it is done.
         const key = ids[0];
@@ -167,6 +206,32 @@ export class Server {
     }
   }
 
+  /** Dispatches a message, refusing what is nested too deep (a batch member alone, the others run). */
+  #handle(item: unknown): ReturnType<Dispatcher['handle']> {
+    if (!Array.isArray(item)) return pathTooDeep(item) === undefined ? this.#o.dispatcher.handle(item) : tooDeep(item);
+    if (pathTooDeep(item) === undefined) return this.#o.dispatcher.handle(item);
+    // Members are one level deeper inside their batch: each is measured as a message of its own
+    // less that level. Members run in order as in Dispatcher.handle.
+    const answers: Response[] = [];
+    const run = (i: number): Response[] | undefined | Promise<Response[] | undefined> => {
+      for (; i < item.length; i++) {
+        const member: unknown = item[i];
+        // A one-member batch, so that a member that is itself an array is refused as the dispatcher would.
+        const r = pathTooDeep(member, MAX_JSON_DEPTH - 1) === undefined ? this.#o.dispatcher.handle([member]) : tooDeep(member, 1);
+        if (r instanceof Promise) {
+          const next = i + 1;
+          return r.then((a) => {
+            if (a) answers.push(...[a].flat());
+            return run(next);
+          });
+        }
+        if (r) answers.push(...[r].flat());
+      }
+      return answers.length ? answers : undefined;
+    };
+    return run(0);
+  }
+
   #wakeIdle(): void {
     if (this.#busy || this.#beside.size > 0) return;
     for (const w of this.#idleWaiters.splice(0)) w();
@@ -190,6 +255,26 @@ export class Server {
   #send(out: Response | Response[] | undefined): void {
     if (out !== undefined) void this.#o.writer.write(out as never);
   }
+}
+
+const isValidId = (v: unknown): v is Id =>
+  typeof v === 'string' || v === null || (typeof v === 'number' && Number.isFinite(v));
+
+/**
+ * The answer to a message nested deeper than the limit (`outer`: levels around it, 1 in a batch):
+ * -32602 with the JSON pointer into params when the too-deep value lies in them, else -32600;
+ * nothing for a notification.
+ */
+function tooDeep(msg: unknown, outer = 0): Response | undefined {
+  const path = pathTooDeep(msg, MAX_JSON_DEPTH - outer) ?? [];
+  const m = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : undefined;
+  if (m && !('id' in m) && typeof m.method === 'string') return undefined; // a notification: refused silently
+  const id = m && isValidId(m.id) ? m.id : null;
+  const limit = `is nested deeper than ${MAX_JSON_DEPTH} levels (the limit of a message)`;
+  if (m && typeof m.method === 'string' && path[0] === 'params' && path.length > 1) {
+    return errorResponse(id, invalidParams([{ path: jsonPointer(path.slice(1)), message: limit }]));
+  }
+  return errorResponse(id, new RpcError(ErrorCode.InvalidRequest, `Invalid request: the value at ${jsonPointer(path) || '/'} ${limit}`));
 }
 
 /** The ids of the requests in a queued item (a message or a batch). */
