@@ -311,15 +311,15 @@ describe('transport: HeaderMessageReader keeps its footing', () => {
   });
 
   for (const [what, head] of [
-    ['negative', 'Content-Length: -5'],
-    ['non-numeric', 'Content-Length: five'],
-    ['a number with a fraction', 'Content-Length: 8.0'],
-    ['empty', 'Content-Length:'],
-    ['duplicate', 'Content-Length: 8\r\nContent-Length: 8'],
-    ['conflicting', 'Content-Length: 8\r\nContent-length: 12'],
-    ['missing', 'Content-Type: application/json'],
+    ['that is negative', 'Content-Length: -5'],
+    ['that is not a number', 'Content-Length: five'],
+    ['with a fraction', 'Content-Length: 8.0'],
+    ['that is empty', 'Content-Length:'],
+    ['given twice', 'Content-Length: 8\r\nContent-Length: 8'],
+    ['given twice, differently', 'Content-Length: 8\r\nContent-length: 12'],
+    ['that is missing', 'Content-Type: application/json'],
   ] as const) {
-    it(`a ${what} Content-Length is one parse error; its body is skipped and the next frame read`, async () => {
+    it(`a Content-Length ${what} is one parse error; its body is skipped and the next frame read`, async () => {
       const events = await feed(header(), [`${head}\r\n\r\n{"id":1}`, frame('{"id":2}')]);
       expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"id":2}', 'close']);
       expect(errors(events)[0]).to.match(/Content-Length/);
