@@ -15,6 +15,7 @@
  * Readers deliver whatever JSON arrives (objects, batches, scalars); deciding what is a valid
  * request is the dispatcher's job.
  */
+import { isUtf8 } from 'node:buffer';
 import { ErrorCode, RpcError } from '../errors.js';
 import { rememberText } from './raw-text.js';
 import {
@@ -129,6 +130,11 @@ abstract class StreamReader extends AbstractMessageReader {
 
   /** Parses one message body and hands it on, or reports it unparseable. */
   protected deliver(body: Buffer): void {
+    // JSON text is UTF-8 (RFC 8259); decoding invalid bytes would store U+FFFD in their place.
+    if (!isUtf8(body)) {
+      this.fireError(new FramingError('parse', 'not valid UTF-8: JSON text must be UTF-8; nothing of this message was read'));
+      return;
+    }
     let message: unknown;
     const text = body.toString('utf8');
     try {

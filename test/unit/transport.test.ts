@@ -397,6 +397,18 @@ describe('transport: NdjsonMessageReader and header blocks', () => {
   });
 });
 
+describe('transport: readers refuse what is not UTF-8', () => {
+  for (const [name, make] of [['ndjson', ndjson()], ['header', header()]] as const) {
+    it(`${name}: a message with invalid UTF-8 inside a string is a parse error, not a message with U+FFFD in it`, async () => {
+      const bad = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xc3]), Buffer.from('"}')]);
+      const wrap = (b: Buffer): Buffer => (name === 'ndjson' ? Buffer.concat([b, Buffer.from('\n')]) : Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b]));
+      const events = await feed(make, [wrap(bad), wrap(Buffer.from('{"name":"é"}'))]);
+      expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"name":"é"}', 'close']);
+      expect((events[0] as { message: string }).message).to.match(/UTF-8/);
+    });
+  }
+});
+
 describe('transport: reading pauses and resumes', () => {
   it('pause() stops taking chunks from the input; resume() takes them again', async () => {
     const input = new PassThrough();
