@@ -13,8 +13,9 @@
  * sidecar's memory growing; both resume when the output drains. Reading also stops while the
  * queue holds more than MAX_QUEUED_CHARS of requests (a host flooding a long request).
  *
- * Nesting: a message nested deeper than MAX_JSON_DEPTH is refused here, before any handler sees
- * it: -32602 at the JSON pointer of the too-deep value when it lies in params, else -32600.
+ * Refusals: a message nested deeper than MAX_JSON_DEPTH, or holding a string that is not Unicode
+ * (a lone surrogate), is refused here, before any handler sees it: -32602 at the JSON pointer of
+ * the value when it lies in params, else -32600.
  */
 import type { MessageReader } from 'vscode-jsonrpc/node';
 import { ErrorCode, RpcError, invalidParams } from '../errors.js';
@@ -206,18 +207,25 @@ export class Server {
     }
   }
 
-  /** Dispatches a message, refusing what is nested too deep (a batch member alone, the others run). */
+  /**
+   * Dispatches a message, refusing first what must not reach a handler (see `refusal`): a batch's
+   * refused members alone, the others run in order as in Dispatcher.handle.
+   */
   #handle(item: unknown): ReturnType<Dispatcher['handle']> {
-    if (!Array.isArray(item)) return pathTooDeep(item) === undefined ? this.#o.dispatcher.handle(item) : tooDeep(item);
-    if (pathTooDeep(item) === undefined) return this.#o.dispatcher.handle(item);
-    // Members are one level deeper inside their batch: each is measured as a message of its own
-    // less that level. Members run in order as in Dispatcher.handle.
+    const text = textOf(item);
+    const surrogates = text === undefined || SURROGATE_ESCAPE.test(text);
+    if (!Array.isArray(item)) {
+      const refused = refusal(item, 0, surrogates);
+      return refused ? refused.answer : this.#o.dispatcher.handle(item);
+    }
+    if (!refusal(item, 0, surrogates)) return this.#o.dispatcher.handle(item);
     const answers: Response[] = [];
     const run = (i: number): Response[] | undefined | Promise<Response[] | undefined> => {
       for (; i < item.length; i++) {
-        const member: unknown = item[i];
-        // A one-member batch, so that a member that is itself an array is refused as the dispatcher would.
-        const r = pathTooDeep(member, MAX_JSON_DEPTH - 1) === undefined ? this.#o.dispatcher.handle([member]) : tooDeep(member, 1);
+        // Members are one level deeper inside their batch. A one-member batch, so that a member
+        // that is itself an array is answered as the dispatcher answers it.
+        const refused = refusal(item[i], 1, surrogates);
+        const r = refused ? refused.answer : this.#o.dispatcher.handle([item[i]]);
         if (r instanceof Promise) {
           const next = i + 1;
           return r.then((a) => {
@@ -260,21 +268,55 @@ export class Server {
 const isValidId = (v: unknown): v is Id =>
   typeof v === 'string' || v === null || (typeof v === 'number' && Number.isFinite(v));
 
+/** A `\uD800`-`\uDFFF` escape: the only way a surrogate can reach a string (raw UTF-8 cannot encode one). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
 /**
- * The answer to a message nested deeper than the limit (`outer`: levels around it, 1 in a batch):
- * -32602 with the JSON pointer into params when the too-deep value lies in them, else -32600;
- * nothing for a notification.
+ * Whether a message must be refused before any handler sees it, and the answer: nested deeper
+ * than MAX_JSON_DEPTH (`outer`: levels around it, 1 in a batch), or holding a string that is not
+ * Unicode (a lone surrogate, which SQLite would store as bytes that read back as U+FFFD; checked
+ * only when `surrogates`, i.e. its text has a surrogate escape). The answer is -32602 at the JSON
+ * pointer into params when the value lies in them, else -32600; none for a notification.
  */
-function tooDeep(msg: unknown, outer = 0): Response | undefined {
-  const path = pathTooDeep(msg, MAX_JSON_DEPTH - outer) ?? [];
+function refusal(msg: unknown, outer: number, surrogates: boolean): { answer: Response | undefined } | undefined {
+  const deep = pathTooDeep(msg, MAX_JSON_DEPTH - outer);
+  const path = deep ?? (surrogates ? pathNotUnicode(msg) : undefined);
+  if (path === undefined) return undefined;
+  const problem = deep
+    ? `is nested deeper than ${MAX_JSON_DEPTH} levels (the limit of a message)`
+    : 'holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair): not Unicode text, so it cannot be stored as sent';
   const m = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : undefined;
-  if (m && !('id' in m) && typeof m.method === 'string') return undefined; // a notification: refused silently
+  if (m && !('id' in m) && typeof m.method === 'string') return { answer: undefined }; // a notification: refused silently
   const id = m && isValidId(m.id) ? m.id : null;
-  const limit = `is nested deeper than ${MAX_JSON_DEPTH} levels (the limit of a message)`;
   if (m && typeof m.method === 'string' && path[0] === 'params' && path.length > 1) {
-    return errorResponse(id, invalidParams([{ path: jsonPointer(path.slice(1)), message: limit }]));
+    return { answer: errorResponse(id, invalidParams([{ path: jsonPointer(path.slice(1)), message: problem }])) };
   }
-  return errorResponse(id, new RpcError(ErrorCode.InvalidRequest, `Invalid request: the value at ${jsonPointer(path) || '/'} ${limit}`));
+  return { answer: errorResponse(id, new RpcError(ErrorCode.InvalidRequest, `Invalid request: the value at ${jsonPointer(path) || '/'} ${problem}`)) };
+}
+
+/** String.prototype.isWellFormed (Node 20; not in the ES2023 lib the project compiles against). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * The path to the first string (value or key) in `value` that is not well-formed UTF-16, or
+ * undefined. Recursive: only called on values already known to be within MAX_JSON_DEPTH.
+ */
+function pathNotUnicode(value: unknown): (string | number)[] | undefined {
+  if (typeof value === 'string') return wellFormed(value) ? undefined : [];
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = pathNotUnicode(value[i]);
+      if (p) return [i, ...p];
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (!wellFormed(k)) return [k];
+    const p = pathNotUnicode(v);
+    if (p) return [k, ...p];
+  }
+  return undefined;
 }
 
 /** The ids of the requests in a queued item (a message or a batch). */
