@@ -564,9 +564,25 @@ describe('transport: output backpressure', () => {
     child = undefined;
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
+  const MB = 1024 * 1024;
 
-  it('while the host does not read its answers, the sidecar stops reading requests and its memory stays flat; then every answer arrives in order and end of input exits 0', async function () {
-    this.timeout(60_000);
+  /**
+   * Spawns the sidecar, stops reading its stdout, and writes requests with large answers
+   * (rpc.discover: ~90 KB for a 1 KB request, padded with a member the dispatcher ignores) until
+   * stdin stops taking them or CAP requests (~280 MB of answers) were written. Answers read later
+   * are recorded as [id, "result" | "error"] without keeping them (hundreds of MB).
+   */
+  async function stall(): Promise<{
+    c: ChildProcess;
+    exited: Promise<number | null>;
+    sent: number;
+    stalled: boolean;
+    baseline: number;
+    peak: number;
+    answers: [number, string][];
+    stderr: () => string;
+    readAgain: () => void;
+  }> {
     const dir = tempDir();
     dirs.push(dir);
     const [cmd, lead] = sidecarCommand();
@@ -578,26 +594,26 @@ describe('transport: output backpressure', () => {
     c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     c.stdin!.on('error', () => {});
     const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
-    // Answers are counted and their ids checked in order without keeping them (hundreds of MB).
-    let ids: number[] = [];
+    const answers: [number, string][] = [];
     let tail = '';
     const onData = (chunk: Buffer): void => {
       const lines = (tail + chunk.toString('utf8')).split('\n');
       tail = lines.pop()!;
-      for (const line of lines) ids.push(Number(/^\{"jsonrpc":"2\.0","id":(\d+),"result"/.exec(line)?.[1] ?? -1));
+      for (const line of lines) {
+        const m = /^\{"jsonrpc":"2\.0","id":(\d+),"(result|error)"/.exec(line);
+        answers.push(m ? [Number(m[1]), m[2]!] : [-1, line.slice(0, 100)]);
+      }
     };
     c.stdout!.on('data', onData);
     c.stdin!.write(`${JSON.stringify(req(0, 'system.ping'))}\n`);
-    while (ids.length < 1) await tick(10);
+    while (answers.length < 1) await tick(10);
+    answers.length = 0;
     const baseline = rssAnonBytes(c.pid!);
 
-    // The host stops reading. rpc.discover answers ~90 KB for a 1 KB request (padded with a member
-    // the dispatcher ignores, so that the pipes fill with few requests).
     c.stdout!.pause();
     c.stdout!.off('data', onData);
-    const answerBytes = 93_000;
     const pad = 'x'.repeat(1000);
-    const CAP = 3000; // ~280 MB of answers: far past the bound below if they were buffered
+    const CAP = 3000;
     let sent = 1;
     let stalled = false;
     while (sent < CAP && !stalled) {
@@ -612,19 +628,39 @@ describe('transport: output backpressure', () => {
       samples.push(rssAnonBytes(c.pid!));
       await tick(100);
     }
-    const peak = Math.max(...samples);
-    const MB = 1024 * 1024;
-    expect(stalled, `the sidecar read all ${sent} requests (answers of ~${Math.round((sent * answerBytes) / MB)} MB) although nobody read its answers`).to.equal(true);
-    expect(peak, `RssAnon ${Math.round(baseline / MB)} MB before, ${Math.round(peak / MB)} MB while stalled`).to.be.below(200 * MB);
+    const readAgain = (): void => {
+      c.stdout!.on('data', onData);
+      c.stdout!.resume();
+    };
+    return { c, exited, sent: sent - 1, stalled, baseline, peak: Math.max(...samples), answers, stderr: () => stderr, readAgain };
+  }
 
+  it('while the host does not read its answers, the sidecar stops reading requests and its memory stays flat; then every answer arrives in order and end of input exits 0', async function () {
+    this.timeout(60_000);
+    const s = await stall();
+    expect(s.stalled, `the sidecar read all ${s.sent} requests (~${Math.round((s.sent * 93_000) / MB)} MB of answers) although nobody read its answers`).to.equal(true);
+    expect(s.peak, `RssAnon ${Math.round(s.baseline / MB)} MB before, ${Math.round(s.peak / MB)} MB while stalled`).to.be.below(200 * MB);
     // End of input while stalled, then the host reads again: every answer, in order, then exit 0.
-    c.stdin!.end();
-    ids = [];
-    c.stdout!.on('data', onData);
-    c.stdout!.resume();
-    expect(await exited, stderr).to.equal(0);
-    expect(ids.length).to.equal(sent - 1);
-    expect(ids.every((id, i) => id === i + 1), 'answers in request order').to.equal(true);
+    s.c.stdin!.end();
+    s.readAgain();
+    expect(await s.exited, s.stderr()).to.equal(0);
+    expect(s.answers.length).to.equal(s.sent);
+    expect(s.answers.every(([id, kind], i) => id === i + 1 && kind === 'result'), 'results in request order').to.equal(true);
+  });
+
+  it('SIGTERM while the host does not read: once it reads again, what was read is answered in order (results, then -32030), and the exit is 0', async function () {
+    this.timeout(60_000);
+    const s = await stall();
+    expect(s.stalled).to.equal(true);
+    s.c.kill('SIGTERM');
+    await tick(200);
+    s.readAgain();
+    expect(await s.exited, s.stderr()).to.equal(0);
+    // Requests still in the pipe were never read, so never answered; every one read was.
+    expect(s.answers.length).to.be.above(0).and.at.most(s.sent);
+    expect(s.answers.every(([id], i) => id === i + 1), JSON.stringify(s.answers.slice(0, 5))).to.equal(true);
+    const firstError = s.answers.findIndex(([, kind]) => kind === 'error');
+    expect(firstError === -1 || s.answers.slice(firstError).every(([, kind]) => kind === 'error'), 'results, then refusals').to.equal(true);
   });
 });
 
