@@ -298,9 +298,11 @@ export class HeaderMessageReader extends StreamReader {
     while (start < buf.length && isSpace(buf[start]!)) start++; // whitespace between messages
     buf = buf.subarray(start);
     if (buf.length === 0) return undefined;
-    const text = buf.toString('latin1', 0, Math.min(buf.length, MAX_HEADER_BYTES + 4));
-    const end = text.indexOf('\r\n\r\n');
-    const lines = (end === -1 ? text : text.slice(0, end)).split('\r\n');
+    // Only the header block is decoded (the buffer may hold many pipelined messages after it).
+    const found = buf.indexOf('\r\n\r\n');
+    const end = found !== -1 && found <= MAX_HEADER_BYTES ? found : -1;
+    const text = buf.toString('latin1', 0, end !== -1 ? end : Math.min(buf.length, MAX_HEADER_BYTES + 4));
+    const lines = text.split('\r\n');
     // Junk is answered as soon as it is seen: a host that sent an NDJSON line waits for an answer.
     let offset = 0;
     for (let i = 0; i < lines.length; i++) {
