@@ -11,7 +11,7 @@
  * Backpressure: while the host is not reading the answers (the writer is blocked), the queue takes
  * no more requests and the reader stops reading, so the host's writes block instead of the
  * sidecar's memory growing; both resume when the output drains. Reading also stops while the
- * queue holds more than MAX_QUEUED_CHARS of requests (a host flooding a long request).
+ * queue holds more than DEFAULT_MAX_QUEUED_CHARS of requests (a host flooding a long request).
  *
  * Refusals: a message nested deeper than MAX_JSON_DEPTH, or holding a string that is not Unicode
  * (a lone surrogate), is refused here, before any handler sees it: -32602 at the JSON pointer of
@@ -30,7 +30,7 @@ export interface ServerLog {
 }
 
 /** Requests queued (as JSON text) past which the server stops reading input: 64 Mi characters. */
-const MAX_QUEUED_CHARS = 64 * 1024 * 1024;
+export const DEFAULT_MAX_QUEUED_CHARS = 64 * 1024 * 1024;
 
 export interface ServerOptions {
   reader: MessageReader & { pause(): void; resume(): void };
@@ -41,6 +41,8 @@ export interface ServerOptions {
   onInputEnd: () => void;
   /** Called once if the output fails (the host closed its end of the pipe). */
   onOutputError: (err: Error) => void;
+  /** Reading pauses while more than this many characters of requests wait (default DEFAULT_MAX_QUEUED_CHARS). */
+  maxQueuedChars?: number;
 }
 
 /** Work of the sidecar's own (a timer's autosave) that takes its turn in the queue like a request. */
@@ -142,7 +144,7 @@ export class Server {
 
   /** Pauses or resumes reading input: read only while answers are read and the queue is short. */
   #flow(): void {
-    const read = !this.#o.writer.blocked && this.#queuedChars <= MAX_QUEUED_CHARS;
+    const read = !this.#o.writer.blocked && this.#queuedChars <= (this.#o.maxQueuedChars ?? DEFAULT_MAX_QUEUED_CHARS);
     if (read === !this.#readingPaused) return;
     this.#readingPaused = !read;
     if (read) this.#o.reader.resume();

@@ -15,6 +15,8 @@ import {
   detectFraming,
   serialize,
 } from '../../src/rpc/transport.js';
+import { Dispatcher, type Validator } from '../../src/rpc/dispatcher.js';
+import { Server } from '../../src/rpc/server.js';
 
 type Reader = NdjsonMessageReader | HeaderMessageReader;
 type Event = { m: unknown } | { e: 'parse' | 'too-large' | 'other'; bytes?: number; message: string } | { close: true };
@@ -625,5 +627,43 @@ describe('transport: detectFraming', () => {
       err = e;
     }
     expect((err as Error).message).to.equal('broken pipe');
+  });
+});
+
+describe('server: reading stops while requests pile up behind a long one', () => {
+  it('reads no further once the queue holds more than maxQueuedChars, and reads on as it empties', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handled: number[] = [];
+    const any = (() => true) as Validator;
+    const dispatcher = new Dispatcher([
+      { name: 'slow', validate: any, handler: () => gate },
+      { name: 'fast', validate: any, handler: (p: never) => void handled.push((p as { n: number }).n) },
+    ]);
+    const server = new Server({
+      reader: new NdjsonMessageReader(input, 1 << 20),
+      writer: new StreamMessageWriter(output, 'ndjson'),
+      dispatcher,
+      log: { warn: () => {}, error: () => {} },
+      onInputEnd: () => {},
+      onOutputError: () => {},
+      maxQueuedChars: 10_000,
+    });
+    server.start();
+    input.write('{"jsonrpc":"2.0","id":0,"method":"slow"}\n');
+    await tick();
+    const N = 2000; // ~100 KB of requests, ten times the bound
+    for (let n = 1; n <= N; n++) input.write(`{"jsonrpc":"2.0","id":${n},"method":"fast","params":{"n":${n}}}\n`);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(handled).to.deep.equal([]);
+    // What was not read waits in the input (the pipe, for a real host), not in the sidecar's queue.
+    expect(input.readableLength + input.writableLength, 'bytes left unread').to.be.above(50_000);
+    release();
+    while (handled.length < N) await tick();
+    expect(handled).to.deep.equal(Array.from({ length: N }, (_, i) => i + 1));
+    expect(input.readableLength).to.equal(0);
   });
 });
