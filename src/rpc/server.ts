@@ -7,10 +7,21 @@
  * Synchronous handlers (nearly all: better-sqlite3 is synchronous) are answered in the same tick
  * their message arrived in; an asynchronous one holds the queue until it settles, so a write's
  * transaction never interleaves with another request's work.
+ *
+ * Backpressure: while the host is not reading the answers (the writer is blocked), the queue takes
+ * no more requests and the reader stops reading, so the host's writes block instead of the
+ * sidecar's memory growing; both resume when the output drains. Reading also stops while the
+ * queue holds more than DEFAULT_MAX_QUEUED_CHARS of requests (a host flooding a long request).
+ *
+ * Refusals: a message nested deeper than MAX_JSON_DEPTH, or holding a string that is not Unicode
+ * (a lone surrogate), is refused here, before any handler sees it: -32602 at the JSON pointer of
+ * the value when it lies in params, else -32600.
  */
 import type { MessageReader } from 'vscode-jsonrpc/node';
-import { ErrorCode, RpcError } from '../errors.js';
-import { errorResponse, runsBeside, type Dispatcher, type Response } from './dispatcher.js';
+import { ErrorCode, RpcError, invalidParams } from '../errors.js';
+import { jsonPointer, MAX_JSON_DEPTH, pathTooDeep } from '../json-limits.js';
+import { errorResponse, runsBeside, type Dispatcher, type Id, type Response } from './dispatcher.js';
+import { textOf } from './raw-text.js';
 import { FramingError, type StreamMessageWriter } from './transport.js';
 
 export interface ServerLog {
@@ -18,8 +29,11 @@ export interface ServerLog {
   error(obj: object, msg: string): void;
 }
 
+/** Requests queued (as JSON text) past which the server stops reading input: 64 Mi characters. */
+export const DEFAULT_MAX_QUEUED_CHARS = 64 * 1024 * 1024;
+
 export interface ServerOptions {
-  reader: MessageReader;
+  reader: MessageReader & { pause(): void; resume(): void };
   writer: StreamMessageWriter;
   dispatcher: Dispatcher;
   log: ServerLog;
@@ -27,6 +41,8 @@ export interface ServerOptions {
   onInputEnd: () => void;
   /** Called once if the output fails (the host closed its end of the pipe). */
   onOutputError: (err: Error) => void;
+  /** Reading pauses while more than this many characters of requests wait (default DEFAULT_MAX_QUEUED_CHARS). */
+  maxQueuedChars?: number;
 }
 
 /** Work of the sidecar's own (a timer's autosave) that takes its turn in the queue like a request. */
@@ -40,6 +56,9 @@ export class Server {
   readonly #o: ServerOptions;
   readonly #queue: Item[] = [];
   #busy = false;
+  /** Characters of JSON text in the queue (an estimate of its memory). */
+  #queuedChars = 0;
+  #readingPaused = false;
   #inputEnded = false;
   #endReported = false;
   #idleWaiters: (() => void)[] = [];
@@ -68,6 +87,7 @@ export class Server {
       outputFailed = true;
       this.#o.onOutputError(err);
     });
+    writer.onDrain(() => this.#pump());
     reader.listen((msg) => this.#enqueue(msg));
   }
 
@@ -90,6 +110,7 @@ export class Server {
 
   /** Answers every queued message with `err` and empties the queue (shutdown). */
   refuseQueued(err: RpcError): void {
+    this.#queuedChars = 0;
     for (const item of this.#queue.splice(0)) {
       if (item instanceof FramingError || item instanceof Job) continue;
       for (const m of Array.isArray(item) ? item : [item]) {
@@ -112,12 +133,33 @@ export class Server {
       return;
     }
     this.#queue.push(item);
+    this.#queuedChars += textOf(item)?.length ?? 0;
     this.#pump();
   }
 
+  /** Whether the next queued item may run now: never while a request runs, jobs even when the host is not reading. */
+  #mayRun(): boolean {
+    return !this.#busy && this.#queue.length > 0 && (!this.#o.writer.blocked || this.#queue[0] instanceof Job);
+  }
+
+  /** Pauses or resumes reading input: read only while answers are read and the queue is short. */
+  #flow(): void {
+    const read = !this.#o.writer.blocked && this.#queuedChars <= (this.#o.maxQueuedChars ?? DEFAULT_MAX_QUEUED_CHARS);
+    if (read === !this.#readingPaused) return;
+    this.#readingPaused = !read;
+    if (read) this.#o.reader.resume();
+    else this.#o.reader.pause();
+  }
+
   #pump(): void {
-    while (!this.#busy && this.#queue.length > 0) {
+    this.#drain();
+    this.#flow();
+  }
+
+  #drain(): void {
+    while (this.#mayRun()) {
       const item = this.#queue.shift();
+      this.#queuedChars -= textOf(item)?.length ?? 0;
       if (item instanceof Job) {
         try {
           item.run();
@@ -132,7 +174,7 @@ export class Server {
       }
       const ids = idsOf(item);
       for (const id of ids) this.#running.add(id);
-      const out = this.#o.dispatcher.handle(item);
+      const out = this.#handle(item);
       if (out instanceof Promise && runsBeside(out)) {
         // A long operation that lets the queue go on; its answer is sent when it is done.
         const key = ids[0];
@@ -167,6 +209,39 @@ export class Server {
     }
   }
 
+  /**
+   * Dispatches a message, refusing first what must not reach a handler (see `refusal`): a batch's
+   * refused members alone, the others run in order as in Dispatcher.handle.
+   */
+  #handle(item: unknown): ReturnType<Dispatcher['handle']> {
+    const text = textOf(item);
+    const surrogates = text === undefined || SURROGATE_ESCAPE.test(text);
+    if (!Array.isArray(item)) {
+      const refused = refusal(item, 0, surrogates);
+      return refused ? refused.answer : this.#o.dispatcher.handle(item);
+    }
+    if (!refusal(item, 0, surrogates)) return this.#o.dispatcher.handle(item);
+    const answers: Response[] = [];
+    const run = (i: number): Response[] | undefined | Promise<Response[] | undefined> => {
+      for (; i < item.length; i++) {
+        // Members are one level deeper inside their batch. A one-member batch, so that a member
+        // that is itself an array is answered as the dispatcher answers it.
+        const refused = refusal(item[i], 1, surrogates);
+        const r = refused ? refused.answer : this.#o.dispatcher.handle([item[i]]);
+        if (r instanceof Promise) {
+          const next = i + 1;
+          return r.then((a) => {
+            if (a) answers.push(...[a].flat());
+            return run(next);
+          });
+        }
+        if (r) answers.push(...[r].flat());
+      }
+      return answers.length ? answers : undefined;
+    };
+    return run(0);
+  }
+
   #wakeIdle(): void {
     if (this.#busy || this.#beside.size > 0) return;
     for (const w of this.#idleWaiters.splice(0)) w();
@@ -190,6 +265,60 @@ export class Server {
   #send(out: Response | Response[] | undefined): void {
     if (out !== undefined) void this.#o.writer.write(out as never);
   }
+}
+
+const isValidId = (v: unknown): v is Id =>
+  typeof v === 'string' || v === null || (typeof v === 'number' && Number.isFinite(v));
+
+/** A `\uD800`-`\uDFFF` escape: the only way a surrogate can reach a string (raw UTF-8 cannot encode one). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * Whether a message must be refused before any handler sees it, and the answer: nested deeper
+ * than MAX_JSON_DEPTH (`outer`: levels around it, 1 in a batch), or holding a string that is not
+ * Unicode (a lone surrogate, which SQLite would store as bytes that read back as U+FFFD; checked
+ * only when `surrogates`, i.e. its text has a surrogate escape). The answer is -32602 at the JSON
+ * pointer into params when the value lies in them, else -32600; none for a notification.
+ */
+function refusal(msg: unknown, outer: number, surrogates: boolean): { answer: Response | undefined } | undefined {
+  const deep = pathTooDeep(msg, MAX_JSON_DEPTH - outer);
+  const path = deep ?? (surrogates ? pathNotUnicode(msg) : undefined);
+  if (path === undefined) return undefined;
+  const problem = deep
+    ? `is nested deeper than ${MAX_JSON_DEPTH} levels (the limit of a message)`
+    : 'holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair): not Unicode text, so it cannot be stored as sent';
+  const m = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : undefined;
+  if (m && !('id' in m) && typeof m.method === 'string') return { answer: undefined }; // a notification: refused silently
+  const id = m && isValidId(m.id) ? m.id : null;
+  if (m && typeof m.method === 'string' && path[0] === 'params' && path.length > 1) {
+    return { answer: errorResponse(id, invalidParams([{ path: jsonPointer(path.slice(1)), message: problem }])) };
+  }
+  return { answer: errorResponse(id, new RpcError(ErrorCode.InvalidRequest, `Invalid request: the value at ${jsonPointer(path) || '/'} ${problem}`)) };
+}
+
+/** String.prototype.isWellFormed (Node 20; not in the ES2023 lib the project compiles against). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * The path to the first string (value or key) in `value` that is not well-formed UTF-16, or
+ * undefined. Recursive: only called on values already known to be within MAX_JSON_DEPTH.
+ */
+function pathNotUnicode(value: unknown): (string | number)[] | undefined {
+  if (typeof value === 'string') return wellFormed(value) ? undefined : [];
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = pathNotUnicode(value[i]);
+      if (p) return [i, ...p];
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (!wellFormed(k)) return [k];
+    const p = pathNotUnicode(v);
+    if (p) return [k, ...p];
+  }
+  return undefined;
 }
 
 /** The ids of the requests in a queued item (a message or a batch). */

@@ -15,6 +15,7 @@
  * Readers deliver whatever JSON arrives (objects, batches, scalars); deciding what is a valid
  * request is the dispatcher's job.
  */
+import { isUtf8 } from 'node:buffer';
 import { ErrorCode, RpcError } from '../errors.js';
 import { rememberText } from './raw-text.js';
 import {
@@ -32,6 +33,7 @@ export type Framing = 'header' | 'ndjson';
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A header block longer than this is not a header block. */
 const MAX_HEADER_BYTES = 8 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** A framing-level failure, raised through the reader's onError in stream order. */
 export class FramingError extends Error {
@@ -110,11 +112,29 @@ abstract class StreamReader extends AbstractMessageReader {
     });
   }
 
+  /**
+   * Stops reading input (backpressure): no more chunks are taken from the stream, so the host's
+   * writes block once the pipe is full. A chunk already taken is still read to its end.
+   */
+  pause(): void {
+    this.#input.pause();
+  }
+
+  /** Reads input again after pause(). */
+  resume(): void {
+    this.#input.resume();
+  }
+
   protected abstract onBytes(chunk: Buffer): void;
   protected abstract onEnd(): void;
 
   /** Parses one message body and hands it on, or reports it unparseable. */
   protected deliver(body: Buffer): void {
+    // JSON text is UTF-8 (RFC 8259); decoding invalid bytes would store U+FFFD in their place.
+    if (!isUtf8(body)) {
+      this.fireError(new FramingError('parse', 'not valid UTF-8: JSON text must be UTF-8; nothing of this message was read'));
+      return;
+    }
     let message: unknown;
     const text = body.toString('utf8');
     try {
@@ -133,6 +153,8 @@ abstract class StreamReader extends AbstractMessageReader {
     );
   }
 }
+
+const CONTENT_LENGTH_LINE = /^\s*content-length/i;
 
 /** Newline-delimited JSON: one message per line; blank lines are ignored. */
 export class NdjsonMessageReader extends StreamReader {
@@ -172,6 +194,16 @@ export class NdjsonMessageReader extends StreamReader {
     if (skipped || parts.length === 0) return;
     const line = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     if (isBlank(line)) return;
+    if (CONTENT_LENGTH_LINE.test(line.toString('latin1', 0, 16))) {
+      this.fireError(
+        new FramingError(
+          'parse',
+          'a Content-Length header in an NDJSON stream: this stream uses one JSON message per line (detected from its first byte); ' +
+            'start with Content-Length to use header framing, or pass --framing header',
+        ),
+      );
+      return;
+    }
     this.deliver(line);
   }
 
@@ -181,82 +213,167 @@ export class NdjsonMessageReader extends StreamReader {
   }
 }
 
-/** LSP base protocol framing: `Content-Length: N\r\n` headers, a blank line, N bytes of JSON. */
+/**
+ * A `Content-Length` header line, wherever it starts. It cannot occur inside valid JSON: its
+ * letters would have to lie inside a string, and a JSON string holds no raw CR or LF (nor a
+ * quote before it ends). So after a message that cannot be read by its length (oversized, or a
+ * header block without one valid Content-Length) the reader drops bytes up to the next match and
+ * reads a header block from there: the stream resynchronises at the next message.
+ */
+const HEADER_LINE = /content-length:[^"\r\n]{0,200}\r\n/i;
+/** Bytes kept between chunks while resynchronising: longer than any HEADER_LINE match. */
+const RESYNC_CARRY_BYTES = 256;
+/** A header line (RFC 9110 field name, a colon, a value), and a prefix of one. */
+const HEADER_FIELD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n]*$/;
+const HEADER_FIELD_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]*(:[^\r\n]*)?\r?$/;
+
+/**
+ * LSP base protocol framing: `Content-Length: N\r\n` headers, a blank line, N bytes of JSON.
+ *
+ * Bytes that are not a header block where one should start (an NDJSON line sent to a
+ * header-framed stream, garbage) are answered one parse error per line, as soon as they are
+ * seen, and dropped up to the end of that line or the next Content-Length header line.
+ * A header block whose body cannot be read by its length (no Content-Length, several, one that is
+ * not a decimal number, one over the limit) is answered one error, and its body dropped up to
+ * the next Content-Length header line (HEADER_LINE), which cannot occur inside JSON.
+ */
 export class HeaderMessageReader extends StreamReader {
-  /** Bytes of the header block read so far (small: at most MAX_HEADER_BYTES). */
-  #head: Buffer = Buffer.alloc(0);
-  /** Length of the body being read; -1 while reading headers. */
-  #bodyLength = -1;
+  #state: 'head' | 'body' | 'skip' | 'junk' = 'head';
+  /** Unconsumed bytes: a header block so far (at most MAX_HEADER_BYTES), or the carry of a resync. */
+  #pending: Buffer = EMPTY;
+  /** Length of the body being read. */
+  #bodyLength = 0;
   /** Chunks of the body so far, joined once when complete (no quadratic copying). */
   #body: Buffer[] = [];
   #bodyGot = 0;
-  /** Bytes of an oversized body still to drop. */
-  #skip = 0;
 
   protected onBytes(chunk: Buffer): void {
-    while (chunk.length > 0) {
-      if (this.#skip > 0) {
-        const n = Math.min(this.#skip, chunk.length);
-        this.#skip -= n;
-        chunk = chunk.subarray(n);
-        continue;
-      }
-      if (this.#bodyLength === -1) {
-        const head = this.#head.length ? Buffer.concat([this.#head, chunk]) : chunk;
-        const end = head.indexOf('\r\n\r\n');
-        if (end === -1) {
-          this.#head = head;
-          if (head.length > MAX_HEADER_BYTES) {
-            this.fireError(new FramingError('parse', `no end of headers within ${MAX_HEADER_BYTES} bytes`));
-            this.#head = Buffer.alloc(0);
-          }
-          return;
-        }
-        this.#head = Buffer.alloc(0);
-        chunk = head.subarray(end + 4);
-        const length = contentLength(head.subarray(0, end).toString('ascii'));
-        if (length === undefined) {
-          this.fireError(new FramingError('parse', 'header block without a valid Content-Length'));
-        } else if (length > this.maxBytes) {
-          this.tooLarge(length);
-          this.#skip = length;
-        } else if (length === 0) {
-          this.deliver(Buffer.alloc(0));
-        } else {
-          this.#bodyLength = length;
-        }
-        continue;
-      }
-      const take = chunk.subarray(0, this.#bodyLength - this.#bodyGot);
-      chunk = chunk.subarray(take.length);
-      this.#body.push(take);
-      this.#bodyGot += take.length;
-      if (this.#bodyGot === this.#bodyLength) {
-        const body = this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
-        this.#body = [];
-        this.#bodyGot = 0;
-        this.#bodyLength = -1;
-        this.deliver(body);
-      }
+    let buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#pending = EMPTY;
+    while (buf.length > 0) {
+      const rest = this.#state === 'body' ? this.#readBody(buf) : this.#state === 'head' ? this.#readHead(buf) : this.#resync(buf);
+      if (rest === undefined) return;
+      buf = rest;
     }
   }
 
+  #readBody(buf: Buffer): Buffer {
+    const take = buf.subarray(0, this.#bodyLength - this.#bodyGot);
+    this.#body.push(take);
+    this.#bodyGot += take.length;
+    if (this.#bodyGot === this.#bodyLength) {
+      const body = this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
+      this.#body = [];
+      this.#bodyGot = 0;
+      this.#state = 'head';
+      this.deliver(body);
+    }
+    return buf.subarray(take.length);
+  }
+
+  /**
+   * Drops bytes up to the next Content-Length header line (for junk, also up to the end of its
+   * line). Answers the bytes from there on, or undefined when it needs more input.
+   */
+  #resync(buf: Buffer): Buffer | undefined {
+    const match = HEADER_LINE.exec(buf.toString('latin1'));
+    let at = match ? match.index : -1;
+    if (this.#state === 'junk') {
+      const nl = buf.indexOf(0x0a);
+      if (nl !== -1 && (at === -1 || nl < at)) at = nl + 1;
+    }
+    if (at === -1) {
+      // Keep a tail that may hold the start of a header line split across chunks (a copy, so the
+      // chunk itself is not retained).
+      this.#pending = Buffer.from(buf.subarray(Math.max(0, buf.length - RESYNC_CARRY_BYTES)));
+      return undefined;
+    }
+    this.#state = 'head';
+    return buf.subarray(at);
+  }
+
+  /** Reads a header block; answers the bytes after it, or undefined when it needs more input. */
+  #readHead(buf: Buffer): Buffer | undefined {
+    let start = 0;
+    while (start < buf.length && isSpace(buf[start]!)) start++; // whitespace between messages
+    buf = buf.subarray(start);
+    if (buf.length === 0) return undefined;
+    // Only the header block is decoded (the buffer may hold many pipelined messages after it).
+    const found = buf.indexOf('\r\n\r\n');
+    const end = found !== -1 && found <= MAX_HEADER_BYTES ? found : -1;
+    const text = buf.toString('latin1', 0, end !== -1 ? end : Math.min(buf.length, MAX_HEADER_BYTES + 4));
+    const lines = text.split('\r\n');
+    // Junk is answered as soon as it is seen: a host that sent an NDJSON line waits for an answer.
+    let offset = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const complete = end !== -1 || i < lines.length - 1;
+      if (!(complete ? HEADER_FIELD : HEADER_FIELD_START).test(line)) {
+        this.fireError(new FramingError('parse', notAHeader(line)));
+        this.#state = 'junk';
+        return buf.subarray(offset);
+      }
+      offset += line.length + 2;
+    }
+    if (end === -1) {
+      if (buf.length > MAX_HEADER_BYTES) {
+        this.fireError(new FramingError('parse', `no end of the header block (a blank line) within ${MAX_HEADER_BYTES} bytes`));
+        this.#state = 'skip';
+        return buf.subarray(1); // resynchronise after this block's first byte
+      }
+      this.#pending = Buffer.from(buf);
+      return undefined;
+    }
+    const rest = buf.subarray(end + 4);
+    const values = contentLengths(lines);
+    const length = values.length === 1 && /^\d+$/.test(values[0]!) ? Number(values[0]) : undefined;
+    this.#state = 'skip';
+    if (values.length === 0) {
+      this.fireError(new FramingError('parse', 'a header block without Content-Length; its body is skipped'));
+    } else if (values.length > 1) {
+      const list = values.map((v) => JSON.stringify(v)).join(', ');
+      this.fireError(new FramingError('parse', `a header block with ${values.length} Content-Length headers (${list}); send exactly one; its body is skipped`));
+    } else if (length === undefined) {
+      this.fireError(new FramingError('parse', `Content-Length must be a decimal number of bytes, got ${JSON.stringify(values[0])}; its body is skipped`));
+    } else if (length > this.maxBytes) {
+      this.tooLarge(length);
+    } else if (length === 0) {
+      this.#state = 'head';
+      this.deliver(EMPTY);
+    } else {
+      this.#state = 'body';
+      this.#bodyLength = length;
+    }
+    return rest;
+  }
+
   protected onEnd(): void {
-    if (this.#bodyLength !== -1 || this.#skip > 0 || !isBlank(this.#head)) {
+    // A message skipped or junk dropped was answered when it was seen.
+    if (this.#state === 'body' || (this.#state === 'head' && !isBlank(this.#pending))) {
       this.fireError(new FramingError('parse', 'input ended inside a message'));
     }
   }
 }
 
-function contentLength(headers: string): number | undefined {
-  for (const line of headers.split('\r\n')) {
+/** The values of the Content-Length headers among header lines (name case-insensitive). */
+function contentLengths(lines: readonly string[]): string[] {
+  const values: string[] = [];
+  for (const line of lines) {
     const colon = line.indexOf(':');
-    if (colon === -1) continue;
-    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
-    const value = line.slice(colon + 1).trim();
-    return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+    if (line.slice(0, colon).toLowerCase() === 'content-length') values.push(line.slice(colon + 1).trim());
   }
-  return undefined;
+  return values;
+}
+
+const isSpace = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
+
+/** What to tell a host whose bytes are not a header block. */
+function notAHeader(line: string): string {
+  const shown = line.length > 40 ? `${line.slice(0, 40)}...` : line;
+  const hint = /^\s*[[{]/.test(line)
+    ? 'this stream uses Content-Length framing (detected from its first byte): send Content-Length: N, a blank line, then N bytes of JSON'
+    : 'expected a header line such as "Content-Length: 42" ending in CR LF';
+  return `not a header block: ${JSON.stringify(shown)}; ${hint}; the bytes up to the end of the line are skipped`;
 }
 
 function isBlank(buf: Buffer): boolean {
@@ -264,22 +381,55 @@ function isBlank(buf: Buffer): boolean {
   return true;
 }
 
-/** Writes messages to a stream in one framing. Writes are ordered and never interleave. */
+/**
+ * Writes messages to a stream in one framing. Writes are ordered and never interleave.
+ * The messages written in one tick go to the stream in one write (corked until the next tick).
+ * `blocked` tells when the stream holds more than its high-water mark, i.e. the host is not
+ * reading; the server then stops taking work until `onDrain`.
+ */
 export class StreamMessageWriter extends AbstractMessageWriter implements MessageWriter {
   readonly #output: NodeJS.WritableStream;
   readonly #framing: Framing;
+  #blocked = false;
+  #corked = false;
+  readonly #drainListeners: (() => void)[] = [];
 
   constructor(output: NodeJS.WritableStream, framing: Framing) {
     super();
     this.#output = output;
     this.#framing = framing;
     output.on('error', (err: Error) => this.fireError(err));
+    output.on('drain', () => {
+      this.#blocked = false;
+      for (const l of this.#drainListeners) l();
+    });
+  }
+
+  /** True while the output holds more than it should: the host has stopped reading. */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  /** Calls `listener` each time a blocked output has drained. */
+  onDrain(listener: () => void): void {
+    this.#drainListeners.push(listener);
   }
 
   /** Queues the message for writing (synchronously, in call order). */
   write(msg: Message | Message[]): Promise<void> {
     const json = serialize(msg);
-    this.#output.write(this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
+    const out = this.#output as NodeJS.WritableStream & Partial<Pick<import('node:stream').Writable, 'cork' | 'uncork'>>;
+    if (!this.#corked && out.cork && out.uncork) {
+      // One write(2) for the answers of a tick (pipelined requests), instead of one each.
+      out.cork();
+      this.#corked = true;
+      process.nextTick(() => {
+        this.#corked = false;
+        out.uncork!();
+      });
+    }
+    const ok = out.write(this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
+    if (!ok) this.#blocked = true;
     return Promise.resolve();
   }
 

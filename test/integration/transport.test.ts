@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runOnce, StoreProcess, tempDir, type Framing, type RpcResponse, type StartOptions } from '../helpers/process.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { runOnce, sidecarCommand, StoreProcess, tempDir, type Framing, type RpcResponse, type StartOptions } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 
 const FRAMINGS: readonly Framing[] = ['ndjson', 'header'];
@@ -545,5 +546,247 @@ describe('transport: $/cancelRequest', () => {
     const again = await p.request('songs.count', {}, 'x');
     expect(again.error, JSON.stringify(again.error)).to.equal(undefined);
     expect(again.result).to.deep.equal({ count: 0 });
+  });
+});
+
+/** RssAnon of a live process in bytes (its heap and buffers, not its mapped code), from /proc. */
+function rssAnonBytes(pid: number): number {
+  const m = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no RssAnon for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+describe('transport: output backpressure', () => {
+  const dirs: string[] = [];
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const MB = 1024 * 1024;
+
+  /**
+   * Spawns the sidecar, stops reading its stdout, and writes requests with large answers
+   * (rpc.discover: ~90 KB for a 1 KB request, padded with a member the dispatcher ignores) until
+   * stdin stops taking them or CAP requests (~280 MB of answers) were written. Answers read later
+   * are recorded as [id, "result" | "error"] without keeping them (hundreds of MB).
+   */
+  async function stall(): Promise<{
+    c: ChildProcess;
+    exited: Promise<number | null>;
+    sent: number;
+    stalled: boolean;
+    baseline: number;
+    peak: number;
+    answers: [number, string][];
+    stderr: () => string;
+    readAgain: () => void;
+  }> {
+    const dir = tempDir();
+    dirs.push(dir);
+    const [cmd, lead] = sidecarCommand();
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const c = spawn(cmd, [...lead, '--data-dir', dir, '--log-level', 'warn', '--auto-backup-hours', '0'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    child = c;
+    let stderr = '';
+    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stdin!.on('error', () => {});
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+    const answers: [number, string][] = [];
+    let tail = '';
+    const onData = (chunk: Buffer): void => {
+      const lines = (tail + chunk.toString('utf8')).split('\n');
+      tail = lines.pop()!;
+      for (const line of lines) {
+        const m = /^\{"jsonrpc":"2\.0","id":(\d+),"(result|error)"/.exec(line);
+        answers.push(m ? [Number(m[1]), m[2]!] : [-1, line.slice(0, 100)]);
+      }
+    };
+    c.stdout!.on('data', onData);
+    c.stdin!.write(`${JSON.stringify(req(0, 'system.ping'))}\n`);
+    while (answers.length < 1) await tick(10);
+    answers.length = 0;
+    const baseline = rssAnonBytes(c.pid!);
+
+    c.stdout!.pause();
+    c.stdout!.off('data', onData);
+    const pad = 'x'.repeat(1000);
+    const CAP = 3000;
+    let sent = 1;
+    let stalled = false;
+    while (sent < CAP && !stalled) {
+      const lines: string[] = [];
+      for (let i = 0; i < 20; i++) lines.push(JSON.stringify({ ...req(sent++, 'rpc.discover'), pad }));
+      if (!c.stdin!.write(`${lines.join('\n')}\n`)) {
+        stalled = !(await Promise.race([new Promise((r) => c.stdin!.once('drain', () => r(true))), tick(1500).then(() => false)]));
+      }
+    }
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      samples.push(rssAnonBytes(c.pid!));
+      await tick(100);
+    }
+    const readAgain = (): void => {
+      c.stdout!.on('data', onData);
+      c.stdout!.resume();
+    };
+    return { c, exited, sent: sent - 1, stalled, baseline, peak: Math.max(...samples), answers, stderr: () => stderr, readAgain };
+  }
+
+  it('while the host does not read its answers, the sidecar stops reading requests and its memory stays flat; then every answer arrives in order and end of input exits 0', async function () {
+    this.timeout(60_000);
+    const s = await stall();
+    expect(s.stalled, `the sidecar read all ${s.sent} requests (~${Math.round((s.sent * 93_000) / MB)} MB of answers) although nobody read its answers`).to.equal(true);
+    expect(s.peak, `RssAnon ${Math.round(s.baseline / MB)} MB before, ${Math.round(s.peak / MB)} MB while stalled`).to.be.below(200 * MB);
+    // End of input while stalled, then the host reads again: every answer, in order, then exit 0.
+    s.c.stdin!.end();
+    s.readAgain();
+    expect(await s.exited, s.stderr()).to.equal(0);
+    expect(s.answers.length).to.equal(s.sent);
+    expect(s.answers.every(([id, kind], i) => id === i + 1 && kind === 'result'), 'results in request order').to.equal(true);
+  });
+
+  it('SIGTERM while the host does not read: once it reads again, what was read is answered in order (results, then -32030), and the exit is 0', async function () {
+    this.timeout(60_000);
+    const s = await stall();
+    expect(s.stalled).to.equal(true);
+    s.c.kill('SIGTERM');
+    await tick(200);
+    s.readAgain();
+    expect(await s.exited, s.stderr()).to.equal(0);
+    // Requests still in the pipe were never read, so never answered; every one read was.
+    expect(s.answers.length).to.be.above(0).and.at.most(s.sent);
+    expect(s.answers.every(([id], i) => id === i + 1), JSON.stringify(s.answers.slice(0, 5))).to.equal(true);
+    const firstError = s.answers.findIndex(([, kind]) => kind === 'error');
+    expect(firstError === -1 || s.answers.slice(firstError).every(([, kind]) => kind === 'error'), 'results, then refusals').to.equal(true);
+  });
+});
+
+/** How deep arrays and objects nest in `v` (a scalar is 0). */
+function depthOf(v: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    max = Math.max(max, d + 1);
+    for (const y of Object.values(x)) stack.push([y, d + 1]);
+  }
+  return max;
+}
+
+/** `levels` arrays nested in each other around 1. */
+function nested(levels: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
+}
+
+/**
+ * The JSON text of `message` with each `"$deepN"` string replaced by N arrays nested around 1
+ * (JSON.stringify of the test process cannot write thousands of levels: its stack).
+ */
+const deepText = (message: unknown): string =>
+  JSON.stringify(message).replace(/"\$deep(\d+)"/g, (_, n: string) => `${'['.repeat(Number(n))}1${']'.repeat(Number(n))}`);
+
+/** Sends `message` (with `$deepN` placeholders) in the process's framing. */
+const sendDeep = (p: StoreProcess, message: unknown): void => p.sendRaw(frame(p.framing, deepText(message)));
+
+describe('transport: nesting limit of a message (1,000 levels)', () => {
+  afterEach(cleanupProcs);
+
+  for (const framing of FRAMINGS) {
+    it(`${framing}: autosave.stage with a state nested 6,000 deep is -32602 at its pointer, nothing is staged, and the process shuts down and restarts clean`, async () => {
+      const dataDir = tempDir();
+      try {
+        const p = await start({ framing, dataDir });
+        const song = makeSong();
+        expect((await p.request('songs.save', { item: song })).error).to.equal(undefined);
+        sendDeep(p, req('stage', 'autosave.stage', { songId: song.id, snapshot: { song, state: { deep: '$deep6000' } } }));
+        const r = await p.waitForResponse('stage');
+        expect(r.error?.code, JSON.stringify(r).slice(0, 300)).to.equal(-32602);
+        const errors = r.error!.data.errors as { path: string; message: string }[];
+        expect(errors).to.have.length(1);
+        // The first array past the limit: 1,000 levels from the message's root.
+        const levelsBefore = 5; // message, params, snapshot, state, deep (the first array is level 5)
+        expect(errors[0]!.path).to.equal(`/snapshot/state/deep${'/0'.repeat(1001 - levelsBefore)}`);
+        expect(errors[0]!.message).to.match(/nested deeper than 1000 levels/);
+        expect(await p.call('autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+        expect((await p.call('autosave.list', { songId: song.id })).items).to.deep.equal([]);
+        expect(await p.close()).to.deep.equal({ code: 0, signal: null });
+        const again = await start({ framing, dataDir });
+        expect(await again.call('system.ping')).to.have.property('pong', true);
+        expect(await again.close()).to.deep.equal({ code: 0, signal: null });
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('songs.create with sections nested too deep is -32602 under /item/sections, and nothing is stored', async () => {
+    const p = await start();
+    const song = makeSong({ sections: [{ id: 'a', notes: '$deep2000' }] });
+    sendDeep(p, req('create', 'songs.create', { item: song }));
+    const r = await p.waitForResponse('create');
+    expect(r.error?.code).to.equal(-32602);
+    expect(r.error!.data.errors[0].path).to.match(/^\/item\/sections\/0\/notes(\/0)+$/);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 0 });
+  });
+
+  it('a message exactly 1,000 levels deep is served and stored deep-equal; one level more is refused', async () => {
+    const p = await start();
+    const at = (levels: number): Record<string, unknown> => {
+      const item = makeSong({ sections: [{ id: 'a', notes: nested(levels) }] });
+      return { jsonrpc: '2.0', id: `d${levels}`, method: 'songs.create', params: { item } };
+    };
+    // message, params, item, sections, sections[0]: the notes' first array is level 6.
+    const fits = at(995);
+    expect(depthOf(fits)).to.equal(1000);
+    p.send(fits);
+    const created = await p.waitForResponse('d995');
+    expect(created.error, JSON.stringify(created.error)?.slice(0, 200)).to.equal(undefined);
+    const stored = await p.call('songs.get', { id: (fits.params as any).item.id });
+    expect(stored.sections).to.deep.equal((fits.params as any).item.sections);
+    const over = at(996);
+    expect(depthOf(over)).to.equal(1001);
+    p.send(over);
+    expect((await p.waitForResponse('d996')).error?.code).to.equal(-32602);
+  });
+
+  it('too deep outside params is -32600 to the request id; a deep notification is dropped; the process serves on', async () => {
+    const p = await start();
+    const out = await exchange(p, frame(p.framing, deepText({ jsonrpc: '2.0', id: 'x', method: 'system.ping', extra: '$deep1500' })), true);
+    expectSingleError(out, -32600, 'x');
+    expect((out[0] as RpcResponse).error!.message).to.match(/\/extra(\/0)+ is nested deeper than 1000 levels/);
+    const notification = { jsonrpc: '2.0', method: 'songs.create', params: { item: makeSong({ sections: ['$deep3000'] }) } };
+    expect(await exchange(p, frame(p.framing, deepText(notification)), true)).to.deep.equal([]);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 0 });
+    // 100,000 arrays: a batch whose one member is not a request: an array of one -32600.
+    const batch = await exchange(p, frame(p.framing, deepText('$deep100000')), true);
+    expect(batch).to.have.length(1);
+    expectSingleError(batch[0] as unknown[], -32600, null);
+  });
+
+  it('in a batch, only the member nested too deep is refused; the others run and are answered in order', async () => {
+    const p = await start();
+    const song = makeSong({ sections: ['$deep1200'] });
+    const batch = [
+      req(1, 'songs.count', {}),
+      req(2, 'songs.create', { item: song }),
+      nested(3),
+      req(3, 'system.ping'),
+    ];
+    const out = await exchange(p, frame(p.framing, deepText(batch)), true);
+    expect(out).to.have.length(1);
+    const answers = out[0] as RpcResponse[];
+    expect(answers.map((a) => [a.id, a.error?.code ?? 'ok'])).to.deep.equal([
+      [1, 'ok'],
+      [2, -32602],
+      [null, -32600],
+      [3, 'ok'],
+    ]);
+    expect((answers[1]!.error!.data as any).errors[0].path).to.match(/^\/item\/sections\/0(\/0)+$/);
   });
 });

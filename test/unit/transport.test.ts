@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -15,6 +15,8 @@ import {
   detectFraming,
   serialize,
 } from '../../src/rpc/transport.js';
+import { Dispatcher, type Validator } from '../../src/rpc/dispatcher.js';
+import { Server } from '../../src/rpc/server.js';
 
 type Reader = NdjsonMessageReader | HeaderMessageReader;
 type Event = { m: unknown } | { e: 'parse' | 'too-large' | 'other'; bytes?: number; message: string } | { close: true };
@@ -232,9 +234,9 @@ describe('transport: HeaderMessageReader', () => {
     await tick();
     expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'e:too-large']);
     expect((events[1] as { bytes: number }).bytes).to.equal(5000);
-    // The body, in pieces, with bytes that look like frames: all skipped.
+    // The body, in pieces: JSON whose strings hold text that looks like frames. All skipped.
     const body = Buffer.alloc(5000, 0x20);
-    body.write(frame('{"fake":true}'), 10);
+    body.write(JSON.stringify({ s: frame('{"fake":true}'), t: 'Content-Length: 3' }), 10);
     for (let i = 0; i < body.length; i += 777) input.write(body.subarray(i, i + 777));
     input.write(frame('{"id":2}'));
     input.end();
@@ -295,6 +297,136 @@ describe('transport: HeaderMessageReader', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('transport: HeaderMessageReader keeps its footing', () => {
+  const errors = (events: Event[]): string[] => events.filter((e): e is Extract<Event, { e: string }> => 'e' in e).map((e) => e.message);
+
+  it('an absurd Content-Length (15 digits) is too-large, and the next frame is read: the reader does not go deaf', async () => {
+    const events = await feed(header(), ['Content-Length: 999999999999999\r\n\r\n{"id":1}', frame('{"id":2}')]);
+    expect(kinds(events)).to.deep.equal(['e:too-large', 'm:{"id":2}', 'close']);
+    expect((events[0] as { bytes: number }).bytes).to.equal(999999999999999);
+    // Past what a double holds exactly, and past Number.MAX_VALUE: still too large, still read on.
+    const longer = await feed(header(), [`Content-Length: ${'9'.repeat(400)}\r\n\r\n{}`, frame('{"id":3}')]);
+    expect(kinds(longer)).to.deep.equal(['e:too-large', 'm:{"id":3}', 'close']);
+  });
+
+  for (const [what, head] of [
+    ['that is negative', 'Content-Length: -5'],
+    ['that is not a number', 'Content-Length: five'],
+    ['with a fraction', 'Content-Length: 8.0'],
+    ['that is empty', 'Content-Length:'],
+    ['given twice', 'Content-Length: 8\r\nContent-Length: 8'],
+    ['given twice, differently', 'Content-Length: 8\r\nContent-length: 12'],
+    ['that is missing', 'Content-Type: application/json'],
+  ] as const) {
+    it(`a Content-Length ${what} is one parse error; its body is skipped and the next frame read`, async () => {
+      const events = await feed(header(), [`${head}\r\n\r\n{"id":1}`, frame('{"id":2}')]);
+      expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"id":2}', 'close']);
+      expect(errors(events)[0]).to.match(/Content-Length/);
+    });
+  }
+
+  it('an NDJSON line in a header-framed stream is answered at once, before its newline, and every line gets its own error', async () => {
+    const input = new PassThrough();
+    const { events, closed } = record(new HeaderMessageReader(input, 1000));
+    input.write('{"jsonrpc":"2.0","id":1,"method":"system.ping"}');
+    await tick();
+    expect(kinds(events)).to.deep.equal(['e:parse']);
+    expect(errors(events)[0]).to.match(/Content-Length framing/);
+    input.write('\n[{"id":2}]\n\n');
+    input.write(frame('{"id":3}'));
+    input.end();
+    await closed;
+    expect(kinds(events)).to.deep.equal(['e:parse', 'e:parse', 'm:{"id":3}', 'close']);
+  });
+
+  it('junk ending right where a header starts, on the same line, costs one error and not the frame', async () => {
+    const events = await feed(header(), [`{"id":1}garbage ${frame('{"id":2}')}`, `\u0000\u00ff${frame('{"id":3}')}`]);
+    expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"id":2}', 'e:parse', 'm:{"id":3}', 'close']);
+  });
+
+  it('header lines ending in a bare LF are not a header block; the next proper frame is read', async () => {
+    const events = await feed(header(), ['Content-Length: 8\n\n{"id":1}\n', frame('{"id":2}')]);
+    expect(kinds(events).at(-2)).to.equal('m:{"id":2}');
+    expect(kinds(events).filter((k) => k === 'e:parse').length).to.be.at.least(1);
+    expect(kinds(events).filter((k) => k.startsWith('m:'))).to.deep.equal(['m:{"id":2}']);
+  });
+
+  it('a header block that does not end within 8 KiB is one error, and the next frame is read', async () => {
+    const events = await feed(header(), [`Content-Length: 2\r\nX: ${'a'.repeat(9000)}\r\n\r\n{}`, frame('{"id":2}')]);
+    expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"id":2}', 'close']);
+  });
+
+  it('a header line split across chunks while skipping is still found', async () => {
+    const next = frame('{"id":2}');
+    for (let cut = 1; cut < 24; cut++) {
+      const events = await feed(header(10), ['Content-Length: 50\r\n\r\n{"a":"0123456789012345678901234567890123456789"}', next.slice(0, cut), next.slice(cut)]);
+      expect(kinds(events), `cut ${cut}`).to.deep.equal(['e:too-large', 'm:{"id":2}', 'close']);
+    }
+  });
+
+  it('property: oversized JSON bodies, whose strings may hold header-like text, are skipped and every frame after them is read', async () => {
+    const headerish = fc.constantFrom('Content-Length: 5\r\n\r\n', 'content-length:1\r\n', '\r\n\r\n', '"', '\\');
+    const value = fc.oneof(fc.jsonValue(), fc.array(headerish).map((a) => ({ s: a.join('') })), fc.array(headerish).map((a) => a));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(value, fc.boolean()), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        async (messages, cuts) => {
+          const LIMIT = 40;
+          const text = messages.map(([v, pretty]) => frame(JSON.stringify(v, null, pretty ? '\r\n' : undefined))).join('');
+          const events = await feed(header(LIMIT), splitAt(Buffer.from(text), cuts));
+          const expected = messages.map(([v, pretty]) => {
+            const json = JSON.stringify(v, null, pretty ? '\r\n' : undefined);
+            return Buffer.byteLength(json) > LIMIT ? 'e:too-large' : `m:${JSON.stringify(JSON.parse(json))}`;
+          });
+          expect(kinds(events)).to.deep.equal([...expected, 'close']);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('transport: NdjsonMessageReader and header blocks', () => {
+  it('a Content-Length header line in an NDJSON stream is a parse error that says so; the stream continues', async () => {
+    const body = '{"id":1}';
+    const events = await feed(ndjson(), [`Content-Length: ${body.length}\r\n\r\n${body}\n{"id":2}\n`]);
+    expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"id":1}', 'm:{"id":2}', 'close']);
+    expect((events[0] as { message: string }).message).to.match(/Content-Length header in an NDJSON stream/);
+  });
+});
+
+describe('transport: readers refuse what is not UTF-8', () => {
+  for (const [name, make] of [['ndjson', ndjson()], ['header', header()]] as const) {
+    it(`${name}: a message with invalid UTF-8 inside a string is a parse error, not a message with U+FFFD in it`, async () => {
+      const bad = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xc3]), Buffer.from('"}')]);
+      const wrap = (b: Buffer): Buffer => (name === 'ndjson' ? Buffer.concat([b, Buffer.from('\n')]) : Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b]));
+      const events = await feed(make, [wrap(bad), wrap(Buffer.from('{"name":"é"}'))]);
+      expect(kinds(events)).to.deep.equal(['e:parse', 'm:{"name":"é"}', 'close']);
+      expect((events[0] as { message: string }).message).to.match(/UTF-8/);
+    });
+  }
+});
+
+describe('transport: reading pauses and resumes', () => {
+  it('pause() stops taking chunks from the input; resume() takes them again', async () => {
+    const input = new PassThrough();
+    const reader = new NdjsonMessageReader(input, 1000);
+    const { events, closed } = record(reader);
+    input.write('{"id":1}\n');
+    await tick();
+    reader.pause();
+    input.write('{"id":2}\n');
+    await tick();
+    await tick();
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}']);
+    reader.resume();
+    input.end();
+    await closed;
+    expect(kinds(events)).to.deep.equal(['m:{"id":1}', 'm:{"id":2}', 'close']);
   });
 });
 
@@ -392,6 +524,36 @@ describe('transport: StreamMessageWriter', () => {
     expect(() => writer.write({ jsonrpc: '2.0', id: 1, result: circular } as never)).to.throw(TypeError);
   });
 
+  it('is blocked once its output holds more than the high-water mark, and tells when it drains', async () => {
+    const output = new PassThrough({ highWaterMark: 1024 });
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    let drained = 0;
+    writer.onDrain(() => drained++);
+    await writer.write({ jsonrpc: '2.0', id: 1, result: 'x'.repeat(100) } as never);
+    expect(writer.blocked).to.equal(false);
+    // PassThrough buffers its readable side too: fill both.
+    for (let i = 0; i < 10 && !writer.blocked; i++) await writer.write({ jsonrpc: '2.0', id: 2, result: 'x'.repeat(4096) } as never);
+    expect(writer.blocked).to.equal(true);
+    output.resume();
+    await new Promise((r) => setImmediate(r));
+    await writer.flush();
+    expect(writer.blocked).to.equal(false);
+    expect(drained).to.equal(1);
+  });
+
+  it('the answers written in one tick reach the output in one write', async () => {
+    // A Writable with writev, as a pipe or socket is: corked writes arrive as one writev call.
+    const calls: number[] = [];
+    const output = new Writable({
+      write: (_chunk, _enc, cb) => (calls.push(1), cb()),
+      writev: (chunks, cb) => (calls.push(chunks.length), cb()),
+    });
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    for (let i = 0; i < 100; i++) void writer.write({ jsonrpc: '2.0', id: i, result: null } as never);
+    await writer.flush();
+    expect(calls, "one writev with every answer (and the flush marker)").to.deep.equal([101]);
+  });
+
   it('flush resolves on an ended output', async () => {
     const output = new PassThrough();
     output.resume();
@@ -465,5 +627,43 @@ describe('transport: detectFraming', () => {
       err = e;
     }
     expect((err as Error).message).to.equal('broken pipe');
+  });
+});
+
+describe('server: reading stops while requests pile up behind a long one', () => {
+  it('reads no further once the queue holds more than maxQueuedChars, and reads on as it empties', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handled: number[] = [];
+    const any = (() => true) as Validator;
+    const dispatcher = new Dispatcher([
+      { name: 'slow', validate: any, handler: () => gate },
+      { name: 'fast', validate: any, handler: (p: never) => void handled.push((p as { n: number }).n) },
+    ]);
+    const server = new Server({
+      reader: new NdjsonMessageReader(input, 1 << 20),
+      writer: new StreamMessageWriter(output, 'ndjson'),
+      dispatcher,
+      log: { warn: () => {}, error: () => {} },
+      onInputEnd: () => {},
+      onOutputError: () => {},
+      maxQueuedChars: 10_000,
+    });
+    server.start();
+    input.write('{"jsonrpc":"2.0","id":0,"method":"slow"}\n');
+    await tick();
+    const N = 2000; // ~100 KB of requests, ten times the bound
+    for (let n = 1; n <= N; n++) input.write(`{"jsonrpc":"2.0","id":${n},"method":"fast","params":{"n":${n}}}\n`);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(handled).to.deep.equal([]);
+    // What was not read waits in the input (the pipe, for a real host), not in the sidecar's queue.
+    expect(input.readableLength + input.writableLength, 'bytes left unread').to.be.above(50_000);
+    release();
+    while (handled.length < N) await tick();
+    expect(handled).to.deep.equal(Array.from({ length: N }, (_, i) => i + 1));
+    expect(input.readableLength).to.equal(0);
   });
 });
