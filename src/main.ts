@@ -27,6 +27,9 @@ import { shuttingDown, RpcError, ErrorCode } from './errors.js';
 import { loadEmbeddedAddon } from './store/native-addon.js';
 import { setNativeBinding } from './store/sqlite.js';
 
+/** How long the last answers may wait at shutdown for a host that does not read stdout: 5 s. */
+const OUTPUT_FLUSH_LIMIT_MS = 5000;
+
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 /** How long after start the automatic backup (when one is due) is taken. */
@@ -111,7 +114,9 @@ async function serve(options: ServeOptions): Promise<void> {
         logger.error({ err }, 'shutdown failed');
       }
       await logger.flush();
-      await writer?.flush();
+      // Everything is durable and closed by now: the last answers are owed to a host that reads
+      // them, but a host that stopped reading stdout must not keep the process alive for ever.
+      await Promise.race([writer?.flush(), new Promise((resolve) => setTimeout(resolve, OUTPUT_FLUSH_LIMIT_MS).unref())]);
       process.exit(code);
     })();
   };

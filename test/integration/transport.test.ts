@@ -662,6 +662,16 @@ describe('transport: output backpressure', () => {
     const firstError = s.answers.findIndex(([, kind]) => kind === 'error');
     expect(firstError === -1 || s.answers.slice(firstError).every(([, kind]) => kind === 'error'), 'results, then refusals').to.equal(true);
   });
+
+  it('SIGTERM while the host never reads stdout: the sidecar closes the store and exits 0 within the flush limit', async function () {
+    this.timeout(60_000);
+    const s = await stall();
+    expect(s.stalled).to.equal(true);
+    const t0 = Date.now();
+    s.c.kill('SIGTERM');
+    expect(await s.exited, s.stderr()).to.equal(0);
+    expect(Date.now() - t0).to.be.below(15_000);
+  });
 });
 
 /** How deep arrays and objects nest in `v` (a scalar is 0). */
