@@ -59,3 +59,33 @@ export function tooDeepPointer(value: unknown, limit: number = MAX_JSON_DEPTH): 
   const path = pathTooDeep(value, limit);
   return path === undefined ? undefined : jsonPointer(path);
 }
+
+/** A `\uD800`-`\uDFFF` escape: the only way a surrogate can reach a string parsed from JSON (raw UTF-8 cannot encode one). */
+export const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** String.prototype.isWellFormed (Node 20; not in the ES2023 lib the project compiles against). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * The path to the first string (value or key) in `value` that is not well-formed UTF-16 (a lone
+ * surrogate, which SQLite would store as bytes that read back as U+FFFD), or undefined. Recursive:
+ * only called on values already known to be within MAX_JSON_DEPTH, and only when their text has
+ * a surrogate escape (SURROGATE_ESCAPE).
+ */
+export function pathNotUnicode(value: unknown): (string | number)[] | undefined {
+  if (typeof value === 'string') return wellFormed(value) ? undefined : [];
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = pathNotUnicode(value[i]);
+      if (p) return [i, ...p];
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (!wellFormed(k)) return [k];
+    const p = pathNotUnicode(v);
+    if (p) return [k, ...p];
+  }
+  return undefined;
+}

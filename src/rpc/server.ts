@@ -19,7 +19,7 @@
  */
 import type { MessageReader } from 'vscode-jsonrpc/node';
 import { ErrorCode, RpcError, invalidParams } from '../errors.js';
-import { jsonPointer, MAX_JSON_DEPTH, pathTooDeep } from '../json-limits.js';
+import { jsonPointer, MAX_JSON_DEPTH, pathNotUnicode, pathTooDeep, SURROGATE_ESCAPE } from '../json-limits.js';
 import { errorResponse, runsBeside, type Dispatcher, type Id, type Response } from './dispatcher.js';
 import { textOf } from './raw-text.js';
 import { FramingError, type StreamMessageWriter } from './transport.js';
@@ -270,9 +270,6 @@ export class Server {
 const isValidId = (v: unknown): v is Id =>
   typeof v === 'string' || v === null || (typeof v === 'number' && Number.isFinite(v));
 
-/** A `\uD800`-`\uDFFF` escape: the only way a surrogate can reach a string (raw UTF-8 cannot encode one). */
-const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-
 /**
  * Whether a message must be refused before any handler sees it, and the answer: nested deeper
  * than MAX_JSON_DEPTH (`outer`: levels around it, 1 in a batch), or holding a string that is not
@@ -294,31 +291,6 @@ function refusal(msg: unknown, outer: number, surrogates: boolean): { answer: Re
     return { answer: errorResponse(id, invalidParams([{ path: jsonPointer(path.slice(1)), message: problem }])) };
   }
   return { answer: errorResponse(id, new RpcError(ErrorCode.InvalidRequest, `Invalid request: the value at ${jsonPointer(path) || '/'} ${problem}`)) };
-}
-
-/** String.prototype.isWellFormed (Node 20; not in the ES2023 lib the project compiles against). */
-const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-
-/**
- * The path to the first string (value or key) in `value` that is not well-formed UTF-16, or
- * undefined. Recursive: only called on values already known to be within MAX_JSON_DEPTH.
- */
-function pathNotUnicode(value: unknown): (string | number)[] | undefined {
-  if (typeof value === 'string') return wellFormed(value) ? undefined : [];
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = pathNotUnicode(value[i]);
-      if (p) return [i, ...p];
-    }
-    return undefined;
-  }
-  for (const [k, v] of Object.entries(value)) {
-    if (!wellFormed(k)) return [k];
-    const p = pathNotUnicode(v);
-    if (p) return [k, ...p];
-  }
-  return undefined;
 }
 
 /** The ids of the requests in a queued item (a message or a batch). */

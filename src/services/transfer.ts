@@ -16,7 +16,7 @@ import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
 import { tempPath } from '../paths.js';
 import { fileError, type ExportKind, type Files, type ReadHandle } from '../files.js';
-import { tooDeepPointer } from '../json-limits.js';
+import { jsonPointer, pathNotUnicode, SURROGATE_ESCAPE, tooDeepPointer } from '../json-limits.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 export const SONGS_FORMAT_VERSION = 1;
@@ -290,6 +290,10 @@ export class Transfer {
     }
     const deep = tooDeepPointer(doc);
     if (deep !== undefined) throw invalidImport([{ path: deep, message: 'is nested deeper than the 1,000 levels a stored value may have' }]);
+    const lone = SURROGATE_ESCAPE.test(text) ? pathNotUnicode(doc) : undefined;
+    if (lone !== undefined) {
+      throw invalidImport([{ path: jsonPointer(lone), message: 'holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair): not Unicode text' }]);
+    }
     return this.validateSongs(doc);
   }
 

@@ -292,7 +292,7 @@ while True:
       await intact();
     });
 
-    it('refuses an import file that is not UTF-8, and one nested deeper than 1,000 levels, with nothing imported', async () => {
+    it('refuses an import file that is not UTF-8, one nested deeper than 1,000 levels, and one with a lone surrogate, with nothing imported', async () => {
       const latin1 = join(outside, 'latin1.json');
       const exported = await ok(p, 'export.songs', { path: join(outside, 'songs.json') });
       const doc = JSON.parse(readFileSync(exported.path, 'utf8'));
@@ -304,6 +304,10 @@ while True:
       writeFileSync(deep, `{"format":"whiteroom-songs-export","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
       const d2 = await fails(p, 'import.songs', { path: deep, onConflict: 'duplicate' }, -32021);
       expect(d2.data.errors[0].path).to.match(/^\/x(\/0)+$/);
+      const lone = join(outside, 'lone.json');
+      writeFileSync(lone, JSON.stringify(doc).replace('"Café"', '"Caf\\ud800"'));
+      const l = await fails(p, 'import.songs', { path: lone, onConflict: 'duplicate' }, -32021);
+      expect(l.data.errors[0].path).to.equal('/songs/0/name');
       expect((await ok(p, 'songs.count', {})).count).to.equal(3);
     });
   });
