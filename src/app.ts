@@ -41,6 +41,8 @@ export interface AppOptions {
   requestShutdown: () => void;
   /** Take an automatic backup at start when the newest is older than this many hours (0: never). */
   autoBackupHours?: number;
+  /** The limit of the write-ahead log (default 1 GiB): see Store.write. */
+  maxWalBytes?: number;
 }
 
 export interface App {
@@ -77,7 +79,11 @@ export async function openApp(options: AppOptions): Promise<App> {
   let store: Store | undefined;
   let recovery: Recovery | undefined;
   try {
-    const open = (): Store => Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
+    const open = (): Store => Store.open(paths.dbPath, {
+        synchronous: options.synchronous,
+        maxSchemaVersion: Store.latestSchemaVersion,
+        ...(options.maxWalBytes === undefined ? {} : { maxWalBytes: options.maxWalBytes }),
+      });
     // A damaged file is never served: checked before anything else touches it.
     const reason = damage(() => {
       store = open();

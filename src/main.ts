@@ -29,6 +29,7 @@ import { setNativeBinding } from './store/sqlite.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
+const MIB = 1024 * 1024;
 /** How long after start the automatic backup (when one is due) is taken. */
 const AUTO_BACKUP_DELAY_MS = 2000;
 
@@ -73,6 +74,7 @@ async function serve(options: ServeOptions): Promise<void> {
       synchronous: options.synchronous,
       recentPerType: options.recentLimit,
       autoBackupHours: options.autoBackupHours,
+      maxWalBytes: options.maxWalMib * MIB,
       log,
       framing: () => framing ?? 'none',
       requestShutdown: () => shutdown('system.shutdown'),
@@ -173,7 +175,7 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, file: dataPaths(dataDir).logFile });
   let app: App;
   try {
-    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, log, framing: () => 'none', requestShutdown: () => {} });
+    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, maxWalBytes: options.maxWalMib * MIB, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
     fatal(dataPaths(dataDir).logFile, err);
   }

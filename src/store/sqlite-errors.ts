@@ -13,6 +13,37 @@ export const isNoRoom = (err: unknown): boolean => err instanceof Error && NO_RO
 
 const storageFull = (): RpcError => new RpcError(ErrorCode.StorageFull, 'The disk is full: free some space and try again (nothing was written)');
 
+/** How long a host is told to wait (`retryAfterMs`) before it retries a write refused as busy. */
+export const BUSY_RETRY_AFTER_MS = 1000;
+
+/** True for SQLite's "another connection holds the lock" (SQLITE_BUSY*, SQLITE_LOCKED*). */
+export const isBusy = (err: unknown): boolean =>
+  err instanceof SqliteError && (err.code.startsWith('SQLITE_BUSY') || err.code.startsWith('SQLITE_LOCKED'));
+
+/** StorageBusy: another process holds the write lock. `data: {reason: "locked", retryAfterMs}`. */
+export const storageLocked = (): RpcError =>
+  new RpcError(
+    ErrorCode.StorageBusy,
+    'The database is locked by another process; try again when it has finished (nothing was written)',
+    { reason: 'locked', retryAfterMs: BUSY_RETRY_AFTER_MS },
+  );
+
+/**
+ * StorageBusy: the write-ahead log has reached its limit because another connection keeps an old
+ * snapshot open, so no checkpoint can reset it. `data: {reason: "wal-pinned", walBytes, limitBytes,
+ * retryAfterMs}`.
+ */
+export const walPinned = (walBytes: number, limitBytes: number): RpcError =>
+  new RpcError(
+    ErrorCode.StorageBusy,
+    `The write-ahead log (data.db-wal) has grown to ${mib(walBytes)} MiB, past its limit of ${mib(limitBytes)} MiB, because ` +
+      'another program is holding an old snapshot of the database open (a read transaction it has not ended), so it ' +
+      'cannot be checkpointed. Close that program or end its transaction; writes go on once it lets go (nothing was written)',
+    { reason: 'wal-pinned', walBytes, limitBytes, retryAfterMs: BUSY_RETRY_AFTER_MS },
+  );
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+
 /**
  * The contract error for a SQLite failure, or for a file the store writes itself (a backup, an
  * export) that the disk has no room for; undefined when `err` is not one the table names.
@@ -23,12 +54,7 @@ export function storageError(err: unknown): RpcError | undefined {
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') && /disk|space|full/i.test(err.message)) {
     return storageFull();
   }
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new RpcError(
-      ErrorCode.StorageBusy,
-      'The database is locked by another process; try again when it has finished (nothing was written)',
-    );
-  }
+  if (isBusy(err)) return storageLocked();
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${err.message}`, { details: err.message });
   }
