@@ -2,6 +2,7 @@
  * Opening a data directory for service: folders, the instance lock, the database, migrations,
  * repositories and the dispatcher. Shared by the server (main.ts) and one-shot calls (`call`).
  */
+import { dirname } from 'node:path';
 import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
 import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from './generated/types.js';
 import { buildMethods } from './methods/index.js';
@@ -15,7 +16,7 @@ import { RecentItems } from './store/recent.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
-import { storageError } from './store/sqlite-errors.js';
+import { diskFullAtStart, storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
 import { SqliteError } from './store/sqlite.js';
 import type { Logger } from './log.js';
@@ -72,8 +73,13 @@ export interface App {
 export async function openApp(options: AppOptions): Promise<App> {
   const { log } = options;
   const paths = dataPaths(options.dataDir);
-  ensureDataDirs(paths);
-  const lock: DataDirLock = lockDataDir(paths.dataDir);
+  let lock: DataDirLock;
+  try {
+    ensureDataDirs(paths);
+    lock = lockDataDir(paths.dataDir);
+  } catch (err) {
+    throw explainOpenError(err, paths.dbPath);
+  }
   // A restore that a crash interrupted before its swap left a copy beside data.db: the old file is whole.
   Backups.cleanUpAtStart(paths);
   let store: Store | undefined;
@@ -206,8 +212,10 @@ export async function openApp(options: AppOptions): Promise<App> {
   };
 }
 
-/** A damaged database file, said in words a person can act on. Other errors pass unchanged. */
+/** A full disk, or a damaged database file, said in words a person can act on. Other errors pass unchanged. */
 function explainOpenError(err: unknown, dbPath: string): unknown {
+  const full = diskFullAtStart(err, dirname(dbPath));
+  if (full) return new Error(full);
   if (!(err instanceof SqliteError)) return err;
   if (err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT')) {
     return new Error(

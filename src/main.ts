@@ -26,6 +26,7 @@ import {
 import { shuttingDown, RpcError, ErrorCode } from './errors.js';
 import { loadEmbeddedAddon } from './store/native-addon.js';
 import { setNativeBinding } from './store/sqlite.js';
+import { diskFullAtStart } from './store/sqlite-errors.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -37,8 +38,10 @@ const AUTO_BACKUP_DELAY_MS = 2000;
  * Refusal to serve: exactly one clear line on stderr (what a person reads), the full record with
  * its stack in logs/persistence.log (what a developer reads), exit status 1.
  */
-function fatal(logFile: string | undefined, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
+function fatal(logFile: string | undefined, err: unknown, dataDir?: string): never {
+  // Before the data directory is open (its folders, the log file), a full disk is said as such too.
+  const full = dataDir === undefined ? undefined : diskFullAtStart(err, dataDir);
+  const message = full ?? (err instanceof Error ? err.message : String(err));
   if (logFile) {
     const record = { level: 60, time: new Date().toISOString(), pid: process.pid, msg: 'cannot serve', err: errorRecord(err) };
     try {
@@ -80,7 +83,7 @@ async function serve(options: ServeOptions): Promise<void> {
       requestShutdown: () => shutdown('system.shutdown'),
     });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err);
+    fatal(dataPaths(dataDir).logFile, err, dataDir);
   }
   const logger = log!;
   logger.info({ version: VERSION, dataDir }, 'serving');
@@ -177,7 +180,7 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   try {
     app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, maxWalBytes: options.maxWalMib * MIB, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err);
+    fatal(dataPaths(dataDir).logFile, err, dataDir);
   }
   let response;
   try {

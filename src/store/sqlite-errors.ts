@@ -2,6 +2,7 @@
  * SQLite failures as contract errors. SQLite reports the kind of failure in its result code
  * (better-sqlite3 exposes it as `err.code`, e.g. "SQLITE_FULL" or "SQLITE_CONSTRAINT_CHECK").
  */
+import { statfsSync } from 'node:fs';
 import { ErrorCode, RpcError, invalidParams } from '../errors.js';
 import { SqliteError } from './database.js';
 
@@ -10,6 +11,41 @@ const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
 /** True for an Error of Node's file system saying the disk (or the quota) has no room. */
 export const isNoRoom = (err: unknown): boolean => err instanceof Error && NO_ROOM.has((err as NodeJS.ErrnoException).code ?? '');
+
+/**
+ * Below this much free space, an I/O error of SQLite is taken for a full disk: SQLite reports a
+ * -shm or -wal it could not extend as SQLITE_IOERR_SHMSIZE, SQLITE_IOERR_WRITE, ... (not as
+ * SQLITE_FULL), and those files need a few pages.
+ */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/** Free bytes for an unprivileged writer on the file system of `dir`; undefined when unknown. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When `err`, met while opening the data directory `dir` at start, means that its disk (or the
+ * user's quota) is full, the line a person reads, saying what to do; undefined otherwise.
+ */
+export function diskFullAtStart(err: unknown, dir: string): string | undefined {
+  const free = freeBytes(dir);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const full =
+    isNoRoom(err) ||
+    (err instanceof SqliteError && (code === 'SQLITE_FULL' || (err.code.startsWith('SQLITE_IOERR') && free !== undefined && free < NEARLY_FULL_BYTES)));
+  if (!full) return undefined;
+  return (
+    `the disk holding ${dir} is full (${free === undefined ? 'no' : free.toLocaleString('en-US')} bytes free): the store ` +
+    'cannot be opened there (data.db needs room beside it for its -wal and -shm files). Free some space on that disk ' +
+    'and start again; nothing was changed.'
+  );
+}
 
 const storageFull = (): RpcError => new RpcError(ErrorCode.StorageFull, 'The disk is full: free some space and try again (nothing was written)');
 

@@ -10,13 +10,13 @@
  * zero-length file, and the same refusals through import.full and recovery at start.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { makeSong } from '../helpers/fixtures.js';
 import { scribble, sha256, sqlite3 } from '../helpers/check.js';
 import { ok, fails, Procs, stop } from '../helpers/rpc.js';
-import type { StoreProcess } from '../helpers/process.js';
+import { runOnce, type StoreProcess } from '../helpers/process.js';
 
 const INVALID_BACKUP = -32020;
 const PAGE_SIZE = 4096;
@@ -198,5 +198,73 @@ describe('hostile database files: restore checks what the sidecar will read', fu
     expect((await ok(r, 'autosave.get', { id: item.autosaveId })).snapshot.song.name).to.equal('staged');
     expect(existsSync(newer), 'the unreadable backup is left as it was').to.equal(true);
     await stop(r);
+  });
+});
+
+describe('a full disk at start', function () {
+  this.timeout(30000);
+  const procs = new Procs();
+  let mountPoint: string | undefined;
+
+  before(function () {
+    if (process.platform !== 'linux') {
+      process.stderr.write('      (skipped: the full-disk test mounts a tmpfs, which needs Linux)\n');
+      this.skip();
+    }
+    const dir = procs.ownDir('wr-hostile-full-');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (err) {
+      process.stderr.write(`      (skipped: cannot mount a tmpfs, which needs root: ${(err as Error).message.split('\n')[0]})\n`);
+      this.skip();
+    }
+    mountPoint = dir;
+  });
+
+  after(async () => {
+    // The processes first (they hold files on the tmpfs), then the mount, then the folder.
+    for (const p of procs.running.splice(0)) await p.cleanup();
+    if (mountPoint) execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
+    await procs.cleanupAll();
+  });
+
+  /** Writes zeros into `path` until the file system has no block left. */
+  function fill(path: string): void {
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${path}`, 'bs=4k'], { stdio: 'pipe' });
+    } catch {
+      /* dd stops with ENOSPC, which is the point */
+    }
+  }
+
+  /** stderr lines that are not JSON log records. */
+  const humanLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
+
+  it('says the disk is full and what to do, in one whiteroom-store: line, exits 1 and changes nothing; starts once space is freed', async () => {
+    const dataDir = join(mountPoint!, 'data');
+    const p = await procs.launch({ dataDir });
+    await ok(p, 'songs.save', { item: makeSong({ id: 'kept' }) });
+    await stop(p);
+    const dbPath = join(dataDir, 'data.db');
+    const hash = sha256(readFileSync(dbPath));
+    const filler = join(mountPoint!, 'filler');
+    fill(filler);
+
+    // An existing store (SQLite cannot make its -shm: SQLITE_IOERR_SHMSIZE), and a new one.
+    for (const dir of [dataDir, join(mountPoint!, 'fresh')]) {
+      const run = await runOnce(['--data-dir', dir, '--log-level', 'warn', '--auto-backup-hours', '0'], '{"jsonrpc":"2.0","id":1,"method":"songs.count"}\n');
+      expect(run.code, `exit; stderr: ${run.stderr}`).to.equal(1);
+      expect(run.stdout, 'nothing on stdout').to.equal('');
+      const human = humanLines(run.stderr);
+      expect(human, run.stderr).to.have.length(1);
+      expect(human[0]).to.match(/^whiteroom-store: the disk holding .* is full/);
+      expect(human[0]).to.include(dir).and.match(/Free some space/).and.not.match(/SQLITE_IOERR|disk I\/O error/);
+    }
+    expect(sha256(readFileSync(dbPath)), 'data.db is unchanged').to.equal(hash);
+
+    rmSync(filler);
+    const q = await procs.launch({ dataDir });
+    expect(await ok(q, 'songs.get', { id: 'kept' })).to.include({ id: 'kept' });
+    await stop(q);
   });
 });
