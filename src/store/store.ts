@@ -130,13 +130,15 @@ export class Store {
     try {
       let result: T;
       try {
-        result = this.#immediate(fn) as T;
+        result = this.#immediate(() => {
+          this.#lockHeldElsewhere = false; // BEGIN IMMEDIATE took the lock: no one else holds it
+          return fn();
+        }) as T;
       } catch (err) {
         if (!isBusy(err)) throw err;
         this.#lockHeldElsewhere = true;
         throw storageLocked();
       }
-      this.#lockHeldElsewhere = false;
       const changes = this.#drain();
       for (const l of this.#listeners) l(changes);
       return result;
