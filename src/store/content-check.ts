@@ -47,6 +47,7 @@ const OTHER_JSON_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 const SETTINGS_KEY = 'autosave_settings';
 
 const validateSettings = validators.autosave_configure__params as Validate;
+const validateStage = validators.autosave_stage__params as Validate;
 
 /** Tables whose rows are data (FTS5 shadow tables and SQLite's own excepted). */
 const isDataTable = (name: string): boolean => !name.startsWith('sqlite_') && !/_fts(_|$)/.test(name);
@@ -163,6 +164,18 @@ function snapshotProblem(snapshot: unknown, songId: unknown, performanceId: unkn
   return undefined;
 }
 
+/**
+ * Why a staged state is not one autosave.stage accepts, or undefined. Unlike a snapshot, a staged
+ * state is always one that autosave.stage validated (the table is newer than any loose file), and
+ * a promotion writes its song and performance rows: it is held to the whole schema.
+ */
+function stagedProblem(snapshot: unknown, songId: unknown, performanceId: unknown): string | undefined {
+  const shape = snapshotProblem(snapshot, songId, performanceId);
+  if (shape) return shape;
+  const params = { songId, ...(performanceId === null ? {} : { performanceId }), snapshot };
+  return validateStage(params) ? undefined : firstError(validateStage);
+}
+
 /** snapshotProblem in SQL, for `autosaves` rows (whose snapshot_json is already known to be JSON). */
 const BAD_SNAPSHOT_SQL = `(
   json_type(snapshot_json) IS NOT 'object'
@@ -193,9 +206,9 @@ function badAutosaves(db: Connection, tables: readonly string[]): string | undef
         const params = (body as { params?: { songId?: unknown; performanceId?: unknown; snapshot?: unknown } } | null)?.params;
         if (typeof params !== 'object' || params === null) why = 'is a staged request without params';
         else if (params.songId !== r.song_id || (params.performanceId ?? null) !== r.performance_id) why = 'is a staged request for another song or performance';
-        else why = snapshotProblem(params.snapshot, r.song_id, r.performance_id);
+        else why = stagedProblem(params.snapshot, r.song_id, r.performance_id);
       } else {
-        why = snapshotProblem(body, r.song_id, r.performance_id);
+        why = stagedProblem(body, r.song_id, r.performance_id);
       }
       if (why) return `${where('autosave_staging', r.scope, 'body')}: the staged state ${why}`;
     }

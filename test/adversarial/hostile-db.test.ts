@@ -113,6 +113,11 @@ describe('hostile database files: restore checks what the sidecar will read', fu
       /table autosave_staging, row "S2", column body: .*without params/,
     ],
     ['staged-snapshot.db', "UPDATE autosave_staging SET body = '{\"song\": 5}', body_kind = 'snapshot'", /table autosave_staging, row "S2", column body: .*\/song is not an object/],
+    [
+      'staged-field.db',
+      "UPDATE autosave_staging SET body = json_set(body, '$.params.snapshot.song.metadata.timeSignature', 'four-four')",
+      /table autosave_staging, row "S2", column body: .*\/snapshot\/song\/metadata\/timeSignature must be array/,
+    ],
     ['snapshot-shape.db', "UPDATE autosaves SET snapshot_json = '[]'", /table autosaves, row "[^"]+", column snapshot_json: .*not an object/],
     ['snapshot-other-song.db', "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.id', 'S2')", /table autosaves, .*\/song\/id is "S2"/],
     ['settings.db', 'UPDATE metadata SET value = \'{"keep": "all"}\' WHERE key = \'autosave_settings\'', /table metadata, row "autosave_settings", column value: .*\/keep must be integer/],
