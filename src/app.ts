@@ -78,14 +78,17 @@ export async function openApp(options: AppOptions): Promise<App> {
     ensureDataDirs(paths);
     lock = lockDataDir(paths.dataDir);
   } catch (err) {
-    throw explainOpenError(err, paths.dbPath);
+    // A new data directory on a full disk fails here (its lock file), before data.db is opened.
+    const full = diskFullAtStart(err, paths.dataDir);
+    throw full ? new Error(full) : err;
   }
   // A restore that a crash interrupted before its swap left a copy beside data.db: the old file is whole.
   Backups.cleanUpAtStart(paths);
   let store: Store | undefined;
   let recovery: Recovery | undefined;
   try {
-    const open = (): Store => Store.open(paths.dbPath, {
+    const open = (): Store =>
+      Store.open(paths.dbPath, {
         synchronous: options.synchronous,
         maxSchemaVersion: Store.latestSchemaVersion,
         ...(options.maxWalBytes === undefined ? {} : { maxWalBytes: options.maxWalBytes }),
