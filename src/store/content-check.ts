@@ -25,8 +25,8 @@
  */
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
-import { ENTITIES, preferences, recent } from './entities.js';
-import { codecs, type EntityDescriptor, type Row } from './entity.js';
+import { ENTITIES, performances, preferences, recent, songs } from './entities.js';
+import { codecs, getPath, type EntityDescriptor, type Row } from './entity.js';
 import type { Connection } from './sqlite.js';
 
 interface Validate {
@@ -145,23 +145,24 @@ function badJson(db: Connection, tables: readonly string[]): string | undefined 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Why a snapshot of `songId` (and `performanceId`) is not one the autosave code can read, or
- * undefined: an object whose `song` is an object (and `performance`, when there, too), naming the
- * row's song and performance. Deliberately not the full Song schema: a snapshot of rows as they
- * were (a pre-restore snapshot of a file an older version wrote) is kept however loose it is.
+ * Why a snapshot of `songId` (and `performanceId`) is not one the autosave code can read and
+ * autosave.restore can write, or undefined: an object whose `song` is an object (and
+ * `performance`, when there, too), naming the row's song and performance, every field of which
+ * binds. Deliberately not the full Song schema: a snapshot of rows as they were (a pre-restore
+ * snapshot of a file an older version wrote) is kept however loose it is.
  */
 function snapshotProblem(snapshot: unknown, songId: unknown, performanceId: unknown): string | undefined {
   if (!isObject(snapshot)) return 'is not an object';
   const { song, performance } = snapshot;
   if (!isObject(song)) return '/song is not an object';
   if (song.id !== undefined && song.id !== songId) return `/song/id is ${JSON.stringify(song.id)}, not the row's song ${JSON.stringify(songId)}`;
-  if (performance === undefined || performance === null) return undefined;
+  if (performance === undefined || performance === null) return unbindable(song, songs, '/song');
   if (!isObject(performance)) return '/performance is not an object';
   if (performanceId === null) return '/performance is there, but the row names no performance';
   if (performance.id !== undefined && performance.id !== performanceId) {
     return `/performance/id is ${JSON.stringify(performance.id)}, not the row's performance ${JSON.stringify(performanceId)}`;
   }
-  return undefined;
+  return unbindable(song, songs, '/song') ?? unbindable(performance, performances, '/performance');
 }
 
 /**
@@ -176,7 +177,46 @@ function stagedProblem(snapshot: unknown, songId: unknown, performanceId: unknow
   return validateStage(params) ? undefined : firstError(validateStage);
 }
 
-/** snapshotProblem in SQL, for `autosaves` rows (whose snapshot_json is already known to be JSON). */
+/**
+ * Why `model` (a snapshot's song or performance, at `at`) could not be written by the repository
+ * of `desc` (autosave.restore writes it with Repository.save, whose codecs bind each field): a
+ * field SQLite cannot bind (an object where a text or a number goes, a time signature that is not
+ * a pair). undefined when every field binds; a wrong but bindable value is refused by SQLite's own
+ * checks then (-32602), not here.
+ */
+function unbindable(model: Record<string, unknown>, desc: EntityDescriptor, at: string): string | undefined {
+  const fields = [...desc.fields, ...(desc.timestamps.created ? [{ path: 'createdAt', codec: codecs.integer }] : [])];
+  for (const f of fields) {
+    const v = getPath(model, f.path);
+    if (v === undefined || f.codec === codecs.boolean || f.codec === codecs.json) continue;
+    const pointer = `${at}/${f.path.replace(/\./g, '/')}`;
+    if (f.codec === codecs.pair) {
+      if (!Array.isArray(v) || !isScalar(v[0]) || !isScalar(v[1])) return `${pointer} is not a pair of numbers`;
+    } else if (!isScalar(v)) {
+      return `${pointer} is ${Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`}, not a value a column holds`;
+    }
+  }
+  return undefined;
+}
+
+const isScalar = (v: unknown): boolean => v === null || typeof v === 'string' || typeof v === 'number';
+
+/** unbindable in SQL: true when a field under `prefix` (`$.song`) of snapshot_json would not bind. */
+function unbindableSql(desc: EntityDescriptor, prefix: string): string {
+  const scalar = "('null', 'text', 'integer', 'real')";
+  const type = (path: string): string => `json_type(snapshot_json, '${prefix}.${path}')`;
+  const fields = [...desc.fields, ...(desc.timestamps.created ? [{ path: 'createdAt', codec: codecs.integer }] : [])];
+  return fields
+    .filter((f) => f.codec !== codecs.boolean && f.codec !== codecs.json)
+    .map((f) =>
+      f.codec === codecs.pair
+        ? `(${type(f.path)} IS NOT NULL AND (${type(f.path)} <> 'array' OR coalesce(${type(`${f.path}[0]`)}, '') NOT IN ${scalar} OR coalesce(${type(`${f.path}[1]`)}, '') NOT IN ${scalar}))`
+        : `coalesce(${type(f.path)}, 'null') NOT IN ${scalar}`,
+    )
+    .join('\n  OR ');
+}
+
+/** snapshotProblem and unbindable in SQL, for `autosaves` rows (whose snapshot_json is already known to be JSON). */
 const BAD_SNAPSHOT_SQL = `(
   json_type(snapshot_json) IS NOT 'object'
   OR json_type(snapshot_json, '$.song') IS NOT 'object'
@@ -184,7 +224,9 @@ const BAD_SNAPSHOT_SQL = `(
   OR (coalesce(json_type(snapshot_json, '$.performance'), 'null') <> 'null' AND (
     json_type(snapshot_json, '$.performance') <> 'object'
     OR performance_id IS NULL
-    OR (json_type(snapshot_json, '$.performance.id') IS NOT NULL AND json_extract(snapshot_json, '$.performance.id') IS NOT performance_id))))`;
+    OR (json_type(snapshot_json, '$.performance.id') IS NOT NULL AND json_extract(snapshot_json, '$.performance.id') IS NOT performance_id)))
+  OR ${unbindableSql(songs, '$.song')}
+  OR ${unbindableSql(performances, '$.performance')})`;
 
 function badAutosaves(db: Connection, tables: readonly string[]): string | undefined {
   if (tables.includes('autosaves')) {

@@ -117,10 +117,21 @@ describe('hostile database files: restore checks what the sidecar will read', fu
     [
       'staged-field.db',
       "UPDATE autosave_staging SET body = json_set(body, '$.params.snapshot.song.metadata.timeSignature', 'four-four')",
-      /table autosave_staging, row "S2", column body: .*\/snapshot\/song\/metadata\/timeSignature must be array/,
+      /table autosave_staging, row "S2", column body: .*\/song\/metadata\/timeSignature (is not a pair|must be array)/,
     ],
     ['snapshot-shape.db', "UPDATE autosaves SET snapshot_json = '[]'", /table autosaves, row "[^"]+", column snapshot_json: .*not an object/],
     ['snapshot-other-song.db', "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.id', 'S2')", /table autosaves, .*\/song\/id is "S2"/],
+    // autosave.restore writes the snapshot's song: a field no column can hold used to be -32603 there.
+    [
+      'snapshot-unbindable.db',
+      `UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.name', json('{"x": 1}'))`,
+      /table autosaves, .*column snapshot_json: the snapshot \/song\/name is an object/,
+    ],
+    [
+      'snapshot-pair.db',
+      "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.metadata.timeSignature', 'four-four')",
+      /table autosaves, .*column snapshot_json: the snapshot \/song\/metadata\/timeSignature is not a pair/,
+    ],
     ['settings.db', 'UPDATE metadata SET value = \'{"keep": "all"}\' WHERE key = \'autosave_settings\'', /table metadata, row "autosave_settings", column value: .*\/keep must be integer/],
   ];
 
