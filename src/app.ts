@@ -2,6 +2,7 @@
  * Opening a data directory for service: folders, the instance lock, the database, migrations,
  * repositories and the dispatcher. Shared by the server (main.ts) and one-shot calls (`call`).
  */
+import { dirname } from 'node:path';
 import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
 import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from './generated/types.js';
 import { buildMethods } from './methods/index.js';
@@ -16,7 +17,7 @@ import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
 import { Files } from './files.js';
-import { storageError } from './store/sqlite-errors.js';
+import { diskFullAtStart, storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
 import { SqliteError } from './store/sqlite.js';
 import type { Logger } from './log.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   requestShutdown: () => void;
   /** Take an automatic backup at start when the newest is older than this many hours (0: never). */
   autoBackupHours?: number;
+  /** The limit of the write-ahead log (default 1 GiB): see Store.write. */
+  maxWalBytes?: number;
 }
 
 export interface App {
@@ -71,14 +74,26 @@ export interface App {
 export async function openApp(options: AppOptions): Promise<App> {
   const { log } = options;
   const paths = dataPaths(options.dataDir);
-  ensureDataDirs(paths);
-  const lock: DataDirLock = lockDataDir(paths.dataDir);
+  let lock: DataDirLock;
+  try {
+    ensureDataDirs(paths);
+    lock = lockDataDir(paths.dataDir);
+  } catch (err) {
+    // A new data directory on a full disk fails here (its lock file), before data.db is opened.
+    const full = diskFullAtStart(err, paths.dataDir);
+    throw full ? new Error(full) : err;
+  }
   // A restore that a crash interrupted before its swap left a copy beside data.db: the old file is whole.
   Backups.cleanUpAtStart(paths);
   let store: Store | undefined;
   let recovery: Recovery | undefined;
   try {
-    const open = (): Store => Store.open(paths.dbPath, { synchronous: options.synchronous, maxSchemaVersion: Store.latestSchemaVersion });
+    const open = (): Store =>
+      Store.open(paths.dbPath, {
+        synchronous: options.synchronous,
+        maxSchemaVersion: Store.latestSchemaVersion,
+        ...(options.maxWalBytes === undefined ? {} : { maxWalBytes: options.maxWalBytes }),
+      });
     // A damaged file is never served: checked before anything else touches it.
     const reason = damage(() => {
       store = open();
@@ -202,8 +217,10 @@ export async function openApp(options: AppOptions): Promise<App> {
   };
 }
 
-/** A damaged database file, said in words a person can act on. Other errors pass unchanged. */
+/** A full disk, or a damaged database file, said in words a person can act on. Other errors pass unchanged. */
 function explainOpenError(err: unknown, dbPath: string): unknown {
+  const full = diskFullAtStart(err, dirname(dbPath));
+  if (full) return new Error(full);
   if (!(err instanceof SqliteError)) return err;
   if (err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT')) {
     return new Error(

@@ -26,12 +26,14 @@ import {
 import { shuttingDown, RpcError, ErrorCode } from './errors.js';
 import { loadEmbeddedAddon } from './store/native-addon.js';
 import { setNativeBinding } from './store/sqlite.js';
+import { diskFullAtStart } from './store/sqlite-errors.js';
 
 /** How long the last answers may wait at shutdown for a host that does not read stdout: 5 s. */
 const OUTPUT_FLUSH_LIMIT_MS = 5000;
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
+const MIB = 1024 * 1024;
 /** How long after start the automatic backup (when one is due) is taken. */
 const AUTO_BACKUP_DELAY_MS = 2000;
 
@@ -39,8 +41,10 @@ const AUTO_BACKUP_DELAY_MS = 2000;
  * Refusal to serve: exactly one clear line on stderr (what a person reads), the full record with
  * its stack in logs/persistence.log (what a developer reads), exit status 1.
  */
-function fatal(logFile: string | undefined, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
+function fatal(logFile: string | undefined, err: unknown, dataDir?: string): never {
+  // Before the data directory is open (its folders, the log file), a full disk is said as such too.
+  const full = dataDir === undefined ? undefined : diskFullAtStart(err, dataDir);
+  const message = full ?? (err instanceof Error ? err.message : String(err));
   if (logFile) {
     const record = { level: 60, time: new Date().toISOString(), pid: process.pid, msg: 'cannot serve', err: errorRecord(err) };
     try {
@@ -76,12 +80,13 @@ async function serve(options: ServeOptions): Promise<void> {
       synchronous: options.synchronous,
       recentPerType: options.recentLimit,
       autoBackupHours: options.autoBackupHours,
+      maxWalBytes: options.maxWalMib * MIB,
       log,
       framing: () => framing ?? 'none',
       requestShutdown: () => shutdown('system.shutdown'),
     });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err);
+    fatal(dataPaths(dataDir).logFile, err, dataDir);
   }
   const logger = log!;
   logger.info({ version: VERSION, dataDir }, 'serving');
@@ -178,9 +183,9 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, file: dataPaths(dataDir).logFile });
   let app: App;
   try {
-    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, log, framing: () => 'none', requestShutdown: () => {} });
+    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, maxWalBytes: options.maxWalMib * MIB, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err);
+    fatal(dataPaths(dataDir).logFile, err, dataDir);
   }
   let response;
   try {

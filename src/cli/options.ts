@@ -21,6 +21,8 @@ export interface ServeOptions {
   recentLimit: number;
   /** An automatic backup is taken at start when the newest is older than this; 0: never. */
   autoBackupHours: number;
+  /** Writes are refused while the write-ahead log is larger than this many MiB and cannot be reset. */
+  maxWalMib: number;
 }
 
 export type Invocation =
@@ -39,13 +41,20 @@ function positiveInteger(value: string): number {
 /** Printed after a usage error. */
 const USAGE = `Usage: whiteroom-store [--data-dir DIR] [--framing auto|header|ndjson] [--log-level LEVEL]
                        [--max-message-bytes N] [--synchronous normal|full] [--recent-limit N]
-                       [--auto-backup-hours H]
+                       [--auto-backup-hours H] [--max-wal-mib N]
        whiteroom-store [options] call METHOD [JSON]
 Run whiteroom-store --help for details and examples.`;
 
 function positiveCount(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100000) {
     throw new InvalidArgumentError('expected a whole number from 1 to 100000');
+  }
+  return Number(value);
+}
+
+function mebibytes(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_048_576) {
+    throw new InvalidArgumentError('expected a whole number of MiB from 1 to 1048576');
   }
   return Number(value);
 }
@@ -105,6 +114,11 @@ export function parseArgs(argv: readonly string[], version: string): Invocation 
       new Option('--auto-backup-hours <h>', 'take an automatic backup at start when the newest is older than this (0: never)')
         .argParser(hours)
         .default(24),
+    )
+    .addOption(
+      new Option('--max-wal-mib <n>', 'refuse writes while the write-ahead log is past this size and another program pins it')
+        .argParser(mebibytes)
+        .default(1024, '1024 (1 GiB)'),
     )
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError(USAGE)

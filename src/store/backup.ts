@@ -11,6 +11,7 @@ import { closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSy
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Migration } from '../generated/migrations.js';
+import { unreadableContent } from './content-check.js';
 import { MMAP_SIZE_BYTES } from './database.js';
 import { connect, type Connection } from './sqlite.js';
 
@@ -442,6 +443,8 @@ function inspectOpen(db: Connection, migrations: Migrations): Inspection {
   if (missing.length) return { ...base, reason: `missing schema object: ${missing.slice(0, 3).map(describe).join(', ')}` };
   const violations = db.pragma('foreign_key_check') as unknown[];
   if (violations.length) return { ...base, reason: `${violations.length} foreign key violation(s)` };
+  const unreadable = unreadableContent(db);
+  if (unreadable) return { ...base, reason: `a row the sidecar cannot read: ${unreadable}` };
   return { ...base, ok: true, counts: tableCounts(db) };
 }
 

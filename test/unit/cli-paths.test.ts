@@ -50,7 +50,7 @@ describe('cli: parseArgs', () => {
   it('with no arguments serves with the defaults', () => {
     expect(parse([])).to.deep.equal({
       command: 'serve',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24 },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24, maxWalMib: 1024 },
     });
     expect(DEFAULT_MAX_MESSAGE_BYTES).to.equal(64 * 1024 * 1024);
   });
@@ -73,7 +73,7 @@ describe('cli: parseArgs', () => {
       ]),
     ).to.deep.equal({
       command: 'serve',
-      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full', recentLimit: 50, autoBackupHours: 0.5 },
+      options: { dataDir: '/tmp/wr', framing: 'header', logLevel: 'debug', maxMessageBytes: 1024, synchronous: 'full', recentLimit: 50, autoBackupHours: 0.5, maxWalMib: 1024 },
     });
     expect(parse(['--framing=ndjson']).options.framing).to.equal('ndjson');
   });
@@ -94,10 +94,15 @@ describe('cli: parseArgs', () => {
     expect(parse(['--max-message-bytes', '1']).options.maxMessageBytes).to.equal(1);
   });
 
+  it('--max-wal-mib is a whole number of MiB from 1 to 1048576 (default 1024)', () => {
+    for (const bad of ['0', '-1', '1.5', 'abc', '1048577']) expect(usageError([`--max-wal-mib=${bad}`]).code, bad).to.equal('commander.invalidArgument');
+    expect(parse(['--max-wal-mib', '4']).options.maxWalMib).to.equal(4);
+  });
+
   it('call METHOD [JSON] makes one call, with or without params', () => {
     expect(parse(['call', 'songs.get', '{"id":"A1"}'])).to.deep.equal({
       command: 'call',
-      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24 },
+      options: { framing: 'auto', logLevel: 'info', maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, synchronous: 'normal', recentLimit: 50, autoBackupHours: 24, maxWalMib: 1024 },
       method: 'songs.get',
       params: '{"id":"A1"}',
     });
