@@ -270,7 +270,10 @@ export async function stageVerified(source: string, staging: string, migrations:
     if (copied.ok) {
       // The schema is the migrations' own (no trigger of the file's runs on this write), and the
       // write is a transaction of its own: durable when it returns, like the bytes flushed above.
-      withConnection(staging, clearLabels);
+      withConnection(staging, (db) => {
+        clearLabels(db);
+        rebuildSearchIndexes(db);
+      });
       return copied;
     }
   } catch (err) {
@@ -281,6 +284,18 @@ export async function stageVerified(source: string, staging: string, migrations:
   if (!atSource.ok) return atSource;
   if (failure !== undefined) throw failure;
   return { ...copied!, reason: `the copy of it failed its check: ${copied!.reason ?? 'unknown'}` };
+}
+
+/**
+ * Rebuilds every full-text index from its rows. integrity_check does not compare an FTS5 index
+ * with its content, so a file whose index disagrees with its rows (damaged, or made so on purpose)
+ * would pass every check and then search wrong: a restored file gets indexes made from its rows.
+ */
+export function rebuildSearchIndexes(db: Connection): void {
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE % USING fts5%'").pluck().all() as string[];
+  db.transaction(() => {
+    for (const t of tables) db.prepare(`INSERT INTO "${t}"("${t}") VALUES ('rebuild')`).run();
+  })();
 }
 
 /** Runs `fn` on a connection to the database file `path`, closed afterwards. */
