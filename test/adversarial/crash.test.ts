@@ -25,8 +25,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { MIGRATIONS } from '../../src/generated/migrations.js';
-import { openDatabase } from '../../src/store/database.js';
-import { ROOT, StoreProcess, tempDir, type RpcResponse } from '../helpers/process.js';
+import { buildV1 } from './v1-database.js';
+import { StoreProcess, tempDir, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sqlite3 } from '../helpers/check.js';
 
@@ -156,7 +156,7 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
     mkdirSync(sources);
     dbPath = join(dataDir, 'data.db');
     v1File = join(sources, 'v1.db');
-    v1Rows = buildV1(v1File);
+    v1Rows = buildV1(v1File, 300, PAD_BYTES);
 
     const p = await start();
     const items = Array.from({ length: INITIAL_SONGS }, (_, n) => song(`p-${n}`, 1));
@@ -181,7 +181,7 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
     // Calibration: each kind once, unkilled; the time it takes is the window kill moments are drawn from.
     for (const kind of KINDS) {
       const t = await trial(kind, undefined);
-      windowMs.set(kind, Math.max(20, Math.round(t * 1.1)));
+      windowMs.set(kind, Math.max(20, Math.round(t * 0.8)));
     }
     process.stderr.write(`      kill windows (ms): ${[...windowMs].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   });
@@ -558,35 +558,3 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
     expect(figures.lost).to.equal(0);
   });
 });
-
-/** A version-1 database: migration 1, the fixture, and padding rows (so migrating takes a while). Returns its song count. */
-function buildV1(path: string): number {
-  const db = openDatabase(path);
-  try {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[0]!.sql);
-      db.exec(readFileSync(join(ROOT, 'test', 'fixtures', 'v1-data.sql'), 'utf8'));
-      const songCols = (db.pragma('table_info(songs)') as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id' && c !== 'sections_json');
-      db.exec(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
-         INSERT INTO songs (id, sections_json, ${songCols.join(', ')})
-         SELECT 'pad-' || i, json_array(json_object('id', 'pad', 'text', printf('%.${PAD_BYTES}c', 'z'))), ${songCols.join(', ')}
-         FROM n, (SELECT * FROM songs WHERE id = 'song-a')`,
-      );
-      const aCols = (db.pragma('table_info(autosaves)') as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id' && c !== 'snapshot_json');
-      db.exec(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
-         INSERT INTO autosaves (id, snapshot_json, ${aCols.join(', ')})
-         SELECT 'pad-auto-' || i, json_object('pad', printf('%.${PAD_BYTES}c', 'z')), ${aCols.join(', ')}
-         FROM n, (SELECT * FROM autosaves LIMIT 1)`,
-      );
-      db.pragma('user_version = 1');
-    })();
-    const n = (db.prepare('SELECT count(*) AS n FROM songs').get() as { n: number }).n;
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.pragma('journal_mode = DELETE');
-    return n;
-  } finally {
-    db.close();
-  }
-}
