@@ -256,13 +256,16 @@ async function main(): Promise<void> {
   const seed = Number(arg('seed') ?? 1);
   console.log(`soak: ${minutes} min, seed ${seed}, concurrency ${arg('concurrency') ?? 4}`);
   console.log('     t  ops/s  RssAnon MiB  WAL MiB');
+  let printed = -1;
   const report = await runSoak({
     minutes,
     seed,
     concurrency: Number(arg('concurrency') ?? 4),
     dataDir: arg('data-dir'),
     onSample: (s) => {
-      if (Math.round(s.t) % 10 === 0 || minutes <= 1) {
+      // One line per ten seconds (every sample in a run of a minute or less).
+      if (Math.floor(s.t / 10) !== printed || minutes <= 1) {
+        printed = Math.floor(s.t / 10);
         console.log(`${String(Math.round(s.t)).padStart(6)}  ${String(s.opsPerSec).padStart(5)}  ${(s.rssAnonKiB / 1024).toFixed(1).padStart(11)}  ${mib(s.walBytes).padStart(7)}`);
       }
     },
