@@ -98,7 +98,16 @@ export class Archive {
   async #exportFull(path: string | undefined, op: LongOperation): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
     const { store, transfer } = this.#o;
     const target = transfer.target(path, 'full_backup', '.zip', 'full-zip');
-    const shown = path ?? target;
+    const release = transfer.claim(target); // two exports in one second get two names
+    try {
+      return await this.#writeArchive(target, path ?? target, op);
+    } finally {
+      release();
+    }
+  }
+
+  async #writeArchive(target: string, shown: string, op: LongOperation): Promise<{ path: string; sizeBytes: number; manifest: Manifest }> {
+    const { store, transfer } = this.#o;
     const partial = tempPath(target);
     // The file is created first: a target that cannot be written is refused before any work.
     let fd: number | undefined;

@@ -31,6 +31,7 @@ import {
   backupStem,
   fsyncPath,
   inspectDatabase,
+  isStandalone,
   labelBackup,
   linkIntoPlace,
   openUntrusted,
@@ -108,6 +109,7 @@ export class Backups {
   static cleanUpAtStart(paths: DataPaths): void {
     Backups.cleanUp(paths);
     removePartials(paths.backupsDir);
+    Backups.#finishUnfinished(paths);
     try {
       const live = statSync(paths.dbPath);
       // Only a file with a second name can have one in backups/: usually nothing to look at.
@@ -126,6 +128,28 @@ export class Backups {
     // An export's file before its rename (`<name>.tmp-<pid>`); one written elsewhere is the host's.
     for (const name of readdirSync(paths.exportsDir)) {
       if (TEMP_FILE.test(name)) rmSync(join(paths.exportsDir, name), { force: true });
+    }
+  }
+
+  /**
+   * Backups a crash left unfinished: a safety backup still in WAL mode (a restore killed after its
+   * swap, before step 6), or with a hot journal (killed while it was being labelled). Each is made
+   * a standalone rollback-journal file, as the restore would have: SQLite rolls the journal back
+   * or folds the WAL in when the file is opened for writing. Left as it is when that fails
+   * (backup.verify says why); only regular files named like backups are opened.
+   */
+  static #finishUnfinished(paths: DataPaths): void {
+    for (const name of readdirSync(paths.backupsDir)) {
+      if (!BACKUP_FILE.test(name)) continue;
+      const path = join(paths.backupsDir, name);
+      try {
+        if (!lstatSync(path).isFile() || isStandalone(path)) continue;
+        withConnection(path, (db) => db.pragma('journal_mode = DELETE'));
+        fsyncPath(path);
+        removeSideFiles(path);
+      } catch {
+        /* see above */
+      }
     }
   }
 
@@ -263,7 +287,7 @@ export class Backups {
     }
     if (!st.isFile()) throw fileRefused(path, st.isSymbolicLink() ? 'symlink' : 'not-a-file');
     const sizeBytes = st.size;
-    rmSync(full);
+    removeDatabaseFile(full); // with any -wal, -shm or -journal SQLite left beside it
     fsyncPath(this.#dir);
     return { path: full, sizeBytes };
   }
@@ -276,7 +300,7 @@ export class Backups {
     let freedBytes = 0;
     candidates.forEach((b, i) => {
       if (i < options.keep || b.createdAt >= cutoff) return;
-      rmSync(b.path, { force: true });
+      removeDatabaseFile(b.path);
       deleted.push(b.name);
       freedBytes += b.sizeBytes;
     });

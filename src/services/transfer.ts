@@ -15,7 +15,7 @@ import { fsyncPath, localStamp } from '../store/backup.js';
 import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
 import { tempPath } from '../paths.js';
-import { fileError, type ExportKind, type Files, type ReadHandle } from '../files.js';
+import { fileError, fileRefused, type ExportKind, type Files, type ReadHandle } from '../files.js';
 import { jsonPointer, pathNotUnicode, SURROGATE_ESCAPE, tooDeepPointer } from '../json-limits.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
@@ -57,9 +57,10 @@ export const invalidImport = (errors: ImportError[]): RpcError =>
 export const stamp = (at: number): string => localStamp(new Date(at));
 
 /** `dir/stem.ext`, or `dir/stem-2.ext`, … : the first name not taken. */
-export function freeName(dir: string, stem: string, ext: string): string {
+export function freeName(dir: string, stem: string, ext: string, taken: (path: string) => boolean = () => false): string {
   for (let n = 1; ; n++) {
     const path = join(dir, `${stem}${n === 1 ? '' : `-${n}`}${ext}`);
+    if (taken(path)) continue;
     try {
       lstatSync(path); // a dangling symlink takes the name too (the file rule refuses it)
     } catch {
@@ -242,7 +243,19 @@ export class Transfer {
    * exports/, as the file rule allows (src/files.ts: FileRefused or InvalidParams at /path).
    */
   target(path: string | undefined, stem: string, ext: string, kind: ExportKind): string {
-    return this.#o.files.exportTarget(path, kind, '/path', () => freeName(this.#o.exportsDir, `${stem}_${stamp(this.#now())}`, ext));
+    const taken = (p: string): boolean => this.#writing.has(p);
+    const target = this.#o.files.exportTarget(path, kind, '/path', () => freeName(this.#o.exportsDir, `${stem}_${stamp(this.#now())}`, ext, taken));
+    if (taken(target)) throw fileRefused(path ?? target, 'exists', 'another export is writing it now');
+    return target;
+  }
+
+  /** Targets of exports being written beside the queue (export.full): no other export takes them meanwhile. */
+  readonly #writing = new Set<string>();
+
+  /** Holds `target` for an export that runs beside the queue; call the answer when it is done. */
+  claim(target: string): () => void {
+    this.#writing.add(target);
+    return () => this.#writing.delete(target);
   }
 
   exportSongs(options: { ids?: string[]; path?: string; includePerformances?: boolean }): {

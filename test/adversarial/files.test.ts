@@ -159,6 +159,14 @@ describe('adversarial: the file rule (export, import and backup paths)', functio
       await refusedWith(p, 'export.songs', { path: zip }, 'exists');
     });
 
+    it('two export.full without a path in the same second get two names, both whole', async () => {
+      const [a, b] = await Promise.all([p.request('export.full', {}), p.request('export.full', {})]);
+      expect(a.error, JSON.stringify(a.error)).to.equal(undefined);
+      expect(b.error, JSON.stringify(b.error)).to.equal(undefined);
+      expect(a.result.path).to.not.equal(b.result.path);
+      for (const r of [a, b]) expect(statSync(r.result.path).size).to.equal(r.result.sizeBytes);
+    });
+
     it('answers a missing folder, a NUL byte, a control character, an over-long name, "..", a folder path: never dies', async () => {
       for (const method of ['export.songs', 'export.full']) {
         await refusedWith(p, method, { path: join(outside, 'missing', 'x.json') }, 'no-folder');
@@ -309,6 +317,43 @@ while True:
       const l = await fails(p, 'import.songs', { path: lone, onConflict: 'duplicate' }, -32021);
       expect(l.data.errors[0].path).to.equal('/songs/0/name');
       expect((await ok(p, 'songs.count', {})).count).to.equal(3);
+    });
+  });
+
+  describe('backups a crash left unfinished', () => {
+    it('a backup left in WAL mode or with a hot journal is made standalone at start, listed, verified; deleting one takes its side files', async () => {
+      const a = await ok(p, 'backup.create', {});
+      await new Promise((r) => setTimeout(r, 1100));
+      const b = await ok(p, 'backup.create', {});
+      const d = p.dataDir;
+      await stop(p);
+      // a: a safety backup still in WAL mode, its -wal holding the last write (a restore killed before step 6).
+      execFileSync('python3', ['-c', `import sqlite3, os, sys
+c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL'); c.execute("INSERT INTO metadata(key, value) VALUES ('x', 'y')"); c.commit()
+os._exit(0)`, a.path]);
+      // b: killed while it was being labelled: a hot journal beside it.
+      execFileSync('python3', ['-c', `import sqlite3, os, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('PRAGMA cache_size=1'); c.execute('BEGIN')
+c.execute("UPDATE metadata SET value = 'half' WHERE key = 'backup_kind'")
+c.execute("UPDATE songs SET name = name || ' (half-written)'")
+os._exit(0)`, b.path]);
+      expect(existsSync(`${a.path}-wal`), 'a has a -wal').to.equal(true);
+      expect(existsSync(`${b.path}-journal`), 'b has a hot journal').to.equal(true);
+      p = await procs.launch({ dataDir: d });
+      const names = (await ok(p, 'backup.list', {})).items.map((x: any) => x.name);
+      expect(names).to.include.members([a.name, b.name]);
+      for (const x of [a, b]) {
+        expect((await ok(p, 'backup.verify', { path: x.name })).ok, x.name).to.equal(true);
+        for (const suffix of ['-wal', '-shm', '-journal']) expect(existsSync(x.path + suffix), x.name + suffix).to.equal(false);
+        expect(readFileSync(x.path).subarray(18, 20)).to.deep.equal(Buffer.from([1, 1]));
+      }
+      expect(sqlite3(a.path, "SELECT value FROM metadata WHERE key = 'x'")).to.equal('y');
+      expect(sqlite3(b.path, "SELECT count(*) FROM songs WHERE name LIKE '%half-written%'")).to.equal('0');
+      // A backup with side files beside it (put there by hand): delete takes them too.
+      writeFileSync(`${a.path}-shm`, 'x');
+      writeFileSync(`${a.path}-wal`, '');
+      await ok(p, 'backup.delete', { path: a.name });
+      expect(readdirSync(join(d, 'backups')).filter((n) => n.startsWith(a.name))).to.deep.equal([]);
     });
   });
 
