@@ -20,8 +20,7 @@
  * runs with --synchronous full.
  *
  * CRASH_TRIALS (default 56: four rounds of the fourteen kinds) sets the number of kills and
- * CRASH_SEED (default fixed) the schedule; both are printed. CRASH_STRICT=1 fails on the known
- * problem counted below; CRASH_KEEP=1 keeps the folders of a failed run. Needs Linux and the
+ * CRASH_SEED (default fixed) the schedule; both are printed.  CRASH_KEEP=1 keeps the folders of a failed run. Needs Linux and the
  * sqlite3 command-line tool. docs/RELIABILITY.md explains the trials and gives the figures.
  */
 import { execFileSync } from 'node:child_process';
@@ -36,8 +35,6 @@ import { scribble, sqlite3 } from '../helpers/check.js';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 56);
 const SEED = Number(process.env.CRASH_SEED ?? 20261130);
-/** Fail on the known problem below (side files of a safety backup left by a killed restore) instead of counting it. */
-const STRICT = process.env.CRASH_STRICT === '1';
 /** Each song carries this many bytes of padding, so the database is a few MB and copies take time. */
 const PAD_BYTES = 12_000;
 /** Songs made before the trials. */
@@ -150,8 +147,6 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
   let v1Rows = 0;
   /** Backups already checked whole (name → size). */
   const checkedBackups = new Map<string, number>();
-  /** Side files of backups seen (the known problem). */
-  const knownSideFiles = new Set<string>();
   const figures = { trials: 0, interrupted: 0, acknowledged: 0, lost: 0, byKind: new Map<Kind, number>(), startMs: 0 };
   let trialSeq = 0;
 
@@ -202,8 +197,7 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
       const seconds = ((Date.now() - figures.startMs) / 1000).toFixed(1);
       process.stderr.write(
         `      crash trials: seed ${SEED}, ${figures.trials} kills (${[...figures.byKind].map(([k, v]) => `${k} ${v}`).join(', ')}), ` +
-          `${figures.interrupted} with requests unanswered, ${figures.acknowledged} acknowledged writes, ${figures.lost} lost, ` +
-          `${knownSideFiles.size} side files of backups left (known problem), ${seconds} s\n`,
+          `${figures.interrupted} with requests unanswered, ${figures.acknowledged} acknowledged writes, ${figures.lost} lost, ${seconds} s\n`,
       );
     }
     // CRASH_KEEP=1 keeps the folders of a failed run for a look (the path is printed).
@@ -506,18 +500,6 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
     for (const name of readdirSync(dir)) if (!allowedTop.has(name) && !kept(name)) bad.push(name);
     for (const name of readdirSync(join(dir, 'backups'))) {
       if (/^data_\d{4}-\d{2}-\d{2}_\d{6}(-\d+)?\.db$/.test(name)) continue;
-      // KNOWN PROBLEM (reported, not ours to fix: src/services/backups.ts): a restore killed after
-      // its swap, before its safety backup is made a standalone file, leaves that backup in WAL mode
-      // or (killed while labelling it) with a hot rollback journal; no start repairs it. A WAL-mode
-      // backup gets -wal/-shm beside it whenever it is read (backup.list), and backup.delete and
-      // backup.prune remove the .db but not those side files. A backup with a hot journal is left
-      // out of backup.list and backup.verify calls it "not a SQLite database". Counted and printed;
-      // CRASH_STRICT=1 fails on it.
-      if (!STRICT && /^data_\d{4}-\d{2}-\d{2}_\d{6}(-\d+)?\.db-(journal|wal|shm)$/.test(name)) {
-        if (!knownSideFiles.has(name)) process.stderr.write(`      KNOWN PROBLEM: backups/${name} left beside a backup\n`);
-        knownSideFiles.add(name);
-        continue;
-      }
       bad.push(`backups/${name}`);
     }
     for (const name of readdirSync(join(dir, 'exports'))) if (!/^(songs_export|full_backup)_[\w-]+\.(json|zip)$/.test(name)) bad.push(`exports/${name}`);
@@ -528,11 +510,10 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
   /** Every backup is a whole database; every export a whole file. */
   function checkFiles(dir = dataDir): void {
     for (const name of readdirSync(join(dir, 'backups'))) {
-      if (!name.endsWith('.db')) continue; // a known side file (above)
+      if (!name.endsWith('.db')) continue; // a side file is a leftover (above)
       const path = join(dir, 'backups', name);
-      // A backup the known problem left in WAL mode or with a hot journal: opening it read-write
-      // would repair it and hide the problem.
-      if (!STRICT && (existsSync(`${path}-journal`) || readFileSync(path).subarray(18, 20).equals(Buffer.from([2, 2])))) continue;
+      // A safety backup a killed restore left unfinished is made standalone at start.
+      expect(readFileSync(path).subarray(18, 20), `${name} is a standalone rollback-journal file`).to.deep.equal(Buffer.from([1, 1]));
       const size = statSync(path).size;
       if (checkedBackups.get(name) === size) continue;
       expect(sqlite3(path, 'PRAGMA quick_check'), `${name} is a whole database`).to.equal('ok');
