@@ -276,13 +276,20 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
     }
   };
 
+  /** Adds to a pool that keeps its newest 50 (long runs stay flat). */
+  const remember = (pool: Set<string>, v: string): void => {
+    pool.delete(v);
+    pool.add(v);
+    if (pool.size > 50) pool.delete(pool.values().next().value!);
+  };
+
   /** Names the store made, for later requests to name. */
   const learn = (method: string, result: Json): void => {
     if (result && typeof result === 'object') {
-      if (typeof result.nextCursor === 'string') cursors.add(result.nextCursor);
+      if (typeof result.nextCursor === 'string') remember(cursors, result.nextCursor);
       if ((method === 'backup.create' || method.startsWith('export.')) && typeof result.path === 'string') {
-        storeFiles.add(result.path);
-        storeFiles.add(basename(result.path));
+        remember(storeFiles, result.path);
+        remember(storeFiles, basename(result.path));
       }
     }
   };
