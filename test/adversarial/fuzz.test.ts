@@ -24,7 +24,7 @@ const FILE_METHODS = Object.keys(METHOD_SPECS).filter((m) => 'path' in (METHOD_S
 function report(what: string, stats: FuzzStats, failures: FuzzFailure[]): string {
   const line =
     `${what}: seed ${stats.seed}, ${stats.messages} messages (${stats.valid} valid, ${stats.mutated} mutated, ${stats.raw} raw, ` +
-    `${stats.batches} batches) in ${(stats.elapsedMs / 1000).toFixed(1)} s, ${stats.restarts} restarts ` +
+    `${stats.batches} batches, ${stats.cancels} cancels) in ${(stats.elapsedMs / 1000).toFixed(1)} s, ${stats.restarts} restarts ` +
     `(ndjson ${stats.framings.ndjson}, header ${stats.framings.header}), ${stats.results} results, errors ${JSON.stringify(stats.errors)}, ` +
     `${stats.hashChecks} hash checks (${stats.hashSkipped} skipped), slowest answer ${stats.slowestMs} ms`;
   return failures.length ? `${line}\n${failures.map((f) => JSON.stringify(f)).join('\n')}\nrerun: FUZZ_SEED=${stats.seed}` : line;

@@ -68,6 +68,8 @@ export interface FuzzStats {
   mutated: number;
   raw: number;
   batches: number;
+  /** $/cancelRequest notifications sent. */
+  cancels: number;
   windows: number;
   restarts: number;
   framings: Record<Framing, number>;
@@ -239,7 +241,7 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
   };
 
   const stats: FuzzStats = {
-    seed, messages: 0, requests: 0, valid: 0, mutated: 0, raw: 0, batches: 0, windows: 0, restarts: 0,
+    seed, messages: 0, requests: 0, valid: 0, mutated: 0, raw: 0, batches: 0, cancels: 0, windows: 0, restarts: 0,
     framings: { ndjson: 0, header: 0 }, results: 0, errors: {}, methods: {}, hashChecks: 0, hashSkipped: 0, slowestMs: 0, elapsedMs: 0,
   };
   const failures: FuzzFailure[] = [];
@@ -385,7 +387,17 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
       const mark = proc.received.length;
       const now = Date.now();
       for (const p of window) p.sentAt = now;
-      proc.sendRaw(asBatch ? frame(JSON.stringify(window.map((p) => p.body))) : window.map((p) => frame(p.text)).join(''));
+      // Sometimes the host changes its mind: $/cancelRequest of one of the window's requests, at
+      // its end (it skips the queue). The request is answered -32800 with nothing changed, or
+      // normally when the cancel came too late.
+      let frames = asBatch ? [frame(JSON.stringify(window.map((p) => p.body)))] : window.map((p) => frame(p.text));
+      if (!asBatch && rand() < 0.05) {
+        const at = Math.floor(rand() * window.length);
+        frames.push(frame(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: window[at]!.id } })));
+        stats.messages++;
+        stats.cancels++;
+      }
+      proc.sendRaw(frames.join(''));
       stats.messages += window.length;
       stats.requests += window.length;
       if (asBatch) stats.batches++;
