@@ -184,7 +184,8 @@ function hostileFiles(owner: { uid: number; gid: number } | undefined, dataDir: 
 }
 
 interface Pending {
-  id: number;
+  /** The request's id: mostly a number, sometimes a string (both are the host's to choose). */
+  id: number | string;
   method: string;
   text: string;
   /** True when the method's own validator accepts the params. */
@@ -304,7 +305,8 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
       params = sample(mutationOf(params)).params;
       stats.mutated++;
     } else stats.valid++;
-    const id = nextId++;
+    const n = nextId++;
+    const id = rand() < 0.2 ? `r-${n}` : n;
     const body = { jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) };
     const text = JSON.stringify(body);
     const validate = paramsValidator(method);
@@ -314,8 +316,8 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
   };
 
   /** Waits for every answer of a window; a missing one is a hang. */
-  const collect = async (window: Pending[]): Promise<Map<number, RpcResponse>> => {
-    const answers = new Map<number, RpcResponse>();
+  const collect = async (window: Pending[]): Promise<Map<number | string, RpcResponse>> => {
+    const answers = new Map<number | string, RpcResponse>();
     const exitedEarly = proc!.exited.then((e) => e);
     await Promise.all(
       window.map(async (p) => {
@@ -330,8 +332,8 @@ export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; fa
   };
 
   /** Store.changed between consecutive answers of a window belongs to the later one. */
-  const changesBeforeEach = (window: Pending[], mark: number): Map<number, string[]> => {
-    const out = new Map<number, string[]>();
+  const changesBeforeEach = (window: Pending[], mark: number): Map<number | string, string[]> => {
+    const out = new Map<number | string, string[]>();
     let gap: string[] = [];
     let background = false;
     const ids = new Set(window.map((p) => p.id));
