@@ -6,9 +6,15 @@
 //   openrpc.ts               the OpenRPC document answered by rpc.discover
 //   errors.ts                the contract's error table
 //   migrations.ts            sql/NNNN_name.sql, embedded so the binary needs no files
-// and docs/api.md, the API reference. Run by `npm run build`; never edit the outputs.
+// and docs/api.md, the API reference. Never edit the outputs.
+//
+//   node scripts/gen.mjs            writes everything (npm run gen)
+//   node scripts/gen.mjs --code     writes src/generated/ only (npm run build): docs/api.md is
+//                                   committed, and a build must not hide that it is stale
+//   node scripts/gen.mjs --check    writes nothing; exits 1 naming every output that differs
+//                                   from what it would write (the docs test runs it)
 import { readFileSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
-import { join, dirname, basename } from 'node:path';
+import { join, dirname, basename, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
@@ -16,9 +22,30 @@ import standaloneCode from 'ajv/dist/standalone/index.js';
 import { compile } from 'json-schema-to-typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+for (const a of args) if (a !== '--check' && a !== '--code') throw new Error(`gen.mjs: unknown option ${a} (--check, --code)`);
+const CHECK = args.has('--check');
+const CODE_ONLY = args.has('--code');
+/** Outputs whose text differs from the file on disk (--check). */
+const stale = [];
+/** Writes one output, or (--check) only compares it with the file on disk. */
+function emit(path, text, { doc = false } = {}) {
+  if (CHECK) {
+    let current;
+    try {
+      current = readFileSync(path, 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== text) stale.push(relative(root, path));
+    return;
+  }
+  if (doc && CODE_ONLY) return;
+  writeFileSync(path, text);
+}
 const schemaDir = join(root, 'rpc-schema');
 const outDir = join(root, 'src', 'generated');
-mkdirSync(outDir, { recursive: true });
+if (!CHECK) mkdirSync(outDir, { recursive: true });
 
 const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'));
 const pkg = readJson(join(root, 'package.json'));
@@ -116,7 +143,7 @@ let validatorCode = standaloneCode(ajv, exportsMap)
   .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)/g, '{ default: __codePoints }')
   .replace(/require\("ajv\/dist\/runtime\/equal"\)/g, '{ default: __isDeepStrictEqual }');
 if (/require\(/.test(validatorCode)) throw new Error('validators.ts: unexpected require() in ajv standalone code');
-writeFileSync(
+emit(
   join(outDir, 'validators.ts'),
   HEADER +
     '// @ts-nocheck\n' +
@@ -181,7 +208,7 @@ types += '\n/** Params and result type of every method, by method name. */\nexpo
 for (const m of methods) types += `  '${m.name}': { params: ${pascal(m.name)}Params; result: ${pascal(m.name)}Result };\n`;
 types += '}\nexport type MethodName = keyof MethodMap;\n';
 types += `export const METHOD_NAMES = ${JSON.stringify(methods.map((m) => m.name))} as const;\n`;
-writeFileSync(join(outDir, 'types.ts'), HEADER + '/* eslint-disable */\n' + types);
+emit(join(outDir, 'types.ts'), HEADER + '/* eslint-disable */\n' + types);
 
 // ---------------------------------------------------------------------------
 // OpenRPC document
@@ -231,7 +258,7 @@ const openrpc = {
   })),
   'x-errors': errorTable,
 };
-writeFileSync(
+emit(
   join(outDir, 'openrpc.ts'),
   HEADER + `export const OPENRPC_DOCUMENT = ${JSON.stringify(openrpc, null, 2)} as const;\n`,
 );
@@ -248,7 +275,7 @@ errorsTs += `/** The message of each code. */\nexport const ERROR_MESSAGES: Reco
   null,
   2,
 )};\n`;
-writeFileSync(join(outDir, 'errors.ts'), HEADER + errorsTs);
+emit(join(outDir, 'errors.ts'), HEADER + errorsTs);
 
 // ---------------------------------------------------------------------------
 // Migrations
@@ -264,7 +291,7 @@ const migrations = readdirSync(sqlDir)
     if (Number(m[1]) !== i + 1) throw new Error(`sql/${file}: expected version ${i + 1}; versions must be 1, 2, 3, … with no gaps`);
     return { version: i + 1, name: m[2], sql: readFileSync(join(sqlDir, file), 'utf8') };
   });
-writeFileSync(
+emit(
   join(outDir, 'migrations.ts'),
   HEADER +
     'export interface Migration { readonly version: number; readonly name: string; readonly sql: string }\n' +
@@ -303,7 +330,15 @@ md += '## Errors\n\n| code | name | when | data |\n| --- | --- | --- | --- |\n';
 for (const e of errorTable) md += `| ${e.code} | ${e.name} | ${e.when} | ${e.data ?? '—'} |\n`;
 md += '\n## Schemas\n\n';
 for (const [n, d] of Object.entries(openrpc.components.schemas)) md += `### ${n}\n\n${d.description ?? ''}\n\n` + schemaText(d) + '\n';
-mkdirSync(join(root, 'docs'), { recursive: true });
-writeFileSync(join(root, 'docs', 'api.md'), md);
+if (!CHECK) mkdirSync(join(root, 'docs'), { recursive: true });
+emit(join(root, 'docs', 'api.md'), md, { doc: true });
 
+if (CHECK) {
+  if (stale.length) {
+    console.error(`gen --check: out of date with rpc-schema/ and sql/ (run npm run gen): ${stale.join(', ')}`);
+    process.exit(1);
+  }
+  console.error('gen --check: every output is up to date');
+  process.exit(0);
+}
 console.error(`gen: ${methods.length} methods, ${Object.keys(definitions).length} definitions, ${migrations.length} migrations`);

@@ -45,6 +45,8 @@ export interface DeleteResult {
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
+/** The largest count an increment reaches: Number.MAX_SAFE_INTEGER, the schemas' maximum. */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** At most this many words of a search query are used. */
 export const MAX_SEARCH_TERMS = 32;
 
@@ -208,7 +210,7 @@ export class Repository<T extends object = Model> {
         if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw alreadyExists(this.desc.entity, params.id as string);
         }
-        throw err;
+        throw this.#named(err, params);
       }
       this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
       return this.#model(row);
@@ -222,14 +224,14 @@ export class Repository<T extends object = Model> {
   update(item: Model & { id: string }, ifRevision?: number): T {
     return this.#store.write(() => {
       const params = { ...this.#writeParams(item, false), if_revision: ifRevision ?? null };
-      const row = this.#stmt('update', () => {
+      const row = this.#named(() => this.#stmt('update', () => {
         const set = this.#assignments((c) => `@${c}`);
         return (
           `UPDATE ${this.#table} SET ${set}` +
           `${this.desc.timestamps.updated ? ', "updated_at" = @updated_at' : ''}, "revision" = "revision" + 1 ` +
           `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`
         );
-      }).get(params) as Row | undefined;
+      }).get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
       this.#store.recordChange(this.desc.entity, 'update', [item.id]);
       return this.#model(row);
@@ -240,13 +242,13 @@ export class Repository<T extends object = Model> {
   save(item: Model, at = '/item'): T {
     return this.#store.write(() => {
       const params = this.#writeParams(item, true, at);
-      const row = this.#stmt('upsert', () => {
+      const row = this.#named(() => this.#stmt('upsert', () => {
         const set = this.#assignments((c) => `excluded.${q(c)}`);
         return this.#insertSql(
           ` ON CONFLICT("id") DO UPDATE SET ${set}` +
             `${this.desc.timestamps.updated ? ', "updated_at" = excluded."updated_at"' : ''}, "revision" = "revision" + 1`,
         );
-      }).get(params) as Row;
+      }).get(params) as Row, params);
       this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string]);
       return this.#model(row);
     });
@@ -266,7 +268,7 @@ export class Repository<T extends object = Model> {
         row = this.#stmt('insertAsIs', () => this.#insertSql('', ['revision'])).get(params) as Row;
       } catch (err) {
         if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(this.desc.entity, params.id as string);
-        throw err;
+        throw this.#named(err, params);
       }
       this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
       return this.#model(row);
@@ -297,8 +299,10 @@ export class Repository<T extends object = Model> {
         });
       }
       for (const path of increment) {
+        // A counter stops at the largest integer JSON carries exactly (the schemas' maximum):
+        // one more would be answered as a number no host can read back unchanged.
         const c = fieldAt(this.desc, path).columns[0]!;
-        assignments.push(`${q(c)} = ${q(c)} + 1`);
+        assignments.push(`${q(c)} = min(${q(c)} + 1, ${MAX_COUNT})`);
       }
       const row = this.#stmt(`set:${paths.join(',')}:+${increment.join(',')}`, () =>
         `UPDATE ${this.#table} SET ${assignments.join(', ')}, "revision" = "revision" + 1 ` +
@@ -440,6 +444,38 @@ export class Repository<T extends object = Model> {
       const exists = this.#stmt(`parent:${path}`, () => `SELECT 1 FROM ${q(parent.table)} WHERE "id" = ?`).get(value);
       if (!exists) throw constraintViolation(this.desc.entity, path, value);
     }
+  }
+
+  /**
+   * A foreign-key failure of a write, named: which field of this entity refers to what. The
+   * parents are checked before every write (#checkParents), so this is the last line: a rule of
+   * the schema that no descriptor states yet still answers ConstraintViolation with the
+   * `{entity, field, value}` a host acts on, never nulls. Other errors pass through unchanged.
+   * Called with a statement to run, or with what one threw.
+   */
+  #named<R>(run: () => R, params: Row): R;
+  #named(err: unknown, params: Row): unknown;
+  #named(runOrErr: unknown, params: Row): unknown {
+    if (typeof runOrErr === 'function') {
+      try {
+        return (runOrErr as () => unknown)();
+      } catch (err) {
+        throw this.#named(err, params);
+      }
+    }
+    const err = runOrErr;
+    if (!(err instanceof SqliteError) || err.code !== 'SQLITE_CONSTRAINT_FOREIGNKEY') return err;
+    const keys = this.#store.db.prepare(`PRAGMA foreign_key_list(${q(this.desc.table)})`).all() as { table: string; from: string; to: string | null }[];
+    for (const k of keys) {
+      const value = params[k.from];
+      if (value === null || value === undefined) continue;
+      const exists = this.#store.db.prepare(`SELECT 1 FROM ${q(k.table)} WHERE ${q(k.to ?? 'id')} = ?`).get(value);
+      if (!exists) {
+        const field = this.desc.fields.find((f) => f.columns.includes(k.from))?.path ?? k.from;
+        return constraintViolation(this.desc.entity, field, value);
+      }
+    }
+    return err;
   }
 
   #missingOrConflict(id: string, ifRevision: number | undefined): Error {

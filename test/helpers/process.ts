@@ -53,6 +53,9 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for the first answer (system.ping) before resolving (default true). */
   waitReady?: boolean;
+  /** Run the sidecar as this user and group (a root test runner drops privileges: the fuzzer). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface Exit {
@@ -90,6 +93,8 @@ export class StoreProcess {
     this.child = spawn(cmd, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env },
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     this.child.stdout!.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { resultValidator } from '../../src/methods/index.js';
 import { StoreProcess, tempDir, type RpcResponse, type StartOptions } from './process.js';
+import { contractProblems } from './contract.js';
 
 export interface Change {
   entity: string;
@@ -46,12 +47,16 @@ export async function ok(p: StoreProcess, method: string, params?: unknown): Pro
   return r.result;
 }
 
-/** Calls `method`, expects the error `code`; returns the error. */
+/**
+ * Calls `method`, expects the error `code`; returns the error. The error must also keep the
+ * contract (test/helpers/contract.ts): a code the method's schema declares, `data` as the table says.
+ */
 export async function fails(p: StoreProcess, method: string, params: unknown, code: number): Promise<{ code: number; message: string; data?: any }> {
   const r = await p.request(method, params);
   expect(r.error, `${method} should fail with ${code}, answered ${JSON.stringify(r.result)}`).to.not.equal(undefined);
   expect(r.error!.code, `${method}: ${JSON.stringify(r.error)}`).to.equal(code);
   expect(r.error!.message).to.be.a('string').and.not.equal('');
+  expect(contractProblems(method, r.error!), `${method} answered ${JSON.stringify(r.error)}`).to.deep.equal([]);
   return r.error!;
 }
 

@@ -6,7 +6,9 @@
  */
 import { expect } from 'chai';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { OPENRPC_DOCUMENT } from '../../src/generated/openrpc.js';
@@ -257,8 +259,44 @@ describe('rpc.discover: every method it lists has a handler', function () {
   });
 });
 
+/** Runs `node scripts/gen.mjs --check` in `root`: its status and what it printed. */
+function genCheck(root: string): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'gen.mjs'), '--check'], { cwd: root, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
 describe('docs/api.md is up to date with rpc-schema/', function () {
   const api = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
+
+  it('is exactly what the generator writes (gen.mjs --check, which rewrites nothing)', function () {
+    this.timeout(60000);
+    const before = api;
+    const { status, output } = genCheck(ROOT);
+    expect(status, output).to.equal(0);
+    expect(readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8'), 'the check leaves the file as it was').to.equal(before);
+  });
+
+  it('the check can fail: a stale docs/api.md is named and left as it was', function () {
+    this.timeout(60000);
+    // A copy of what the generator reads and writes, with node_modules linked: up to date as
+    // copied, then one line of the API reference changed.
+    const copy = mkdtempSync(join(tmpdir(), 'wr-gen-check-'));
+    try {
+      const cp = spawnSync('cp', ['-r', '--parents', 'scripts', 'rpc-schema', 'sql', 'docs', 'package.json', 'src/generated', copy], { cwd: ROOT });
+      expect(cp.status, String(cp.stderr)).to.equal(0);
+      spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(copy, 'node_modules')]);
+      expect(genCheck(copy).status, 'the copy as made is up to date').to.equal(0);
+      const stale = api.replace('### songs.get\n', '### songs.get (edited by hand)\n');
+      expect(stale).to.not.equal(api);
+      writeFileSync(join(copy, 'docs', 'api.md'), stale);
+      const { status, output } = genCheck(copy);
+      expect(status, output).to.equal(1);
+      expect(output).to.include('docs/api.md');
+      expect(readFileSync(join(copy, 'docs', 'api.md'), 'utf8')).to.equal(stale);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
 
   it('names the package version and the OpenRPC version the generator writes', () => {
     expect(api).to.include(`Version ${PACKAGE_VERSION}.`);
