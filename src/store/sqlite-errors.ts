@@ -95,10 +95,12 @@ export function storageError(err: unknown): RpcError | undefined {
     return new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${err.message}`, { details: err.message });
   }
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+    // Repositories check parents before they write and name them (-32004 {entity, field, value});
+    // SQLite's own message names nothing, so what reaches here says so in words, never in nulls.
     return new RpcError(ErrorCode.ConstraintViolation, 'A reference points to a record that does not exist', {
-      entity: null,
-      field: null,
-      value: null,
+      entity: 'unknown',
+      field: 'unknown',
+      value: 'unknown',
     });
   }
   if (code === 'SQLITE_CONSTRAINT_CHECK' || code === 'SQLITE_CONSTRAINT_NOTNULL' || code === 'SQLITE_CONSTRAINT_DATATYPE') {

@@ -54,7 +54,7 @@ describe('storageError: real SQLite failures', () => {
     const mapped = storageError(err)!;
     expect(mapped).to.be.instanceOf(RpcError);
     expect(mapped.code).to.equal(-32004);
-    expect(mapped.data).to.deep.equal({ entity: null, field: null, value: null });
+    expect(mapped.data).to.deep.equal({ entity: 'unknown', field: 'unknown', value: 'unknown' });
     expect(mapped.toJSON()).to.have.all.keys('code', 'message', 'data');
   });
 
