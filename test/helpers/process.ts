@@ -110,7 +110,13 @@ export class StoreProcess {
       const exited = p.exited.then((e) => {
         throw new Error(`sidecar exited (${JSON.stringify(e)}) before answering: ${p.stderr}`);
       });
-      await Promise.race([ready, exited]);
+      try {
+        await Promise.race([ready, exited]);
+      } catch (err) {
+        // Nobody gets the process to clean up: its child and its own temporary folder go now.
+        await p.cleanup();
+        throw err;
+      }
     }
     return p;
   }
