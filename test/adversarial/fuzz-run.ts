@@ -1,6 +1,6 @@
 /**
  * The fuzzer's long mode: `npm run fuzz -- --messages 1000000 --seed 42 [--hostile-paths]
- * [--methods a,b] [--exclude file|a,b]` (or FUZZ_MESSAGES, FUZZ_SEED, FUZZ_HOSTILE_PATHS=1,
+ * [--methods a,b] [--exclude file|a,b] [--hash-every N]` (or FUZZ_MESSAGES, FUZZ_SEED, FUZZ_HOSTILE_PATHS=1,
  * FUZZ_METHODS, FUZZ_EXCLUDE). `--exclude file` leaves out the methods that take a path. Prints the seed first, progress as it
  * goes, then the counts and every failure with its exact request; exits 1 when anything failed.
  */
@@ -17,6 +17,8 @@ const seed = Number(option('seed', 'FUZZ_SEED') ?? Math.floor(Math.random() * 2 
 const messages = Number(option('messages', 'FUZZ_MESSAGES') ?? 100000);
 const hostilePaths = process.argv.includes('--hostile-paths') || process.env.FUZZ_HOSTILE_PATHS === '1';
 const maxFailures = Number(option('max-failures', 'FUZZ_MAX_FAILURES') ?? 20);
+// A content hash of every table around one window in `hashEvery` (a long run on a growing store may take fewer).
+const hashEvery = Number(option('hash-every', 'FUZZ_HASH_EVERY') ?? 8);
 const only = option('methods', 'FUZZ_METHODS')?.split(',');
 // --exclude file: every method but those that take a path (their own run: --hostile-paths).
 const excluded = (option('exclude', 'FUZZ_EXCLUDE')?.split(',') ?? []).flatMap((m) =>
@@ -24,15 +26,16 @@ const excluded = (option('exclude', 'FUZZ_EXCLUDE')?.split(',') ?? []).flatMap((
 );
 const methods = only || excluded.length ? (only ?? Object.keys(METHOD_SPECS)).filter((m) => !excluded.includes(m)) : undefined;
 if (!Number.isInteger(seed) || !Number.isInteger(messages) || messages <= 0) {
-  console.error('usage: npm run fuzz -- [--messages N] [--seed N] [--hostile-paths] [--max-failures N] [--methods a,b] [--exclude file|a,b]');
+  console.error('usage: npm run fuzz -- [--messages N] [--seed N] [--hostile-paths] [--max-failures N] [--methods a,b] [--exclude file|a,b] [--hash-every N]');
   process.exit(2);
 }
-console.log(`fuzz: seed ${seed}, ${messages} messages${hostilePaths ? ', hostile paths' : ''}`);
+console.log(`fuzz: seed ${seed}, ${messages} messages${hostilePaths ? ', hostile paths' : ''}, a hash around one window in ${hashEvery}`);
 const { stats, failures } = await fuzz({
   seed,
   messages,
   hostilePaths,
   maxFailures,
+  hashEvery,
   ...(methods ? { methods } : {}),
   log: (line) => console.log(`fuzz: ${line}`),
 });
