@@ -300,6 +300,25 @@ describe('transfer: system.stats and system.doctor', function () {
     expect((await ok(p, 'system.stats', {})).freePages).to.equal(0);
     await stop(p);
   });
+
+  it('system.doctor {vacuum: true} leaves no free pages when the full-text index is large, and search still finds the songs kept', async () => {
+    const p = await launch();
+    // Comments of distinct words: a full-text index of many pages, whose rebuild frees as many.
+    const word = (i: number, j: number): string => `w${i}x${j}`;
+    const items = Array.from({ length: 2000 }, (_, i) =>
+      makeSong({ name: `Indexed ${i}`, metadata: { ...makeSong().metadata, comments: Array.from({ length: 40 }, (_, j) => word(i, j)).join(' ') } }),
+    );
+    await ok(p, 'songs.saveMany', { items });
+    await ok(p, 'songs.deleteMany', { ids: items.filter((_, i) => i % 2 === 1).map((s) => s.id) });
+    const r = await ok(p, 'system.doctor', { vacuum: true });
+    expect(r.ok).to.equal(true);
+    expect(r.freePages, 'free pages after the VACUUM').to.equal(0);
+    expect(r.vacuum.afterBytes).to.be.below(r.vacuum.beforeBytes);
+    expect((await ok(p, 'system.stats', {})).freePages).to.equal(0);
+    for (const i of [0, 2, 1998]) expect((await ok(p, 'songs.search', { query: word(i, 7) })).items.map((s: Json) => s.id)).to.deep.equal([items[i]!.id]);
+    expect((await ok(p, 'songs.search', { query: word(1, 7) })).items).to.deep.equal([]);
+    await stop(p);
+  });
 });
 
 describe('transfer: a damaged data.db at start', function () {
