@@ -292,6 +292,12 @@ describe('backup.*', function () {
       expect(everything.items).to.have.length(4);
 
       await fails(p, 'backup.list', { kind: 'weekly' }, INVALID_PARAMS);
+      // A cursor carries the kind filter it was made with: another one is refused at /cursor.
+      const e = await fails(p, 'backup.list', { kind: 'manual', limit: 2, cursor: page1.nextCursor }, INVALID_PARAMS);
+      expect(e.data.errors.map((x: any) => x.path)).to.deep.equal(['/cursor']);
+      const manual1 = await ok(p, 'backup.list', { kind: 'manual', limit: 2 });
+      await fails(p, 'backup.list', { limit: 2, cursor: manual1.nextCursor }, INVALID_PARAMS);
+      expect((await ok(p, 'backup.list', { kind: 'manual', limit: 2, cursor: manual1.nextCursor })).items.map((b: any) => b.name)).to.deep.equal([first.name]);
     });
 
     it('verifies a good backup (ok, integrity, counts) and reports ok:false with a reason for bad files', async () => {

@@ -980,6 +980,21 @@ describe('songs.list and songs.count', function () {
     expect(next.items.map((s: Song) => s.name)).to.deep.equal(['banana', 'cherry']);
   });
 
+  it('refuses a cursor used with other filters than the ones it was made with: -32602 at /cursor', async () => {
+    const rock = await ok(p, 'songs.list', { genre: 'rock', orderBy: 'name', limit: 1 });
+    expect(rock.nextCursor).to.be.a('string');
+    for (const other of [{}, { genre: 'jazz' }, { genre: 'rock', isFavorite: false }, { isFavorite: true }]) {
+      const errors = await invalid(p, 'songs.list', { ...other, orderBy: 'name', limit: 1, cursor: rock.nextCursor }, '/cursor');
+      expect(errors[0]!.message).to.match(/other filters/);
+    }
+    // The same filters, in any order of the params, continue the walk; so does a cursor made without filters, used without.
+    const next = await ok(p, 'songs.list', { limit: 5, cursor: rock.nextCursor, orderBy: 'name', genre: 'rock' });
+    expect(next.items.map((s: Song) => s.name)).to.deep.equal(['cherry', 'Date']);
+    const all = await ok(p, 'songs.list', { orderBy: 'name', limit: 1 });
+    await invalid(p, 'songs.list', { orderBy: 'name', limit: 1, genre: 'rock', cursor: all.nextCursor }, '/cursor');
+    expect((await ok(p, 'songs.list', { orderBy: 'name', limit: 1, cursor: all.nextCursor })).items.map((s: Song) => s.name)).to.deep.equal(['apricot']);
+  });
+
   it('refuses limit 0, 1001 and non-integers', async () => {
     await invalid(p, 'songs.list', { limit: 0 }, '/limit');
     await invalid(p, 'songs.list', { limit: 1001 }, '/limit');
