@@ -1024,6 +1024,38 @@ describe('songs.list and songs.count', function () {
     const rest = await listAll(q, { orderBy: 'name', limit: 2, cursor: first.nextCursor });
     expect(rest.items.map((s) => s.name)).to.deep.equal(['d', 'e', 'g']);
   });
+
+  it('orderBy updatedAt, a song updated mid-walk moves: desc never shows it twice but misses it if not yet reached; asc shows it (again) at the end', async () => {
+    const q = await launch();
+    const made: Record<string, Song> = {};
+    for (const n of ['s1', 's2', 's3', 's4', 's5']) {
+      made[n] = await ok(q, 'songs.create', { item: makeSong({ name: n }) });
+      await sleep(3); // distinct updatedAt
+    }
+    const edit = async (n: string): Promise<void> => {
+      await sleep(3);
+      made[n] = await ok(q, 'songs.save', { item: { ...made[n], metadata: { ...made[n]!.metadata, comments: 'edited' } } });
+    };
+    const names = (items: Song[]): string[] => items.map((x) => x.name);
+
+    // desc (the default): s4 seen, then updated: not seen again; s2 not yet reached, then updated: never seen.
+    const first = await ok(q, 'songs.list', { limit: 2 });
+    expect(names(first.items)).to.deep.equal(['s5', 's4']);
+    await edit('s4');
+    await edit('s2');
+    const rest = await listAll(q, { limit: 2, cursor: first.nextCursor });
+    expect(names(rest.items)).to.deep.equal(['s3', 's1']);
+
+    // asc: s1 seen, then updated: seen again at the end; s3 not yet reached, then updated: seen once, at the end, as updated.
+    const up = await ok(q, 'songs.list', { orderBy: 'updatedAt', direction: 'asc', limit: 2 });
+    expect(names(up.items)).to.deep.equal(['s1', 's3']);
+    // Now asc is s1 s3 s5 s4 s2: take s1 s3, then edit s1 (seen) and s5 (not yet seen).
+    await edit('s1');
+    await edit('s5');
+    const upRest = await listAll(q, { orderBy: 'updatedAt', direction: 'asc', limit: 2, cursor: up.nextCursor });
+    expect(names(upRest.items)).to.deep.equal(['s4', 's2', 's1', 's5']);
+    expect(upRest.items.find((x) => x.name === 's5')!.revision).to.equal(made.s5!.revision);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
