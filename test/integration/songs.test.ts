@@ -337,6 +337,28 @@ describe('songs params validation', function () {
   });
   after(async () => p?.cleanup());
 
+  it('a name holding a lone UTF-16 surrogate (\\ud800 without its pair) is refused -32602 at /item/name, nothing written; a pair is stored', async () => {
+    const item = makeSong({ name: 'Lone \ud800 half' });
+    const line = JSON.stringify({ jsonrpc: '2.0', id: 'lone-surrogate', method: 'songs.create', params: { item } });
+    // JSON.stringify writes a lone surrogate as the six characters \ud800 (well-formed JSON.stringify),
+    // exactly the raw text a host would send: what reaches the process is that escape, not a character.
+    expect(line).to.include('"name":"Lone \\ud800 half"');
+    const before = await count(p);
+    const mark = p.notifications().length;
+    p.sendRaw(`${line}\n`);
+    const r = await p.waitForResponse('lone-surrogate');
+    expect(r.error?.code, JSON.stringify(r)).to.equal(-32602);
+    expect(r.error!.data.errors.map((e: { path: string }) => e.path)).to.deep.equal(['/item/name']);
+    expect(await count(p)).to.equal(before);
+    expect(p.notifications().slice(mark)).to.deep.equal([]);
+    await fails(p, 'songs.get', { id: item.id }, -32001);
+    // The escaped pair of one character (U+1F3B5) is Unicode: stored and read back as that character.
+    const pair = makeSong({ name: 'Note \ud83c\udfb5' });
+    p.sendRaw(`${JSON.stringify({ jsonrpc: '2.0', id: 'pair', method: 'songs.create', params: { item: { ...pair, name: 'Note PAIR' } } }).replace('PAIR', '\\ud83c\\udfb5')}\n`);
+    expect((await p.waitForResponse('pair')).result?.name).to.equal('Note \u{1F3B5}');
+    expect((await ok(p, 'songs.get', { id: pair.id })).name).to.equal('Note \u{1F3B5}');
+  });
+
   /** Expects -32602 naming `path`, with nothing written and nothing announced. */
   async function refused(method: string, params: unknown, path: string): Promise<{ path: string; message: string }[]> {
     const countBefore = await count(p);
