@@ -23,6 +23,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
     'system.ping': () => ({ pong: true, time: Date.now() }),
     'system.stats': () => {
       const all = s.backups.all();
+      const sound = all.find((b) => !b.damaged); // the newest backup that is a database
       const last = lastAutosaveAt(s.store);
       return {
         ...fileShape(s.store),
@@ -31,7 +32,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         exportsBytes: dirBytes(s.runtime.exportsDir),
         damagedFiles: damagedFileSizes(s.runtime.dbPath),
         counts: tableCounts(s.store.db),
-        ...(all[0] ? { lastBackup: all[0] } : {}),
+        ...(sound ? { lastBackup: sound } : {}),
         ...(last === undefined ? {} : { lastAutosaveAt: last }),
       };
     },

@@ -40,6 +40,7 @@ import {
   removePartials,
   removeSideFiles,
   stageVerified,
+  timeFromName,
   withConnection,
   tableCounts,
   writeBackup,
@@ -198,7 +199,8 @@ export class Backups {
 
   /**
    * What a backup file is (read from the file itself, through a private view of it: a FIFO or a
-   * device named like a backup is refused at once, never opened by SQLite).
+   * device named like a backup is refused at once, never opened by SQLite). Its time is the one
+   * its label records, else the one its name gives (local time), else its modification time.
    */
   info(path: string): BackupInfoModel {
     return withJudgedView(path, this.#o.paths.dataDir, (view, h) => {
@@ -209,7 +211,7 @@ export class Backups {
           path,
           name: basename(path),
           sizeBytes: h.stat.size,
-          createdAt: facts.createdAt ?? Math.round(h.stat.mtimeMs),
+          createdAt: facts.createdAt ?? this.#timeOf(path, h.stat.mtimeMs),
           schemaVersion: facts.schemaVersion,
           kind: facts.kind,
           ...(facts.label === undefined ? {} : { label: facts.label }),
@@ -220,31 +222,68 @@ export class Backups {
     });
   }
 
-  /** Every backup file in backups/, newest first (files that cannot be read are skipped). */
+  /** The time a backup's name gives, else `mtimeMs`. */
+  #timeOf(path: string, mtimeMs: number): number {
+    return timeFromName(basename(path)) ?? Math.round(mtimeMs);
+  }
+
+  /**
+   * Every file in backups/ named like a backup, newest first. One that is not a database (empty,
+   * unreadable, or not a regular file, which is never opened) is listed as damaged, with why:
+   * it is never hidden, and never counted or deleted by prune or the automatic retention.
+   */
   all(): BackupInfoModel[] {
     const out: BackupInfoModel[] = [];
     for (const name of readdirSync(this.#dir)) {
       if (!BACKUP_FILE.test(name)) continue;
+      const path = join(this.#dir, name);
+      let st;
       try {
-        const info = this.info(join(this.#dir, name));
-        if (info.sizeBytes > 0) out.push(info); // SQLite reads an empty file as an empty database
+        st = lstatSync(path);
       } catch {
-        /* not a database: backup.verify says why */
+        continue; // removed meanwhile
+      }
+      const damaged = (reason: string, sizeBytes = st.isFile() ? st.size : 0): BackupInfoModel => ({
+        path,
+        name,
+        sizeBytes,
+        createdAt: this.#timeOf(path, st.mtimeMs),
+        kind: 'unknown',
+        damaged: true,
+        reason,
+      });
+      // Judged by name first: a FIFO, device, socket or folder is never opened, even by open(2).
+      if (!st.isFile() && !st.isSymbolicLink()) {
+        out.push(damaged('not a regular file (a FIFO, a device, a socket or a folder): not a backup, never opened'));
+        continue;
+      }
+      try {
+        const info = this.info(path);
+        // SQLite reads an empty file as an empty database.
+        out.push(info.sizeBytes > 0 ? info : damaged('an empty file (0 bytes): not a database', 0));
+      } catch (err) {
+        if (err instanceof RpcError && (err.data as { reason?: string } | undefined)?.reason === 'not-found') continue; // removed meanwhile
+        out.push(damaged(`not a database that can be read: ${err instanceof Error ? err.message : String(err)}`));
       }
     }
     return out.sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+  }
+
+  /** The backups that are whole databases (not damaged), newest first. */
+  sound(): BackupInfoModel[] {
+    return this.all().filter((b) => !b.damaged);
   }
 
   list(options: { kind?: Kind; limit?: number; cursor?: string } = {}): Page<BackupInfoModel> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     let items = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
     if (options.cursor) {
-      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc');
+      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc', { kind: options.kind });
       items = items.filter((b) => b.createdAt < (at as number) || (b.createdAt === at && b.name < name));
     }
     const page = items.slice(0, limit);
     const last = page[page.length - 1];
-    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name) } : { items: page };
+    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name, { kind: options.kind }) } : { items: page };
   }
 
   /** The rule for the files a host names (src/files.ts). */
@@ -292,9 +331,15 @@ export class Backups {
     return { path: full, sizeBytes };
   }
 
-  /** Deletes all but the newest `keep` (of `kind`, or of all), only those older than `olderThanDays` if given. */
-  prune(options: { keep: number; olderThanDays?: number; kind?: Kind }): { deleted: string[]; kept: number; freedBytes: number } {
-    const candidates = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
+  /**
+   * Deletes all but the newest `keep` (of `kind`, or of all), only those older than `olderThanDays`
+   * if given. Damaged files are neither counted among the kept nor deleted: they are named in
+   * `damaged` (all of them, whatever `kind`), for a person to look at.
+   */
+  prune(options: { keep: number; olderThanDays?: number; kind?: Kind }): { deleted: string[]; kept: number; freedBytes: number; damaged: string[] } {
+    const all = this.all();
+    const damaged = all.filter((b) => b.damaged).map((b) => b.name);
+    const candidates = all.filter((b) => !b.damaged && (options.kind === undefined || b.kind === options.kind));
     const cutoff = options.olderThanDays === undefined ? Infinity : this.#now() - options.olderThanDays * 86_400_000;
     const deleted: string[] = [];
     let freedBytes = 0;
@@ -305,7 +350,7 @@ export class Backups {
       freedBytes += b.sizeBytes;
     });
     if (deleted.length) fsyncPath(this.#dir);
-    return { deleted, kept: candidates.length - deleted.length, freedBytes };
+    return { deleted, kept: candidates.length - deleted.length, freedBytes, damaged };
   }
 
   /**
@@ -318,7 +363,7 @@ export class Backups {
   }
 
   async #automatic(maxAgeMs: number, op: LongOperation): Promise<BackupInfoModel | undefined> {
-    const newest = this.all().find((b) => b.kind === 'automatic');
+    const newest = this.sound().find((b) => b.kind === 'automatic');
     if (newest && this.#now() - newest.createdAt < maxAgeMs) return undefined;
     const songs = this.#o.store.db.prepare('SELECT count(*) FROM songs').pluck().get() as number;
     const instruments = this.#o.store.db.prepare('SELECT count(*) FROM instruments').pluck().get() as number;

@@ -45,6 +45,24 @@ export interface ImportError {
   id?: string;
 }
 
+/**
+ * A record of the file that met a stored record it could not simply join or replace: a
+ * performance whose id is stored under another song (`reason: "other-song"`). `resolution` says
+ * what the import did with it (see Transfer.importSongs).
+ */
+export interface ImportConflict {
+  entity: 'performances';
+  id: string;
+  reason: 'other-song';
+  /** The song the file gives it. */
+  songId: string;
+  /** The song it is stored under. */
+  storedSongId: string;
+  resolution: 'kept' | 'moved' | 'duplicated';
+}
+
+const CONFLICT_RESOLUTION: Record<OnConflict, ImportConflict['resolution']> = { skip: 'kept', replace: 'moved', duplicate: 'duplicated' };
+
 export const invalidImport = (errors: ImportError[]): RpcError =>
   new RpcError(
     ErrorCode.InvalidImport,
@@ -362,6 +380,11 @@ export class Transfer {
    * Imports a validated document in one transaction. `skip` leaves a stored song (and the file's
    * performances of it) alone, `replace` saves over it, `duplicate` imports it under a new id (its
    * performances too). New records keep their exported createdAt, updatedAt and revision.
+   *
+   * A performance of the file whose id is stored under another song than the file gives it is a
+   * conflict, and each one is answered in `conflicts`: `skip` keeps the stored performance where
+   * it is (`kept`), `replace` saves the file's over it, so it moves to the file's song (`moved`),
+   * `duplicate` imports the file's under a new id beside the stored one (`duplicated`).
    */
   importSongs(doc: SongsExport, onConflict: OnConflict): {
     songs: number;
@@ -369,10 +392,11 @@ export class Transfer {
     skipped: number;
     replaced: number;
     duplicated: number;
+    conflicts: ImportConflict[];
   } {
     const { store, songs, performances } = this.#o;
     return store.write(() => {
-      const counts = { songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0 };
+      const counts = { songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] as ImportConflict[] };
       const songIdMap = new Map<string, string | null>(); // file id -> stored id (null: skipped)
       doc.songs.forEach((song, i) => {
         const at = `/songs/${i}`;
@@ -401,8 +425,17 @@ export class Transfer {
         if (target === null) return;
         const item = { ...(perf as unknown as Model), songId: target };
         const exists = performances.revisionOf(perf.id) !== undefined;
-        if (target !== perf.songId) performances.save({ ...item, id: undefined, revision: undefined }, at);
-        else if (!exists) performances.insertAsIs(item, at);
+        if (target !== perf.songId) {
+          performances.save({ ...item, id: undefined, revision: undefined }, at);
+          counts.performances++;
+          return;
+        }
+        const storedSongId = exists ? performances.get(perf.id).songId : undefined;
+        if (storedSongId !== undefined && storedSongId !== target) {
+          const resolution = CONFLICT_RESOLUTION[onConflict];
+          counts.conflicts.push({ entity: 'performances', id: perf.id, reason: 'other-song', songId: target, storedSongId, resolution });
+        }
+        if (!exists) performances.insertAsIs(item, at);
         else if (onConflict === 'skip') return;
         else if (onConflict === 'replace') performances.save(item, at);
         else performances.save({ ...item, id: undefined, revision: undefined }, at);

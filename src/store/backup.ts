@@ -56,6 +56,20 @@ export function localStamp(date: Date): string {
 /** `data_YYYY-MM-DD_HHMMSS` in local time, the plan's backup name. */
 export const backupStem = (date: Date): string => `data_${localStamp(date)}`;
 
+/**
+ * The time a backup's name gives (`data_YYYY-MM-DD_HHMMSS….db`, local time, as backupStem writes
+ * it), in ms since the epoch; undefined for a name that is not one or names no real time
+ * (`2026-02-30`). A file's modification time is not its age: copying it changes it.
+ */
+export function timeFromName(name: string): number | undefined {
+  const m = /^data_(\d{4})-(\d{2})-(\d{2})_(\d{2})(\d{2})(\d{2})(?:-\d+)?\.db$/.exec(name);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(y, mo - 1, d, h, mi, sec);
+  // Date rolls 2026-02-30 over to March: a name whose fields do not come back is no time.
+  return localStamp(date) === `${m[1]}-${m[2]}-${m[3]}_${m[4]}${m[5]}${m[6]}` ? date.getTime() : undefined;
+}
+
 /** Flushes a file or directory to stable storage. */
 export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');

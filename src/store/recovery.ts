@@ -8,7 +8,7 @@ import { existsSync, linkSync, readdirSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MIGRATIONS } from '../generated/migrations.js';
 import type { DataPaths } from '../paths.js';
-import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, removeDatabaseFile, RESTORING_SUFFIX, stageVerified } from './backup.js';
+import { BACKUP_FILE, fsyncPath, openUntrusted, readFacts, removeDatabaseFile, RESTORING_SUFFIX, stageVerified, timeFromName } from './backup.js';
 import { SqliteError } from './sqlite.js';
 import { withJudgedView, withJudgedViewAsync } from '../files.js';
 import { ErrorCode, RpcError } from '../errors.js';
@@ -58,7 +58,7 @@ function backupsNewestFirst(paths: DataPaths): string[] {
       createdAt = withJudgedView(path, paths.dataDir, (view) => {
         const db = openUntrusted(view);
         try {
-          return readFacts(db).createdAt ?? 0;
+          return readFacts(db).createdAt ?? timeFromName(name) ?? 0;
         } finally {
           db.close();
         }

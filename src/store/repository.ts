@@ -11,7 +11,7 @@
  * - `revision` starts at 1 and grows by 1 with every write of the row; `ifRevision` guards writes;
  * - a reference to a missing parent is refused before anything is written.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
 import { SqliteError } from './database.js';
@@ -127,7 +127,7 @@ export class Repository<T extends object = Model> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const { where, params, key } = this.#filters(options.filters);
     let after: [unknown, string] | undefined;
-    if (options.cursor !== undefined) after = decodeCursor(options.cursor, orderBy, direction);
+    if (options.cursor !== undefined) after = decodeCursor(options.cursor, orderBy, direction, this.#filterValues(options.filters));
     const sort = SORT_SQL[orderBy];
     const cmp = direction === 'asc' ? '>' : '<';
     const clauses = after ? [...where, `(${sort}, "id") ${cmp} (@cursor_value, @cursor_id)`] : where;
@@ -148,9 +148,14 @@ export class Repository<T extends object = Model> {
     if (rows.length > limit) {
       const last = rows[limit - 1]!;
       const value = orderBy === 'name' ? last.name : orderBy === 'createdAt' ? last.created_at : last.updated_at;
-      page.nextCursor = encodeCursor(orderBy, direction, value, last.id as string);
+      page.nextCursor = encodeCursor(orderBy, direction, value, last.id as string, this.#filterValues(options.filters));
     }
     return page;
+  }
+
+  /** The filters of this entity among `filters` (what a list is narrowed by; nothing else). */
+  #filterValues(filters: Record<string, unknown> = {}): Record<string, unknown> {
+    return Object.fromEntries(Object.keys(this.desc.filters).map((name) => [name, filters[name]]));
   }
 
   /** Number of records matching the filters. */
@@ -486,14 +491,32 @@ export class Repository<T extends object = Model> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cursors: opaque to hosts, base64url of [orderBy, direction, last sort value, last id]
+// Cursors: opaque to hosts, base64url of [orderBy, direction, last sort value, last id, filters]
 // ---------------------------------------------------------------------------------------------
 
-export function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string): string {
-  return Buffer.from(JSON.stringify([orderBy, direction, value, id])).toString('base64url');
+/**
+ * A fingerprint of the filters a page was asked for (undefined values left out, names in order):
+ * a cursor carries it, so a cursor used with other filters is refused instead of continuing a
+ * walk through another set of rows from a point that was never in it.
+ */
+export function filtersFingerprint(filters: Record<string, unknown> = {}): string {
+  const defined = Object.keys(filters)
+    .filter((k) => filters[k] !== undefined)
+    .sort()
+    .map((k) => [k, filters[k]]);
+  return createHash('sha256').update(JSON.stringify(defined)).digest('base64url').slice(0, 16);
 }
 
-export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction): [unknown, string] {
+/** The cursor that continues after the row (`value`, `id`) of a list in this order, with these filters. */
+export function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string, filters?: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify([orderBy, direction, value, id, filtersFingerprint(filters)])).toString('base64url');
+}
+
+/**
+ * The row a cursor continues after. Throws InvalidParams at /cursor for a cursor this store did
+ * not make, or made for another order or other filters (`filters` as given to encodeCursor).
+ */
+export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction, filters?: Record<string, unknown>): [unknown, string] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -502,8 +525,9 @@ export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direct
   }
   if (
     !Array.isArray(parsed) ||
-    parsed.length !== 4 ||
+    parsed.length !== 5 ||
     typeof parsed[3] !== 'string' ||
+    typeof parsed[4] !== 'string' ||
     !(typeof parsed[2] === 'string' || typeof parsed[2] === 'number')
   ) {
     throw invalidParams([{ path: '/cursor', message: 'is not a cursor this store made; start again without one' }]);
@@ -513,6 +537,14 @@ export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direct
       {
         path: '/cursor',
         message: `was made for orderBy ${String(parsed[0])} ${String(parsed[1])}, not ${orderBy} ${direction}`,
+      },
+    ]);
+  }
+  if (parsed[4] !== filtersFingerprint(filters)) {
+    throw invalidParams([
+      {
+        path: '/cursor',
+        message: 'was made for a list with other filters than these: ask again with the filters of the first page, or start again without a cursor',
       },
     ]);
   }

@@ -225,13 +225,18 @@ describe('adversarial: the file rule (export, import and backup paths)', functio
       await intact();
     });
 
-    it('a FIFO named like a backup in backups/ holds nothing up: list, stats, prune, verify and the automatic backup answer', async () => {
+    it('a FIFO named like a backup in backups/ holds nothing up: list (as damaged), stats, prune, verify and the automatic backup answer', async () => {
       const good = await ok(p, 'backup.create', {});
       mkfifo(join(p.dataDir, 'backups', 'data_2001-01-01_000000.db'));
       const list = await answered(p, 'backup.list', {});
-      expect(list.result.items.map((b: any) => b.name)).to.deep.equal([good.name]);
-      expect((await answered(p, 'system.stats', {})).result).to.be.an('object');
-      expect((await answered(p, 'backup.prune', { keep: 5 })).result.deleted).to.deep.equal([]);
+      expect(list.result.items.map((b: any) => [b.name, b.damaged ?? false])).to.deep.equal([
+        [good.name, false],
+        ['data_2001-01-01_000000.db', true],
+      ]);
+      expect(list.result.items[1].reason).to.match(/not a regular file/);
+      const stats = (await answered(p, 'system.stats', {})).result;
+      expect(stats.lastBackup.name).to.equal(good.name);
+      expect((await answered(p, 'backup.prune', { keep: 0, kind: 'unknown' })).result).to.deep.include({ deleted: [], kept: 0, damaged: ['data_2001-01-01_000000.db'] });
       const v = await answered(p, 'backup.verify', { path: 'data_2001-01-01_000000.db' });
       expect(v.error?.data?.reason).to.equal('not-a-file');
       const d = p.dataDir;

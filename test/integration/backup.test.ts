@@ -7,7 +7,7 @@
  * packaged binary, WHITEROOM_STORE_BIN); files are checked with a stock `sqlite3`.
  */
 import { expect } from 'chai';
-import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resultValidator } from '../../src/methods/index.js';
 import { makeSong } from '../helpers/fixtures.js';
@@ -292,6 +292,12 @@ describe('backup.*', function () {
       expect(everything.items).to.have.length(4);
 
       await fails(p, 'backup.list', { kind: 'weekly' }, INVALID_PARAMS);
+      // A cursor carries the kind filter it was made with: another one is refused at /cursor.
+      const e = await fails(p, 'backup.list', { kind: 'manual', limit: 2, cursor: page1.nextCursor }, INVALID_PARAMS);
+      expect(e.data.errors.map((x: any) => x.path)).to.deep.equal(['/cursor']);
+      const manual1 = await ok(p, 'backup.list', { kind: 'manual', limit: 2 });
+      await fails(p, 'backup.list', { limit: 2, cursor: manual1.nextCursor }, INVALID_PARAMS);
+      expect((await ok(p, 'backup.list', { kind: 'manual', limit: 2, cursor: manual1.nextCursor })).items.map((b: any) => b.name)).to.deep.equal([first.name]);
     });
 
     it('verifies a good backup (ok, integrity, counts) and reports ok:false with a reason for bad files', async () => {
@@ -368,20 +374,80 @@ describe('backup.*', function () {
       const pre = restored.preRestoreBackup;
       // newest first: pre, 4, 3, 2, 1
 
-      expect(await ok(p, 'backup.prune', { keep: 0, kind: 'automatic' })).to.deep.equal({ deleted: [], kept: 0, freedBytes: 0 });
-      expect(await ok(p, 'backup.prune', { keep: 0, olderThanDays: 1 })).to.deep.equal({ deleted: [], kept: 5, freedBytes: 0 });
+      expect(await ok(p, 'backup.prune', { keep: 0, kind: 'automatic' })).to.deep.equal({ deleted: [], kept: 0, freedBytes: 0, damaged: [] });
+      expect(await ok(p, 'backup.prune', { keep: 0, olderThanDays: 1 })).to.deep.equal({ deleted: [], kept: 5, freedBytes: 0, damaged: [] });
 
       const manual = await ok(p, 'backup.prune', { keep: 2, kind: 'manual' });
-      expect(manual).to.deep.equal({ deleted: [made[1].name, made[0].name], kept: 2, freedBytes: made[1].sizeBytes + made[0].sizeBytes });
+      expect(manual).to.deep.equal({ deleted: [made[1].name, made[0].name], kept: 2, freedBytes: made[1].sizeBytes + made[0].sizeBytes, damaged: [] });
       expect(backupFiles(p.dataDir)).to.deep.equal([pre.name, made[2].name, made[3].name].sort());
 
       const all = await ok(p, 'backup.prune', { keep: 1 });
-      expect(all).to.deep.equal({ deleted: [made[3].name, made[2].name], kept: 1, freedBytes: made[3].sizeBytes + made[2].sizeBytes });
+      expect(all).to.deep.equal({ deleted: [made[3].name, made[2].name], kept: 1, freedBytes: made[3].sizeBytes + made[2].sizeBytes, damaged: [] });
       expect(backupFiles(p.dataDir)).to.deep.equal([pre.name]);
       expect((await ok(p, 'backup.list', {})).items).to.deep.equal([pre]);
 
       await fails(p, 'backup.prune', {}, INVALID_PARAMS);
       await fails(p, 'backup.prune', { keep: -1 }, INVALID_PARAMS);
+    });
+
+    it('a backup without a label takes its time from its name (local time), not from the file\'s modification time', async () => {
+      const { p } = await withSongs();
+      const made = await ok(p, 'backup.create', {});
+      // Copied in by hand under a name of 2021, its label rows removed, its mtime set to now.
+      const name = 'data_2021-03-04_050607.db';
+      const copy = join(backupsDir(p.dataDir), name);
+      copyFileSync(made.path, copy);
+      sqlite3(copy, "DELETE FROM metadata WHERE key IN ('backup_kind', 'backup_created_at', 'backup_label')");
+      const now = new Date();
+      utimesSync(copy, now, now);
+      const listed = (await ok(p, 'backup.list', {})).items as any[];
+      const item = listed.find((b) => b.name === name);
+      expect(item).to.include({ kind: 'unknown', createdAt: new Date(2021, 2, 4, 5, 6, 7).getTime() });
+      expect(item).to.not.have.property('damaged');
+      expect(listed.map((b) => b.name), 'sorted by that time: oldest last').to.deep.equal([made.name, name]);
+      const stats = await ok(p, 'system.stats', {});
+      expect(stats.lastBackup.name).to.equal(made.name);
+    });
+
+    it('files named like backups that are not databases are listed as damaged with a reason; prune names them and never counts or deletes them', async () => {
+      const { p } = await withSongs();
+      const made = await ok(p, 'backup.create', { label: 'good' });
+      const dir = backupsDir(p.dataDir);
+      writeFileSync(join(dir, 'data_2030-01-01_000000.db'), Buffer.alloc(16384, 0x5a)); // not a database
+      writeFileSync(join(dir, 'data_2030-01-02_000000.db'), ''); // empty
+      mkdirSync(join(dir, 'data_2030-01-03_000000.db')); // a folder
+      const items = (await ok(p, 'backup.list', {})).items as any[];
+      expect(items.map((b) => [b.name, b.damaged ?? false])).to.deep.equal([
+        ['data_2030-01-03_000000.db', true],
+        ['data_2030-01-02_000000.db', true],
+        ['data_2030-01-01_000000.db', true],
+        [made.name, false],
+      ]);
+      for (const b of items.slice(0, 3)) {
+        expect(b).to.include({ kind: 'unknown' });
+        expect(b.reason).to.be.a('string').and.not.equal('');
+        expect(b).to.not.have.property('schemaVersion');
+        expect(b.createdAt).to.equal(new Date(2030, 0, Number(b.name.slice(13, 15))).getTime());
+      }
+      expect(items[0].reason).to.match(/not a regular file/);
+      expect(items[1].reason).to.match(/empty/);
+      expect(items[2].reason).to.match(/not a database/);
+      expect(items[3]).to.deep.equal(made);
+      expect((await ok(p, 'backup.list', { kind: 'unknown' })).items.map((b: any) => b.name)).to.have.length(3);
+      const stats = await ok(p, 'system.stats', {});
+      expect(stats.lastBackup).to.deep.equal(made);
+
+      const pruned = await ok(p, 'backup.prune', { keep: 1 });
+      expect(pruned).to.deep.equal({
+        deleted: [],
+        kept: 1,
+        freedBytes: 0,
+        damaged: ['data_2030-01-03_000000.db', 'data_2030-01-02_000000.db', 'data_2030-01-01_000000.db'],
+      });
+      const all = await ok(p, 'backup.prune', { keep: 0 });
+      expect(all.deleted).to.deep.equal([made.name]);
+      expect(all.damaged).to.have.length(3);
+      expect(backupFiles(p.dataDir)).to.deep.equal(['data_2030-01-01_000000.db', 'data_2030-01-02_000000.db', 'data_2030-01-03_000000.db']);
     });
   });
 

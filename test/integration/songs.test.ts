@@ -337,6 +337,28 @@ describe('songs params validation', function () {
   });
   after(async () => p?.cleanup());
 
+  it('a name holding a lone UTF-16 surrogate (\\ud800 without its pair) is refused -32602 at /item/name, nothing written; a pair is stored', async () => {
+    const item = makeSong({ name: 'Lone \ud800 half' });
+    const line = JSON.stringify({ jsonrpc: '2.0', id: 'lone-surrogate', method: 'songs.create', params: { item } });
+    // JSON.stringify writes a lone surrogate as the six characters \ud800 (well-formed JSON.stringify),
+    // exactly the raw text a host would send: what reaches the process is that escape, not a character.
+    expect(line).to.include('"name":"Lone \\ud800 half"');
+    const before = await count(p);
+    const mark = p.notifications().length;
+    p.sendRaw(`${line}\n`);
+    const r = await p.waitForResponse('lone-surrogate');
+    expect(r.error?.code, JSON.stringify(r)).to.equal(-32602);
+    expect(r.error!.data.errors.map((e: { path: string }) => e.path)).to.deep.equal(['/item/name']);
+    expect(await count(p)).to.equal(before);
+    expect(p.notifications().slice(mark)).to.deep.equal([]);
+    await fails(p, 'songs.get', { id: item.id }, -32001);
+    // The escaped pair of one character (U+1F3B5) is Unicode: stored and read back as that character.
+    const pair = makeSong({ name: 'Note \ud83c\udfb5' });
+    p.sendRaw(`${JSON.stringify({ jsonrpc: '2.0', id: 'pair', method: 'songs.create', params: { item: { ...pair, name: 'Note PAIR' } } }).replace('PAIR', '\\ud83c\\udfb5')}\n`);
+    expect((await p.waitForResponse('pair')).result?.name).to.equal('Note \u{1F3B5}');
+    expect((await ok(p, 'songs.get', { id: pair.id })).name).to.equal('Note \u{1F3B5}');
+  });
+
   /** Expects -32602 naming `path`, with nothing written and nothing announced. */
   async function refused(method: string, params: unknown, path: string): Promise<{ path: string; message: string }[]> {
     const countBefore = await count(p);
@@ -980,6 +1002,21 @@ describe('songs.list and songs.count', function () {
     expect(next.items.map((s: Song) => s.name)).to.deep.equal(['banana', 'cherry']);
   });
 
+  it('refuses a cursor used with other filters than the ones it was made with: -32602 at /cursor', async () => {
+    const rock = await ok(p, 'songs.list', { genre: 'rock', orderBy: 'name', limit: 1 });
+    expect(rock.nextCursor).to.be.a('string');
+    for (const other of [{}, { genre: 'jazz' }, { genre: 'rock', isFavorite: false }, { isFavorite: true }]) {
+      const errors = await invalid(p, 'songs.list', { ...other, orderBy: 'name', limit: 1, cursor: rock.nextCursor }, '/cursor');
+      expect(errors[0]!.message).to.match(/other filters/);
+    }
+    // The same filters, in any order of the params, continue the walk; so does a cursor made without filters, used without.
+    const next = await ok(p, 'songs.list', { limit: 5, cursor: rock.nextCursor, orderBy: 'name', genre: 'rock' });
+    expect(next.items.map((s: Song) => s.name)).to.deep.equal(['cherry', 'Date']);
+    const all = await ok(p, 'songs.list', { orderBy: 'name', limit: 1 });
+    await invalid(p, 'songs.list', { orderBy: 'name', limit: 1, genre: 'rock', cursor: all.nextCursor }, '/cursor');
+    expect((await ok(p, 'songs.list', { orderBy: 'name', limit: 1, cursor: all.nextCursor })).items.map((s: Song) => s.name)).to.deep.equal(['apricot']);
+  });
+
   it('refuses limit 0, 1001 and non-integers', async () => {
     await invalid(p, 'songs.list', { limit: 0 }, '/limit');
     await invalid(p, 'songs.list', { limit: 1001 }, '/limit');
@@ -1008,6 +1045,38 @@ describe('songs.list and songs.count', function () {
     await ok(q, 'songs.create', { item: makeSong({ name: 'd' }) });
     const rest = await listAll(q, { orderBy: 'name', limit: 2, cursor: first.nextCursor });
     expect(rest.items.map((s) => s.name)).to.deep.equal(['d', 'e', 'g']);
+  });
+
+  it('orderBy updatedAt, a song updated mid-walk moves: desc never shows it twice but misses it if not yet reached; asc shows it (again) at the end', async () => {
+    const q = await launch();
+    const made: Record<string, Song> = {};
+    for (const n of ['s1', 's2', 's3', 's4', 's5']) {
+      made[n] = await ok(q, 'songs.create', { item: makeSong({ name: n }) });
+      await sleep(3); // distinct updatedAt
+    }
+    const edit = async (n: string): Promise<void> => {
+      await sleep(3);
+      made[n] = await ok(q, 'songs.save', { item: { ...made[n], metadata: { ...made[n]!.metadata, comments: 'edited' } } });
+    };
+    const names = (items: Song[]): string[] => items.map((x) => x.name);
+
+    // desc (the default): s4 seen, then updated: not seen again; s2 not yet reached, then updated: never seen.
+    const first = await ok(q, 'songs.list', { limit: 2 });
+    expect(names(first.items)).to.deep.equal(['s5', 's4']);
+    await edit('s4');
+    await edit('s2');
+    const rest = await listAll(q, { limit: 2, cursor: first.nextCursor });
+    expect(names(rest.items)).to.deep.equal(['s3', 's1']);
+
+    // asc: s1 seen, then updated: seen again at the end; s3 not yet reached, then updated: seen once, at the end, as updated.
+    const up = await ok(q, 'songs.list', { orderBy: 'updatedAt', direction: 'asc', limit: 2 });
+    expect(names(up.items)).to.deep.equal(['s1', 's3']);
+    // Now asc is s1 s3 s5 s4 s2: take s1 s3, then edit s1 (seen) and s5 (not yet seen).
+    await edit('s1');
+    await edit('s5');
+    const upRest = await listAll(q, { orderBy: 'updatedAt', direction: 'asc', limit: 2, cursor: up.nextCursor });
+    expect(names(upRest.items)).to.deep.equal(['s4', 's2', 's1', 's5']);
+    expect(upRest.items.find((x) => x.name === 's5')!.revision).to.equal(made.s5!.revision);
   });
 });
 

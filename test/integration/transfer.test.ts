@@ -85,7 +85,7 @@ describe('transfer: export.songs and import.songs through the process', function
     const b = await launch();
     expect(await ok(b, 'songs.count', {})).to.deep.equal({ count: 0 });
     const result = await ok(b, 'import.songs', { path: exp.path, onConflict: 'skip' });
-    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0 });
+    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] });
 
     for (const id of songIds) {
       const [x, y] = await Promise.all([a.request('songs.get', { id }), b.request('songs.get', { id })]);
@@ -175,11 +175,52 @@ describe('transfer: export.songs and import.songs through the process', function
       skipped: 1,
       replaced: 0,
       duplicated: 0,
+      conflicts: [],
     });
     const dup = await ok(p, 'import.songs', { path: exp.path, onConflict: 'duplicate' });
-    expect(dup).to.deep.equal({ songs: 1, performances: 1, skipped: 0, replaced: 0, duplicated: 1 });
+    expect(dup).to.deep.equal({ songs: 1, performances: 1, skipped: 0, replaced: 0, duplicated: 1, conflicts: [] });
     expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 2 });
     expect((await ok(p, 'backup.list', {})).items).to.have.length(1);
+    await stop(p);
+  });
+
+  it('a performance the file gives to another song than the stored one is answered as a conflict: skip keeps it, duplicate copies it, replace moves it', async () => {
+    const p = await launch();
+    const a = await ok(p, 'songs.save', { item: makeSong({ name: 'Stored owner' }) });
+    const b = await ok(p, 'songs.save', { item: makeSong({ name: 'Owner in the file' }) });
+    const perf = await ok(p, 'performances.save', { item: makePerformance(a.id, { name: 'Take of A' }) });
+    const exp = await ok(p, 'export.songs', { ids: [a.id] });
+    const doc = JSON.parse(readFileSync(exp.path, 'utf8'));
+    doc.songs = [];
+    doc.performances[0].songId = b.id;
+    doc.performances[0].name = 'Take of B';
+    writeFileSync(join(p.dataDir, 'exports', 'moved.json'), JSON.stringify(doc));
+    const conflict = (resolution: string): Json => ({
+      entity: 'performances',
+      id: perf.id,
+      reason: 'other-song',
+      songId: b.id,
+      storedSongId: a.id,
+      resolution,
+    });
+
+    const skip = await ok(p, 'import.songs', { path: 'moved.json', onConflict: 'skip' });
+    expect(skip).to.deep.equal({ songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('kept')] });
+    expect(await ok(p, 'performances.get', { id: perf.id }), 'skip: the stored performance wins').to.deep.equal(perf);
+
+    const dup = await ok(p, 'import.songs', { path: 'moved.json', onConflict: 'duplicate' });
+    expect(dup).to.deep.equal({ songs: 0, performances: 1, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('duplicated')] });
+    expect(await ok(p, 'performances.get', { id: perf.id }), 'duplicate: the stored performance stays').to.deep.equal(perf);
+    const ofB = (await listAll(p, 'performances.list', { songId: b.id })).items as Json[];
+    expect(ofB.map((x) => x.name)).to.deep.equal(['Take of B']);
+    expect(ofB[0]!.id).to.not.equal(perf.id);
+
+    const rep = await ok(p, 'import.songs', { path: 'moved.json', onConflict: 'replace' });
+    expect(rep.conflicts).to.deep.equal([conflict('moved')]);
+    expect(rep).to.include({ songs: 0, performances: 1, replaced: 0 });
+    const moved = await ok(p, 'performances.get', { id: perf.id });
+    expect(moved, 'replace: the file wins').to.include({ songId: b.id, name: 'Take of B' });
+    expect(await ok(p, 'performances.count', {})).to.deep.equal({ count: 2 });
     await stop(p);
   });
 });
@@ -257,6 +298,25 @@ describe('transfer: system.stats and system.doctor', function () {
     }
     expect((await ok(p, 'songs.search', { query: 'gone' })).items).to.deep.equal([]);
     expect((await ok(p, 'system.stats', {})).freePages).to.equal(0);
+    await stop(p);
+  });
+
+  it('system.doctor {vacuum: true} leaves no free pages when the full-text index is large, and search still finds the songs kept', async () => {
+    const p = await launch();
+    // Comments of distinct words: a full-text index of many pages, whose rebuild frees as many.
+    const word = (i: number, j: number): string => `w${i}x${j}`;
+    const items = Array.from({ length: 2000 }, (_, i) =>
+      makeSong({ name: `Indexed ${i}`, metadata: { ...makeSong().metadata, comments: Array.from({ length: 40 }, (_, j) => word(i, j)).join(' ') } }),
+    );
+    await ok(p, 'songs.saveMany', { items });
+    await ok(p, 'songs.deleteMany', { ids: items.filter((_, i) => i % 2 === 1).map((s) => s.id) });
+    const r = await ok(p, 'system.doctor', { vacuum: true });
+    expect(r.ok).to.equal(true);
+    expect(r.freePages, 'free pages after the VACUUM').to.equal(0);
+    expect(r.vacuum.afterBytes).to.be.below(r.vacuum.beforeBytes);
+    expect((await ok(p, 'system.stats', {})).freePages).to.equal(0);
+    for (const i of [0, 2, 1998]) expect((await ok(p, 'songs.search', { query: word(i, 7) })).items.map((s: Json) => s.id)).to.deep.equal([items[i]!.id]);
+    expect((await ok(p, 'songs.search', { query: word(1, 7) })).items).to.deep.equal([]);
     await stop(p);
   });
 });

@@ -416,14 +416,18 @@ describe('Backups.list', () => {
     expect(err.code).to.equal(-32602);
   });
 
-  it('skips a file named like a backup that is not a database, and ignores files not named data_*.db', async () => {
+  it('lists a file named like a backup that is not a database as damaged, and ignores files not named data_*.db', async () => {
     const [good] = await makeAt([[0, 'manual']]);
     writeFileSync(join(c.paths.backupsDir, 'data_2024-01-01_000000.db'), garbage(8192));
     copyFileSync(good!.path, join(c.paths.backupsDir, 'copy-of-backup.db'));
     copyFileSync(good!.path, join(c.paths.backupsDir, 'data_2024-01-01_000000.db.bak'));
     copyFileSync(good!.path, join(c.paths.backupsDir, 'data_latest.db'));
     copyFileSync(good!.path, join(c.paths.backupsDir, 'data_2024-01-01_000000.sqlite'));
-    expect(c.backups.list().items.map((b) => b.name)).to.deep.equal([good!.name]);
+    expect(c.backups.list().items.map((b) => [b.name, b.damaged ?? false])).to.have.deep.members([
+      [good!.name, false],
+      ['data_2024-01-01_000000.db', true],
+    ]);
+    rmSync(join(c.paths.backupsDir, 'data_2024-01-01_000000.db'));
     // A good backup copied in by hand under a backup name is listed.
     copyFileSync(good!.path, join(c.paths.backupsDir, 'data_2024-01-02_000000.db'));
     expect(c.backups.list().items.map((b) => b.name)).to.have.members([good!.name, 'data_2024-01-02_000000.db']);
@@ -711,7 +715,7 @@ describe('Backups.prune', () => {
     expect(out.kept).to.equal(2);
     expect(out.freedBytes).to.equal(made[0]!.sizeBytes + made[1]!.sizeBytes + made[2]!.sizeBytes);
     expect(ls(c.paths.backupsDir)).to.deep.equal([made[3]!.name, made[4]!.name].sort());
-    expect(c.backups.prune({ keep: 2 })).to.deep.equal({ deleted: [], kept: 2, freedBytes: 0 });
+    expect(c.backups.prune({ keep: 2 })).to.deep.equal({ deleted: [], kept: 2, freedBytes: 0, damaged: [] });
     expect(c.backups.prune({ keep: 0 }).deleted).to.have.length(2);
     expect(readdirSync(c.paths.backupsDir)).to.deep.equal([]);
   });
@@ -732,7 +736,7 @@ describe('Backups.prune', () => {
     expect(out.kept).to.equal(3);
     // keep wins over age: the newest 3 stay even when all are old enough.
     c.clock.t = NOW0 + 100 * DAY;
-    expect(c.backups.prune({ keep: 3, olderThanDays: 30 })).to.deep.equal({ deleted: [], kept: 3, freedBytes: 0 });
+    expect(c.backups.prune({ keep: 3, olderThanDays: 30 })).to.deep.equal({ deleted: [], kept: 3, freedBytes: 0, damaged: [] });
     const last = c.backups.prune({ keep: 1, olderThanDays: 30 });
     expect(last.deleted).to.deep.equal([made[3]!.name, made[2]!.name]);
     expect(last.kept).to.equal(1);
