@@ -16,7 +16,8 @@ import type { Statement } from 'better-sqlite3';
 import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
 import { SqliteError } from './database.js';
 import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
-import { columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { codecs, columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { sameJson } from '../canonical-json.js';
 import type { Store } from './store.js';
 
 export type Model = Record<string, unknown>;
@@ -114,6 +115,30 @@ export class Repository<T extends object = Model> {
       | { revision: number }
       | undefined;
     return row?.revision;
+  }
+
+  /**
+   * Whether saving `item` over the stored row of its id would change what the row holds: every
+   * mapped column compared, timestamps and revision aside, keepWhenAbsent fields the item does not
+   * carry aside (they are kept), JSON columns as values (keys in another order are the same value).
+   * True when there is no such row.
+   */
+  wouldChange(item: Model & { id: string }): boolean {
+    const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(item.id) as Row | undefined;
+    if (!row) return true;
+    const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table));
+    for (const f of this.desc.fields) {
+      for (const c of f.columns) {
+        const next = f.keepWhenAbsent ? params[`keep_${c}`] : params[c];
+        if (f.keepWhenAbsent && next === null) continue;
+        const stored = row[c];
+        if (next === stored) continue;
+        const both = typeof next === 'string' && typeof stored === 'string';
+        if (f.codec === codecs.json && both && sameJson(JSON.parse(next), JSON.parse(stored))) continue;
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

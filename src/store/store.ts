@@ -51,6 +51,8 @@ export class Store {
   now: () => number = Date.now;
 
   #pending: Map<string, Set<string>> | null = null;
+  /** Callbacks of afterCommit for the write transaction under way. */
+  #committed: (() => void)[] = [];
   #listeners: ((changes: Change[]) => void)[] = [];
   #immediate!: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
@@ -140,10 +142,14 @@ export class Store {
         throw storageLocked();
       }
       const changes = this.#drain();
+      const committed = this.#committed;
+      this.#committed = [];
+      for (const f of committed) f();
       for (const l of this.#listeners) l(changes);
       return result;
     } finally {
       this.#pending = null;
+      this.#committed = [];
       if (probing) this.#setBusyTimeout(this.#busyTimeoutMs);
     }
   }
@@ -208,6 +214,16 @@ export class Store {
     let set = this.#pending.get(key);
     if (!set) this.#pending.set(key, (set = new Set()));
     for (const id of ids) set.add(id);
+  }
+
+  /**
+   * Runs `fn` once the current write transaction has committed, and never if it rolls back: for
+   * state kept in memory beside the database, which must not run ahead of it. Outside a write
+   * transaction `fn` runs at once.
+   */
+  afterCommit(fn: () => void): void {
+    if (!this.#pending) fn();
+    else this.#committed.push(fn);
   }
 
   /** Calls `listener` after every committed write, with the changes it recorded (possibly none). */
