@@ -201,6 +201,23 @@ describe('autosave: explicit writes made while a song is open are never undone',
   });
 });
 
+describe('autosave: restore keeps play state', function () {
+  this.timeout(20000);
+  afterEach(() => procs.cleanupAll());
+
+  it('restoring a snapshot made before a favourite and a play leaves the song favourite and played', async () => {
+    const p = await procs.launch();
+    const song = await open(p);
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Before' }) } });
+    const [older] = (await ok(p, 'autosave.flush', {})).ids;
+    await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true });
+    const played = await ok(p, 'songs.markPlayed', { id: song.id });
+    const restored = await ok(p, 'autosave.restore', { id: older });
+    expect(restored.song).to.include({ name: 'Before', isFavorite: true, playCount: 1, lastPlayedAt: played.lastPlayedAt, revision: played.revision + 1 });
+    expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(restored.song);
+  });
+});
+
 describe('autosave: dedupe compares states, not texts', function () {
   this.timeout(20000);
   afterEach(() => procs.cleanupAll());
