@@ -59,6 +59,9 @@ const SORT_SQL: Record<OrderBy, string> = {
 
 const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
 
+/** `{id: revision}` of a row just written, for store.changed. */
+const revisionsOfRow = (row: Row): Record<string, number> => ({ [row.id as string]: row.revision as number });
+
 /** Words of a search query, as FTS5 prefix phrases: `Beyoncé live` -> `"Beyoncé"* "live"*`. */
 export function ftsQuery(text: string): string | undefined {
   // Letters, digits and combining marks are what the unicode61 tokenizer keeps; everything else
@@ -237,7 +240,7 @@ export class Repository<T extends object = Model> {
         }
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -258,7 +261,7 @@ export class Repository<T extends object = Model> {
         );
       }).get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
-      this.#store.recordChange(this.desc.entity, 'update', [item.id]);
+      this.#store.recordChange(this.desc.entity, 'update', [item.id], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -274,7 +277,7 @@ export class Repository<T extends object = Model> {
             `${this.desc.timestamps.updated ? ', "updated_at" = excluded."updated_at"' : ''}, "revision" = "revision" + 1`,
         );
       }).get(params) as Row, params);
-      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -295,7 +298,7 @@ export class Repository<T extends object = Model> {
         if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(this.desc.entity, params.id as string);
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -334,7 +337,7 @@ export class Repository<T extends object = Model> {
         `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`,
       ).get(params) as Row | undefined;
       if (!row) throw this.#missingOrConflict(id, options.ifRevision);
-      this.#store.recordChange(this.desc.entity, 'update', [id]);
+      this.#store.recordChange(this.desc.entity, 'update', [id], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -402,10 +405,10 @@ export class Repository<T extends object = Model> {
       const gone = removed.get(family);
       const changed = [...rows].filter((c) => !gone?.has(c));
       if (changed.length === 0) continue;
-      this.#stmt(`detached:${table}`, () =>
-        `UPDATE ${q(table)} SET "revision" = "revision" + 1 WHERE "id" IN (SELECT value FROM json_each(?))`,
-      ).run(JSON.stringify(changed));
-      this.#store.recordChange(family, 'update', changed);
+      const revised = this.#stmt(`detached:${table}`, () =>
+        `UPDATE ${q(table)} SET "revision" = "revision" + 1 WHERE "id" IN (SELECT value FROM json_each(?)) RETURNING "id", "revision"`,
+      ).all(JSON.stringify(changed)) as { id: string; revision: number }[];
+      this.#store.recordChange(family, 'update', changed, Object.fromEntries(revised.map((r) => [r.id, r.revision])));
     }
     return { ids, count: ids.length, cascaded };
   }

@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import * as validators from '../../src/generated/validators.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { type StoreProcess } from '../helpers/process.js';
-import { fails, invalid, ok, Procs, stop } from '../helpers/rpc.js';
+import { fails, invalid, ok, Procs, stop, tracked } from '../helpers/rpc.js';
 import { sleep } from '../helpers/check.js';
 
 type Json = Record<string, any>;
@@ -187,6 +187,22 @@ describe('autosave: explicit writes made while a song is open are never undone',
     const [, , , fourth] = await saved(p, 4);
     expect(fourth).to.include({ rowWritten: false, reason: HELD, revision: renamed.revision });
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(renamed);
+  });
+
+  it('store.changed of a promotion that writes the row carries the new revision, as autosave.saved does', async () => {
+    const p = await procs.launch();
+    const song = await open(p);
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Announced' }) }, baseRevision: song.revision });
+    const { response, changes } = await tracked(p, 'autosave.flush', {});
+    const [note] = await saved(p, 1);
+    expect(note).to.include({ autosaveId: response.result.ids[0], rowWritten: true, revision: song.revision + 1 });
+    const update = changes.find((c) => c.entity === 'songs' && c.op === 'update');
+    expect(update).to.deep.equal({ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: note!.revision } });
+    // A promotion that leaves the row alone announces no write of it.
+    await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true });
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Held' }) }, baseRevision: song.revision });
+    const held = await tracked(p, 'autosave.flush', {});
+    expect(held.changes.map((c) => `${c.entity}/${c.op}`)).to.deep.equal(['autosaves/insert']);
   });
 
   it('a stale ifRevision is refused, and the revision autosave.saved gives is the one that holds', async () => {
