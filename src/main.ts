@@ -162,8 +162,17 @@ async function serve(options: ServeOptions): Promise<void> {
       }),
     AUTO_BACKUP_DELAY_MS,
   ).unref();
-  app.services.autosave.onSaved(({ songId, performanceId, autosaveId, at }) =>
-    s.notify('autosave.saved', { songId, ...(performanceId === undefined ? {} : { performanceId }), autosaveId, at }),
+  app.services.autosave.onSaved(({ songId, performanceId, autosaveId, at, rowWritten, reason, revision, performanceRevision }) =>
+    s.notify('autosave.saved', {
+      songId,
+      ...(performanceId === undefined ? {} : { performanceId }),
+      autosaveId,
+      at,
+      rowWritten,
+      ...(reason === undefined ? {} : { reason }),
+      revision,
+      ...(performanceRevision === undefined ? {} : { performanceRevision }),
+    }),
   );
   server.start();
 }

@@ -5,8 +5,11 @@ import type { FamilyHandlers } from './types.js';
 
 export function autosaveMethods(s: Services): FamilyHandlers<'autosave'> {
   return {
-    'autosave.stage': ({ songId, performanceId, snapshot }, ctx) =>
-      s.autosave.stage(songId, performanceId, snapshot as AutosaveSnapshot, ctx.text),
+    'autosave.stage': ({ songId, performanceId, snapshot, baseRevision, performanceBaseRevision }, ctx) =>
+      s.autosave.stage(songId, performanceId, snapshot as AutosaveSnapshot, ctx.text, {
+        song: baseRevision,
+        performance: performanceBaseRevision,
+      }),
     'autosave.flush': ({ songId }) => s.autosave.flush(songId),
     'autosave.list': ({ songId, performanceId, limit, cursor }) => s.autosaves.list(songId, { performanceId, limit, cursor }),
     'autosave.get': ({ id }) => s.autosaves.get(id),

@@ -132,6 +132,7 @@ export class AutosaveService {
    */
   reload(): void {
     this.#clearDebounces();
+    this.#o.autosaves.forgetRevisions();
     this.#settings = this.#o.autosaves.settings();
     this.#armInterval();
     this.recover();

@@ -5,13 +5,17 @@
  *
  * - A stage replaces the staged state of its scope (a song, or a song and one of its performances)
  *   and is committed before it returns: a crash a moment later loses nothing.
- * - A promotion turns a staged state into a snapshot unless it equals the newest snapshot of its
- *   scope, optionally saves the snapshot's song and performance, prunes the song's snapshots beyond
- *   `keep` and clears the staged row, all in one transaction.
+ * - A promotion turns a staged state into a snapshot unless it is already saved (it equals the
+ *   newest snapshot of its scope and, in the default mode, the rows as well), prunes the song's
+ *   snapshots beyond `keep` and clears the staged row, all in one transaction. In the default mode
+ *   it also writes the song and performance rows, but never over a write made since the stage
+ *   (see `#atBase`) and never their play state (isFavorite, playCount, lastPlayedAt: they record
+ *   use, which the editor's model may hold stale). States are compared as values (canonical-json).
  * - Snapshots of one song are strictly ordered by `createdAt` (a snapshot made in the same
  *   millisecond as the newest is stamped one millisecond later).
  */
 import { randomUUID } from 'node:crypto';
+import { sameJson } from '../canonical-json.js';
 import { constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
 import type {
   AutosaveConfig,
@@ -50,12 +54,32 @@ export interface StageResult {
   sizeBytes: number;
 }
 
-/** One snapshot a promotion added. */
+/** Why a promotion in the default mode left the rows as they were (autosave.saved `reason`). */
+export type RowsKept = 'row changed since the stage' | 'rows already hold the state' | 'snapshot-only';
+
+/** One snapshot a promotion added, and what became of the rows (autosave.saved). */
 export interface Promoted {
   autosaveId: string;
   songId: string;
   performanceId?: string;
   at: number;
+  /** Whether the song (and performance) row was written from the snapshot. */
+  rowWritten: boolean;
+  /** Present exactly when `rowWritten` is false. */
+  reason?: RowsKept;
+  /** The song row's revision after the promotion. */
+  revision: number;
+  /** The performance row's revision after the promotion, for a performance's scope. */
+  performanceRevision?: number;
+}
+
+/**
+ * The revisions a staged state was based on: what the host said (autosave.stage `baseRevision`,
+ * `performanceBaseRevision`), or the rows' revisions when the stage was answered.
+ */
+export interface BaseRevisions {
+  song?: number;
+  performance?: number;
 }
 
 /** The outcome of promoting one staged state: a new snapshot, or the newest one it equalled. */
@@ -159,6 +183,15 @@ function withIds(songId: string, performanceId: string | undefined, snapshot: Au
   } as AutosaveSnapshot;
 }
 
+/** Play state: never taken from a staged state (the editor's copy of it may be stale). */
+const PLAY_STATE = ['isFavorite', 'playCount', 'lastPlayedAt'] as const;
+
+function withoutPlayState<T extends object>(model: T): T {
+  const out = { ...model } as Record<string, unknown>;
+  for (const k of PLAY_STATE) delete out[k];
+  return out as T;
+}
+
 const snapshotText = (songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot): string =>
   JSON.stringify(withIds(songId, performanceId, snapshot));
 
@@ -182,6 +215,14 @@ export class Autosaves {
   readonly #store: Store;
   readonly #songs: Repository<StoredSong>;
   readonly #performances: Repository<StoredPerformance>;
+  /**
+   * Per staged scope, the revisions its state was based on. Held in memory only: a promotion is the
+   * only reader, and a state staged by a process that died is recovered at the next start without
+   * writing any row, so no base outlives its process.
+   */
+  readonly #bases = new Map<string, Required<Pick<BaseRevisions, 'song'>> & BaseRevisions>();
+  /** Per scope, the revisions the last promotion of that scope gave the rows it wrote. */
+  readonly #promoted = new Map<string, BaseRevisions>();
 
   constructor(store: Store, songs: Repository<StoredSong>, performances: Repository<StoredPerformance>) {
     this.#store = store;
@@ -197,15 +238,35 @@ export class Autosaves {
    * Replaces the staged state of the scope and commits. Throws InvalidParams when the snapshot
    * names another song or performance, ConstraintViolation when the song or performance does not
    * exist (or the performance belongs to another song).
+   *
+   * `base` names the revisions the state was based on (autosave.stage `baseRevision`,
+   * `performanceBaseRevision`); absent, the rows' revisions now are taken, the safest guess for a
+   * host that does not say: a write made before this stage was one the host could see.
    */
-  stage(songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot, requestText?: string): StageResult {
+  stage(
+    songId: string,
+    performanceId: string | undefined,
+    snapshot: AutosaveSnapshot,
+    requestText?: string,
+    base: BaseRevisions = {},
+  ): StageResult {
     checkSnapshot(songId, performanceId, snapshot);
+    if (base.performance !== undefined && performanceId === undefined) {
+      throw invalidParams([{ path: '/performanceBaseRevision', message: 'names the revision of a staged performance: give performanceId too' }]);
+    }
     // With the request's own text at hand (a message from the wire), that text is stored as it
     // is; the snapshot is serialised when it is promoted, off the edit path.
     const body = requestText ?? snapshotText(songId, performanceId, snapshot);
     const sizeBytes = Buffer.byteLength(body);
     return this.#store.write(() => {
       this.#checkScope(songId, performanceId);
+      const scope = scopeOf(songId, performanceId);
+      const bases = {
+        song: base.song ?? this.#songs.revisionOf(songId)!,
+        ...(performanceId === undefined ? {} : { performance: base.performance ?? this.#performances.revisionOf(performanceId)! }),
+      };
+      // Taken once the transaction commits (Store.write nests: the outermost commit is the one).
+      this.#store.afterCommit(() => this.#bases.set(scope, bases));
       const stagedAt = this.#store.now();
       this.#store
         .prepared(
@@ -250,26 +311,91 @@ export class Autosaves {
   /**
    * Promotes the staged state of `scope`, in one transaction. Returns undefined when nothing is
    * staged there (already promoted, or its song was deleted).
+   *
+   * Nothing is added when the state is already saved: equal (as a value) to the newest snapshot of
+   * the scope and, in the default mode, to what the rows hold. Otherwise a snapshot is added and, in
+   * the default mode, the rows are written from it when that changes them and no write happened
+   * since the stage (`#atBase`); their play state is kept.
    */
   promote(scope: string, reason: AutosaveReason, options: PromoteOptions): Promotion | undefined {
     return this.#store.write(() => {
       const staged = this.#store.prepared('SELECT * FROM autosave_staging WHERE scope = ?').get(scope) as StagedRow | undefined;
-      if (!staged) return undefined;
+      if (!staged) {
+        this.#store.afterCommit(() => this.#bases.delete(scope));
+        return undefined;
+      }
       this.#store.prepared('DELETE FROM autosave_staging WHERE scope = ?').run(scope);
+      const songId = staged.song_id;
+      const performanceId = staged.performance_id ?? undefined;
       // A staged request is parsed once here; its snapshot is what the song is saved from.
-      let parsed: AutosaveSnapshot | undefined;
+      let snapshot: AutosaveSnapshot;
       let text = staged.body;
       if (staged.body_kind === 'request') {
-        const { snapshot } = (JSON.parse(staged.body) as { params: { snapshot: AutosaveSnapshot } }).params;
-        parsed = withIds(staged.song_id, staged.performance_id ?? undefined, snapshot);
-        text = JSON.stringify(parsed);
+        const { params } = JSON.parse(staged.body) as { params: { snapshot: AutosaveSnapshot } };
+        snapshot = withIds(songId, performanceId, params.snapshot);
+        text = JSON.stringify(snapshot);
+      } else {
+        snapshot = JSON.parse(text) as AutosaveSnapshot;
       }
-      const newest = this.#newestInScope(staged.song_id, staged.performance_id);
-      if (newest && newest.snapshot_json === text) return { added: false, autosaveId: newest.id };
-      if (options.mode === 'snapshot-and-song') this.#writeRows(parsed ?? (JSON.parse(text) as AutosaveSnapshot));
-      const snapshot = this.#insert(staged.song_id, staged.performance_id, text, reason, options);
-      return { added: true, snapshot };
+      const newest = this.#newestInScope(songId, staged.performance_id);
+      const sameAsNewest =
+        newest !== undefined && (newest.snapshot_json === text || sameJson(JSON.parse(newest.snapshot_json), snapshot));
+
+      // The rows this state would change; each of them must still be as the stage found it.
+      const song = withoutPlayState(snapshot.song) as unknown as Model & { id: string };
+      const perf = snapshot.performance && (withoutPlayState(snapshot.performance) as unknown as Model & { id: string });
+      const writeSong = options.mode === 'snapshot-and-song' && this.#songs.wouldChange(song);
+      const writePerf = options.mode === 'snapshot-and-song' && perf !== undefined && this.#performances.wouldChange(perf);
+      let kept: RowsKept | undefined;
+      if (options.mode === 'snapshot-only') kept = 'snapshot-only';
+      else if (!writeSong && !writePerf) kept = 'rows already hold the state';
+      else if ((writeSong && !this.#atBase(scope, 'song', song.id)) || (writePerf && !this.#atBase(scope, 'performance', perf!.id))) {
+        kept = 'row changed since the stage';
+      }
+      if (sameAsNewest && kept !== undefined) return { added: false, autosaveId: newest.id };
+
+      if (kept === undefined) {
+        // Written with their play state left out: the rows keep theirs (keepWhenAbsent).
+        const own = { ...this.#promoted.get(scope) };
+        if (writeSong) own.song = this.#songs.save(song, '/snapshot/song').revision;
+        if (writePerf) own.performance = this.#performances.save(perf!, '/snapshot/performance').revision;
+        this.#store.afterCommit(() => this.#promoted.set(scope, own));
+      }
+      const revision = this.#songs.revisionOf(songId)!;
+      const performanceRevision = performanceId === undefined ? undefined : this.#performances.revisionOf(performanceId);
+      const added = this.#insert(songId, staged.performance_id, text, reason, options);
+      return {
+        added: true,
+        snapshot: {
+          ...added,
+          rowWritten: kept === undefined,
+          ...(kept === undefined ? {} : { reason: kept }),
+          revision,
+          ...(performanceRevision === undefined ? {} : { performanceRevision }),
+        },
+      };
     });
+  }
+
+  /**
+   * Whether the `which` row (`id`) a promotion of `scope` would write is still as the staged state
+   * found it: at the revision the stage was based on, or at the one this scope's own last
+   * promotion gave it (a host that does not follow autosave.saved keeps sending its first base).
+   * A row past both was written by someone else since (songs.update, setFavorite, markPlayed,
+   * another scope's promotion, a restore): that write is the newer, and it is not undone. A scope
+   * with no base in memory (staged before the database file was replaced) counts as changed.
+   */
+  #atBase(scope: string, which: 'song' | 'performance', id: string): boolean {
+    const base = this.#bases.get(scope)?.[which];
+    if (base === undefined) return false;
+    const now = (which === 'song' ? this.#songs : this.#performances).revisionOf(id);
+    return now === base || now === this.#promoted.get(scope)?.[which];
+  }
+
+  /** Forgets every base and own promotion (the database file was replaced: they name other rows). */
+  forgetRevisions(): void {
+    this.#bases.clear();
+    this.#promoted.clear();
   }
 
   /** Promotes every staged state (of one song, or all) in one transaction. */
@@ -302,7 +428,7 @@ export class Autosaves {
     snapshotJson: string,
     reason: AutosaveReason,
     options: PromoteOptions,
-  ): Promoted {
+  ): Pick<Promoted, 'autosaveId' | 'songId' | 'performanceId' | 'at'> {
     const last = this.#store.prepared('SELECT max(created_at) FROM autosaves WHERE song_id = ?').pluck().get(songId) as
       | number
       | null;
@@ -336,12 +462,15 @@ export class Autosaves {
     return { autosaveId: id, songId, ...(performanceId === null ? {} : { performanceId }), at };
   }
 
-  /** Writes a snapshot's song and performance to their tables. */
+  /**
+   * Writes a snapshot's song and performance to their tables. The rows keep their play state
+   * (isFavorite, playCount, lastPlayedAt) whatever the snapshot holds: it records use of the song,
+   * not an edit, and the editor's copy of it may be stale.
+   */
   #writeRows(snapshot: AutosaveSnapshot): { song: StoredSong; performance?: StoredPerformance } {
-    const song = this.#songs.save(snapshot.song as unknown as Model, '/snapshot/song');
-    const performance = snapshot.performance
-      ? this.#performances.save(snapshot.performance as unknown as Model, '/snapshot/performance')
-      : undefined;
+    const model = <T extends object>(m: T): Model => withoutPlayState(m) as unknown as Model;
+    const song = this.#songs.save(model(snapshot.song), '/snapshot/song');
+    const performance = snapshot.performance ? this.#performances.save(model(snapshot.performance), '/snapshot/performance') : undefined;
     return { song, ...(performance ? { performance } : {}) };
   }
 

@@ -16,7 +16,8 @@ import type { Statement } from 'better-sqlite3';
 import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
 import { SqliteError } from './database.js';
 import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
-import { columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { codecs, columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { sameJson } from '../canonical-json.js';
 import type { Store } from './store.js';
 
 export type Model = Record<string, unknown>;
@@ -57,6 +58,9 @@ const SORT_SQL: Record<OrderBy, string> = {
 };
 
 const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
+
+/** `{id: revision}` of a row just written, for store.changed. */
+const revisionsOfRow = (row: Row): Record<string, number> => ({ [row.id as string]: row.revision as number });
 
 /** Words of a search query, as FTS5 prefix phrases: `Beyoncé live` -> `"Beyoncé"* "live"*`. */
 export function ftsQuery(text: string): string | undefined {
@@ -114,6 +118,30 @@ export class Repository<T extends object = Model> {
       | { revision: number }
       | undefined;
     return row?.revision;
+  }
+
+  /**
+   * Whether saving `item` over the stored row of its id would change what the row holds: every
+   * mapped column compared, timestamps and revision aside, keepWhenAbsent fields the item does not
+   * carry aside (they are kept), JSON columns as values (keys in another order are the same value).
+   * True when there is no such row.
+   */
+  wouldChange(item: Model & { id: string }): boolean {
+    const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(item.id) as Row | undefined;
+    if (!row) return true;
+    const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table));
+    for (const f of this.desc.fields) {
+      for (const c of f.columns) {
+        const next = f.keepWhenAbsent ? params[`keep_${c}`] : params[c];
+        if (f.keepWhenAbsent && next === null) continue;
+        const stored = row[c];
+        if (next === stored) continue;
+        const both = typeof next === 'string' && typeof stored === 'string';
+        if (f.codec === codecs.json && both && sameJson(JSON.parse(next), JSON.parse(stored))) continue;
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -217,7 +245,7 @@ export class Repository<T extends object = Model> {
         }
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -238,7 +266,7 @@ export class Repository<T extends object = Model> {
         );
       }).get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
-      this.#store.recordChange(this.desc.entity, 'update', [item.id]);
+      this.#store.recordChange(this.desc.entity, 'update', [item.id], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -254,7 +282,7 @@ export class Repository<T extends object = Model> {
             `${this.desc.timestamps.updated ? ', "updated_at" = excluded."updated_at"' : ''}, "revision" = "revision" + 1`,
         );
       }).get(params) as Row, params);
-      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -275,7 +303,7 @@ export class Repository<T extends object = Model> {
         if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(this.desc.entity, params.id as string);
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string]);
+      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -314,7 +342,7 @@ export class Repository<T extends object = Model> {
         `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`,
       ).get(params) as Row | undefined;
       if (!row) throw this.#missingOrConflict(id, options.ifRevision);
-      this.#store.recordChange(this.desc.entity, 'update', [id]);
+      this.#store.recordChange(this.desc.entity, 'update', [id], revisionsOfRow(row));
       return this.#model(row);
     });
   }
@@ -382,10 +410,10 @@ export class Repository<T extends object = Model> {
       const gone = removed.get(family);
       const changed = [...rows].filter((c) => !gone?.has(c));
       if (changed.length === 0) continue;
-      this.#stmt(`detached:${table}`, () =>
-        `UPDATE ${q(table)} SET "revision" = "revision" + 1 WHERE "id" IN (SELECT value FROM json_each(?))`,
-      ).run(JSON.stringify(changed));
-      this.#store.recordChange(family, 'update', changed);
+      const revised = this.#stmt(`detached:${table}`, () =>
+        `UPDATE ${q(table)} SET "revision" = "revision" + 1 WHERE "id" IN (SELECT value FROM json_each(?)) RETURNING "id", "revision"`,
+      ).all(JSON.stringify(changed)) as { id: string; revision: number }[];
+      this.#store.recordChange(family, 'update', changed, Object.fromEntries(revised.map((r) => [r.id, r.revision])));
     }
     return { ids, count: ids.length, cascaded };
   }

@@ -17,6 +17,13 @@ export interface Change {
   entity: string;
   op: ChangeOp;
   ids: string[];
+  /** The revision each inserted or updated record has after the transaction (records only). */
+  revisions?: Record<string, number>;
+}
+
+interface PendingChange {
+  ids: Set<string>;
+  revisions: Map<string, number>;
 }
 
 /** A child table whose rows a delete of its parent removes (CASCADE) or detaches (SET NULL). */
@@ -50,7 +57,9 @@ export class Store {
   /** The clock; tests replace it. Integer milliseconds since the Unix epoch. */
   now: () => number = Date.now;
 
-  #pending: Map<string, Set<string>> | null = null;
+  #pending: Map<string, PendingChange> | null = null;
+  /** Callbacks of afterCommit for the write transaction under way. */
+  #committed: (() => void)[] = [];
   #listeners: ((changes: Change[]) => void)[] = [];
   #immediate!: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
@@ -140,10 +149,14 @@ export class Store {
         throw storageLocked();
       }
       const changes = this.#drain();
+      const committed = this.#committed;
+      this.#committed = [];
+      for (const f of committed) f();
       for (const l of this.#listeners) l(changes);
       return result;
     } finally {
       this.#pending = null;
+      this.#committed = [];
       if (probing) this.#setBusyTimeout(this.#busyTimeoutMs);
     }
   }
@@ -201,13 +214,27 @@ export class Store {
     return stmt;
   }
 
-  /** Notes a change of the current write transaction, announced after it commits. */
-  recordChange(entity: string, op: ChangeOp, ids: Iterable<string>): void {
+  /**
+   * Notes a change of the current write transaction, announced after it commits. `revisions` gives
+   * the revision a record has after this write (the last one recorded for an id wins).
+   */
+  recordChange(entity: string, op: ChangeOp, ids: Iterable<string>, revisions?: Readonly<Record<string, number>>): void {
     if (!this.#pending) throw new Error('recordChange outside a write transaction');
     const key = `${entity}\u0000${op}`;
-    let set = this.#pending.get(key);
-    if (!set) this.#pending.set(key, (set = new Set()));
-    for (const id of ids) set.add(id);
+    let change = this.#pending.get(key);
+    if (!change) this.#pending.set(key, (change = { ids: new Set(), revisions: new Map() }));
+    for (const id of ids) change.ids.add(id);
+    for (const [id, rev] of Object.entries(revisions ?? {})) change.revisions.set(id, rev);
+  }
+
+  /**
+   * Runs `fn` once the current write transaction has committed, and never if it rolls back: for
+   * state kept in memory beside the database, which must not run ahead of it. Outside a write
+   * transaction `fn` runs at once.
+   */
+  afterCommit(fn: () => void): void {
+    if (!this.#pending) fn();
+    else this.#committed.push(fn);
   }
 
   /** Calls `listener` after every committed write, with the changes it recorded (possibly none). */
@@ -217,10 +244,10 @@ export class Store {
 
   #drain(): Change[] {
     const out: Change[] = [];
-    for (const [key, ids] of this.#pending ?? []) {
+    for (const [key, { ids, revisions }] of this.#pending ?? []) {
       if (ids.size === 0) continue;
       const [entity, op] = key.split('\u0000') as [string, ChangeOp];
-      out.push({ entity, op, ids: [...ids] });
+      out.push({ entity, op, ids: [...ids], ...(revisions.size ? { revisions: Object.fromEntries(revisions) } : {}) });
     }
     return out;
   }

@@ -12,6 +12,7 @@ export interface Change {
   entity: string;
   op: 'insert' | 'update' | 'delete';
   ids: string[];
+  revisions?: Record<string, number>;
 }
 
 /** Processes and directories made by the current test; `cleanupAll` in afterEach. */
@@ -97,11 +98,21 @@ export async function tracked(p: StoreProcess, method: string, params?: unknown)
   return { response, changes };
 }
 
-/** Changes sorted by entity/op with sorted ids; one per entity and op. */
+/**
+ * Changes sorted by entity/op with sorted ids; one per entity and op. `revisions`, when present,
+ * must name only ids of its change, each with a revision; it is left out of the answer.
+ */
 export function normalized(changes: Change[]): Change[] {
   const keys = changes.map((c) => `${c.entity}/${c.op}`);
   expect(new Set(keys).size, `one notification per entity and op: ${JSON.stringify(changes)}`).to.equal(keys.length);
-  for (const c of changes) expect(c).to.have.all.keys('entity', 'op', 'ids');
+  for (const c of changes) {
+    expect(c).to.include.all.keys('entity', 'op', 'ids');
+    for (const k of Object.keys(c)) expect(['entity', 'op', 'ids', 'revisions'], `store.changed key ${k}`).to.include(k);
+    for (const [id, rev] of Object.entries(c.revisions ?? {})) {
+      expect(c.ids, `revisions names ${id}`).to.include(id);
+      expect(Number.isInteger(rev) && rev >= 1, `revision of ${id}`).to.equal(true);
+    }
+  }
   return changes
     .map((c) => ({ entity: c.entity, op: c.op, ids: [...c.ids].sort() }))
     .sort((a, b) => `${a.entity}/${a.op}`.localeCompare(`${b.entity}/${b.op}`));

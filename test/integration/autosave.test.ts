@@ -126,7 +126,7 @@ describe('autosave: debounce', function () {
 
       const [item] = await listed(p, song.id, 1);
       const [saved] = await savedNotifications(p, 1);
-      expect(saved).to.deep.equal({ songId: song.id, autosaveId: item!.id, at: item!.createdAt });
+      expect(saved).to.deep.equal({ songId: song.id, autosaveId: item!.id, at: item!.createdAt, rowWritten: true, revision: song.revision + 1 });
       expect(item).to.include({ songId: song.id, reason: 'debounce', recovered: false, revision: 1 });
       expect(item).to.not.have.property('performanceId');
       expect(item!.name).to.match(/^Auto-Save (1[0-2]|[1-9]):[0-5]\d (AM|PM)$/);
@@ -163,7 +163,7 @@ describe('autosave: debounce', function () {
 
       const [item] = await listed(p, song.id, 1);
       const [saved] = await savedNotifications(p, 1);
-      expect(saved).to.deep.equal({ songId: song.id, autosaveId: item!.id, at: item!.createdAt });
+      expect(saved).to.deep.equal({ songId: song.id, autosaveId: item!.id, at: item!.createdAt, rowWritten: true, revision: song.revision + 1 });
       expect(item!.reason).to.equal('debounce');
       expect(item!.createdAt - stagedAts[stagedAts.length - 1]!).to.be.at.least(DEBOUNCE_MS - CLOCK_SLACK_MS);
       expect((await getAutosave(p, item!.id)).snapshot).to.deep.equal(snapshots[snapshots.length - 1]);
@@ -218,7 +218,7 @@ describe('autosave: periodic save', function () {
     expect(editNumbers[editNumbers.length - 1]).to.be.at.most(n);
     const saved = await savedNotifications(p, items.length);
     for (const item of items) {
-      expect(saved).to.deep.include({ songId: song.id, autosaveId: item.id, at: item.createdAt });
+      expect(saved.find((s) => s.autosaveId === item.id)).to.include({ songId: song.id, at: item.createdAt, rowWritten: true });
     }
   });
 });
@@ -563,8 +563,10 @@ describe('autosave: a performance', function () {
     const song = await prepare(p);
     const perf = makePerf(song.id);
     await ok(p, 'performances.save', { item: perf });
+    // One editor model: both scopes carry the same song (two different songs staged at once would
+    // each be written over the other at every promotion, the rows never holding both).
     const songOnly = edit(song, 'Song edit');
-    const withPerf = { ...edit(song, 'Song edit from the performance'), performance: { ...perf, name: 'Edited take' } };
+    const withPerf = { ...edit(song, 'Song edit'), performance: { ...perf, name: 'Edited take' } };
 
     const staged = await ok(p, 'autosave.stage', { songId: song.id, performanceId: perf.id, snapshot: withPerf });
     expect(staged).to.include({ songId: song.id, performanceId: perf.id });
@@ -580,7 +582,12 @@ describe('autosave: a performance', function () {
     expect(perfOnly[0]).to.include({ songId: song.id, performanceId: perf.id, reason: 'flush' });
     expect((await getAutosave(p, perfOnly[0].id)).snapshot).to.deep.equal(withPerf);
     const saved = await savedNotifications(p, 2);
-    expect(saved).to.deep.include({ songId: song.id, performanceId: perf.id, autosaveId: perfOnly[0].id, at: perfOnly[0].createdAt });
+    expect(saved.find((s) => s.autosaveId === perfOnly[0].id)).to.include({
+      songId: song.id,
+      performanceId: perf.id,
+      at: perfOnly[0].createdAt,
+      rowWritten: true,
+    });
     expectSongHas(await ok(p, 'performances.get', { id: perf.id }), { name: 'Edited take' });
 
     // The same states again: both scopes are unchanged.
@@ -663,7 +670,7 @@ describe('autosave: deleting a song', function () {
     await ok(p, 'autosave.stage', { songId: keeper.id, snapshot: edit(keeper, 'Kept') });
     const [item] = await listed(p, keeper.id, 1);
     const saved = await savedNotifications(p, 1);
-    expect(saved).to.deep.equal([{ songId: keeper.id, autosaveId: item!.id, at: item!.createdAt }]);
+    expect(saved).to.deep.equal([{ songId: keeper.id, autosaveId: item!.id, at: item!.createdAt, rowWritten: true, revision: 2 }]);
     await fails(p, 'songs.get', { id: song.id }, NOT_FOUND);
     expect(await list(p, song.id)).to.deep.equal([]);
     await stop(p);

@@ -1283,7 +1283,9 @@ describe('store.changed notifications for songs', function () {
     const all = p.notifications('store.changed');
     expect(all).to.not.be.empty;
     for (const n of all) {
-      expect(n).to.have.all.keys('entity', 'op', 'ids');
+      expect(n).to.include.keys('entity', 'op', 'ids');
+      expect(Object.keys(n).every((k) => ['entity', 'op', 'ids', 'revisions'].includes(k)), Object.keys(n).join()).to.equal(true);
+      if (n.op !== 'delete') expect(Object.keys(n.revisions ?? {}).sort()).to.deep.equal([...n.ids].sort());
       expect(n.entity).to.be.a('string');
       expect(['insert', 'update', 'delete']).to.include(n.op);
       expect(n.ids).to.be.an('array').that.is.not.empty;
@@ -1357,9 +1359,9 @@ for (const framing of ['ndjson', 'header'] as Framing[]) {
       expect(d!.result).to.deep.equal({ ids: [s.id], count: 1, cascaded: { performances: 0, autosaves: 0 } });
       const notes = after.slice(0, at).filter((m) => m.method === 'store.changed').map((m) => m.params);
       expect(notes).to.deep.equal([
-        { entity: 'songs', op: 'insert', ids: [s.id] },
-        { entity: 'songs', op: 'update', ids: [s.id] },
-        { entity: 'songs', op: 'update', ids: [s.id] },
+        { entity: 'songs', op: 'insert', ids: [s.id], revisions: { [s.id]: 1 } },
+        { entity: 'songs', op: 'update', ids: [s.id], revisions: { [s.id]: 2 } },
+        { entity: 'songs', op: 'update', ids: [s.id], revisions: { [s.id]: 3 } },
         { entity: 'songs', op: 'delete', ids: [s.id] },
       ]);
     });

@@ -257,7 +257,15 @@ describe('Autosaves: promote', () => {
     const p = c.autosaves.promote(song.id, 'debounce', AND_SONG);
     expect(p?.added).to.equal(true);
     if (!p?.added) return;
-    expect(p.snapshot).to.deep.equal({ autosaveId: p.snapshot.autosaveId, songId: song.id, at: T0 + 1000 });
+    // The state staged is the row as it is: the snapshot is added, the row is not written again.
+    expect(p.snapshot).to.deep.equal({
+      autosaveId: p.snapshot.autosaveId,
+      songId: song.id,
+      at: T0 + 1000,
+      rowWritten: false,
+      reason: 'rows already hold the state',
+      revision: 1,
+    });
     const row = rawRow(c, 'autosaves', p.snapshot.autosaveId);
     expect(row.name).to.match(AUTO_NAME);
     const d = new Date(T0 + 1000);
@@ -912,7 +920,7 @@ describe('AutosaveService', () => {
     expect(autosaveRows(c, song.id).map((r) => JSON.parse(r.snapshot_json).song.name)).to.deep.equal(['b', 'c']);
   });
 
-  it('onSaved listeners get {songId, performanceId?, autosaveId, at} for every snapshot added', () => {
+  it('onSaved listeners get {songId, performanceId?, autosaveId, at, rowWritten, reason?, revision, performanceRevision?} for every snapshot added', () => {
     const { clock, service } = start();
     const seen: Loose[] = [];
     service.onSaved((p) => seen.push(p));
@@ -928,12 +936,22 @@ describe('AutosaveService', () => {
     const rows = autosaveRows(c, song.id);
     expect(rows).to.have.length(2);
     expect(seen).to.deep.equal([
-      { songId: song.id, autosaveId: rows[0]!.id, at: T0 + 2000 },
-      { songId: song.id, performanceId: perf.id, autosaveId: rows[1]!.id, at: T0 + 4000 },
+      { songId: song.id, autosaveId: rows[0]!.id, at: T0 + 2000, rowWritten: true, revision: 2 },
+      // The song row already says 'one' and the performance is as stored: nothing to write.
+      {
+        songId: song.id,
+        performanceId: perf.id,
+        autosaveId: rows[1]!.id,
+        at: T0 + 4000,
+        rowWritten: false,
+        reason: 'rows already hold the state',
+        revision: 2,
+        performanceRevision: 1,
+      },
     ]);
     service.stage(song.id, undefined, snap({ ...song, name: 'flushed' }));
     const flushed = service.flush(song.id);
-    expect(seen[2]).to.deep.equal({ songId: song.id, autosaveId: flushed.ids[0], at: T0 + 6000 });
+    expect(seen[2]).to.deep.equal({ songId: song.id, autosaveId: flushed.ids[0], at: T0 + 6000, rowWritten: true, revision: 3 });
   });
 
   it('timer jobs go through the runner: nothing touches the database until the runner runs them', () => {

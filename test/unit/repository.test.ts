@@ -128,7 +128,7 @@ describe('Repository (songs): create and get', () => {
   it('create announces one insert change after the commit', () => {
     const song = makeSong();
     repo.create(song);
-    expect(ts.commits).to.deep.equal([[{ entity: 'songs', op: 'insert', ids: [song.id] }]]);
+    expect(ts.commits).to.deep.equal([[{ entity: 'songs', op: 'insert', ids: [song.id], revisions: { [song.id]: 1 } }]]);
   });
 });
 
@@ -219,8 +219,8 @@ describe('Repository (songs): update, save and revisions', () => {
     expect(second.createdAt).to.equal(T0);
     expect(second.updatedAt).to.equal(T0 + 100);
     expect(ts.commits).to.deep.equal([
-      [{ entity: 'songs', op: 'insert', ids: [song.id] }],
-      [{ entity: 'songs', op: 'update', ids: [song.id] }],
+      [{ entity: 'songs', op: 'insert', ids: [song.id], revisions: { [song.id]: 1 } }],
+      [{ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: 2 } }],
     ]);
   });
 
@@ -251,8 +251,8 @@ describe('Repository (songs): update, save and revisions', () => {
     const missing = thrown(() => repo.setFields('ghost', { isFavorite: true }));
     expect(missing.code).to.equal(-32001);
     expect(ts.commits.slice(1)).to.deep.equal([
-      [{ entity: 'songs', op: 'update', ids: [song.id] }],
-      [{ entity: 'songs', op: 'update', ids: [song.id] }],
+      [{ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: 2 } }],
+      [{ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: 3 } }],
     ]);
   });
 });
@@ -415,7 +415,7 @@ describe('Repository (songs): transactions and store.changed announcements', () 
     expect(thrown(() => repo.get(fresh.id)).code).to.equal(-32001);
     const next = makeSong();
     repo.create(next);
-    expect(ts.commits).to.deep.equal([[{ entity: 'songs', op: 'insert', ids: [next.id] }]]);
+    expect(ts.commits).to.deep.equal([[{ entity: 'songs', op: 'insert', ids: [next.id], revisions: { [next.id]: 1 } }]]);
   });
 
   it('writes joined into one transaction announce their changes together once it commits', () => {
@@ -432,8 +432,8 @@ describe('Repository (songs): transactions and store.changed announcements', () 
     expect(seenInside).to.equal(0);
     expect(ts.commits).to.deep.equal([
       [
-        { entity: 'songs', op: 'insert', ids: [b.id] },
-        { entity: 'songs', op: 'update', ids: [a.id] },
+        { entity: 'songs', op: 'insert', ids: [b.id], revisions: { [b.id]: 1 } },
+        { entity: 'songs', op: 'update', ids: [a.id], revisions: { [a.id]: 2 } },
       ],
     ]);
   });
