@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Peer } from './lib.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN_JS = join(ROOT, 'dist', 'src', 'main.js');
@@ -62,17 +63,6 @@ export interface SoakReport {
   samples: Sample[];
 }
 
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['blue', 'green', 'moon', 'river', 'train', 'night', 'autumn', 'leaves', 'steps', 'giant', 'waltz', 'samba'];
 
@@ -86,7 +76,7 @@ export function rssAnonKiB(pid: number): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const seed = options.seed ?? 1;
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const concurrency = options.concurrency ?? 4;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'wr-soak-'));
   const env = { ...process.env };

@@ -32,6 +32,7 @@ import { buildV1 } from './v1-database.js';
 import { StoreProcess, tempDir, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { scribble, sqlite3 } from '../helpers/check.js';
+import { seededRandom } from '../helpers/random.js';
 
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 56);
 const SEED = Number(process.env.CRASH_SEED ?? 20261130);
@@ -41,17 +42,6 @@ const PAD_BYTES = 12_000;
 const INITIAL_SONGS = 240;
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-/** mulberry32: a small seeded generator, so a schedule can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A song whose first section records the revision it is saved at (a torn write would show). */
 const song = (id: string, rev: number, extra: Record<string, unknown> = {}): Record<string, any> =>
@@ -131,7 +121,7 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
   /** Files the trials read from, outside the data directory. */
   let sources: string;
   let proc: StoreProcess | undefined;
-  const random = rng(SEED);
+  const random = seededRandom(SEED);
   /** id → revision: the exact state after the last restart. */
   let model = new Map<string, number>();
   /** The state export.full captured in the archive import.full restores. */

@@ -14,13 +14,14 @@
  * nothing (the disk has no block at all).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { StoreProcess, runOnce, tempDir } from '../helpers/process.js';
+import { StoreProcess, runOnce } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sha256, sqlite3 } from '../helpers/check.js';
 import { buildV1 } from './v1-database.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const STORAGE_FULL = -32010;
 const TMPFS_SIZE = '16m';
@@ -60,19 +61,7 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
   let proc: StoreProcess | undefined;
 
   beforeEach(function () {
-    if (process.platform !== 'linux') {
-      process.stderr.write('      (skipped: the disk-full tests mount a tmpfs, which needs Linux)\n');
-      this.skip();
-    }
-    const dir = tempDir('wr-disk-full-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      process.stderr.write(`      (skipped: cannot mount a tmpfs, which needs root: ${(err as Error).message.split('\n')[0]})\n`);
-      this.skip();
-    }
-    mountPoint = dir;
+    mountPoint = mountTmpfs(this, TMPFS_SIZE, 'wr-disk-full-');
   });
 
   afterEach(async function () {
@@ -80,15 +69,9 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
       await proc?.cleanup();
     } finally {
       proc = undefined;
-      if (mountPoint) {
-        const dir = mountPoint;
-        mountPoint = undefined;
-        try {
-          execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }
+      const dir = mountPoint;
+      mountPoint = undefined;
+      unmountTmpfs(dir);
     }
   });
 
@@ -203,7 +186,7 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
     expect(run.stdout, 'nothing on stdout').to.equal('');
     const human = run.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
     expect(human, `stderr: ${run.stderr}`).to.have.length(1);
-    expect(human[0]).to.match(/^whiteroom-store: .*(disk is full|disk full|no space)/i);
+    expect(human[0]).to.match(/^whiteroom-store: .*(disk is full|disk full|no space|the disk holding .* is full)/i);
   });
 
   it('refuses to migrate a version-1 database on a full disk: exit 1, the file still whole at version 1, no partial backup', async function () {
@@ -217,7 +200,7 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
     expect(run.stdout, 'nothing on stdout').to.equal('');
     const human = run.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
     expect(human, `stderr: ${run.stderr}`).to.have.length(1);
-    expect(human[0]).to.match(/^whiteroom-store: .*(disk is full|disk full|no space)/i);
+    expect(human[0]).to.match(/^whiteroom-store: .*(disk is full|disk full|no space|the disk holding .* is full)/i);
     expect(sqlite3(dbPath, 'PRAGMA user_version'), 'still version 1').to.equal('1');
     expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
     expect(Number(sqlite3(dbPath, 'SELECT count(*) FROM songs'))).to.equal(songs);

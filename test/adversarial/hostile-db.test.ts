@@ -18,6 +18,7 @@ import { makeSong } from '../helpers/fixtures.js';
 import { scribble, sha256, sqlite3 } from '../helpers/check.js';
 import { ok, fails, Procs, stop } from '../helpers/rpc.js';
 import { runOnce, type StoreProcess } from '../helpers/process.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const INVALID_BACKUP = -32020;
 const PAGE_SIZE = 4096;
@@ -247,24 +248,13 @@ describe('a full disk at start', function () {
   let mountPoint: string | undefined;
 
   before(function () {
-    if (process.platform !== 'linux') {
-      process.stderr.write('      (skipped: the full-disk test mounts a tmpfs, which needs Linux)\n');
-      this.skip();
-    }
-    const dir = procs.ownDir('wr-hostile-full-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      process.stderr.write(`      (skipped: cannot mount a tmpfs, which needs root: ${(err as Error).message.split('\n')[0]})\n`);
-      this.skip();
-    }
-    mountPoint = dir;
+    mountPoint = mountTmpfs(this, '4m', 'wr-hostile-full-');
   });
 
   after(async () => {
-    // The processes first (they hold files on the tmpfs), then the mount, then the folder.
+    // The processes first (they hold files on the tmpfs), then the mount and its folder.
     for (const p of procs.running.splice(0)) await p.cleanup();
-    if (mountPoint) execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
+    unmountTmpfs(mountPoint);
     await procs.cleanupAll();
   });
 

@@ -26,6 +26,7 @@ import { resultValidator } from '../../src/methods/index.js';
 import { contractProblems, METHOD_SPECS } from './contract.js';
 import { StoreProcess, type Framing, type RpcResponse } from './process.js';
 import { AWKWARD_STRINGS, arbitraryOf, mutationOf, type Pools } from './schema-arb.js';
+import { seededRandom } from './random.js';
 
 type Json = any;
 
@@ -102,17 +103,6 @@ const BESIDE = new Set(['backup.create', 'export.full']);
 /** Methods after whose success data.db is another file. */
 const REPLACES_DB = new Set(['backup.restore', 'import.full']);
 
-/** mulberry32: a small seeded generator for the fuzzer's own choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const paramsValidator = (method: string): ((v: unknown) => boolean) | undefined =>
   (validators as unknown as Record<string, (v: unknown) => boolean>)[`${method.replace(/\./g, '_')}__params`];
@@ -202,7 +192,7 @@ interface Pending {
  */
 export async function fuzz(options: FuzzOptions): Promise<{ stats: FuzzStats; failures: FuzzFailure[] }> {
   const seed = options.seed >>> 0;
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const maxWindow = options.maxWindow ?? 24;
   const hashEvery = options.hashEvery ?? 8;

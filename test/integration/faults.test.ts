@@ -15,6 +15,7 @@ import { expect } from 'chai';
 import { ROOT, RpcCallError, StoreProcess, runOnce, tempDir, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sha256File, sqlite3 } from '../helpers/check.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const STORAGE_FULL = -32010;
 const STORAGE_BUSY = -32011;
@@ -56,19 +57,7 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
   let proc: StoreProcess | undefined;
 
   beforeEach(function () {
-    if (process.platform !== 'linux') {
-      process.stderr.write('      (skipped: the disk-full test mounts a tmpfs, which needs Linux)\n');
-      this.skip();
-    }
-    const dir = tempDir('wr-faults-full-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      process.stderr.write(`      (skipped: cannot mount a tmpfs, which needs root: ${(err as Error).message.split('\n')[0]})\n`);
-      this.skip();
-    }
-    mountPoint = dir;
+    mountPoint = mountTmpfs(this, TMPFS_SIZE, 'wr-faults-full-');
   });
 
   afterEach(async function () {
@@ -76,15 +65,9 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
       await proc?.cleanup();
     } finally {
       proc = undefined;
-      if (mountPoint) {
-        const dir = mountPoint;
-        mountPoint = undefined;
-        try {
-          execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }
+      const dir = mountPoint;
+      mountPoint = undefined;
+      unmountTmpfs(dir);
     }
   });
 
