@@ -117,14 +117,21 @@ interface Addon {
   readonly sha256: string;
 }
 
+/** How many times a copy is written and checked before the folder is given up. */
+const EXTRACT_ATTEMPTS = 4;
+
 /** Verifies (or replaces, then verifies) the copy in `folder` and loads it. Throws why not. */
 function loadFrom(folder: string, addon: Addon): object {
   const file = join(folder, addon.name);
-  if (refusal(file, addon) !== undefined) {
+  let why = refusal(file, addon);
+  // Binaries starting at the same moment each write a copy and rename it over the name: ours may
+  // be replaced between its rename and its check (it then has 0 names), by another verified copy
+  // of the same user's. Look again, a few times, before giving up.
+  for (let attempt = 0; why !== undefined && attempt < EXTRACT_ATTEMPTS; attempt++) {
     extract(file, addon);
-    const why = refusal(file, addon);
-    if (why !== undefined) throw new Error(`${addon.name} ${why} right after it was written`);
+    why = refusal(file, addon);
   }
+  if (why !== undefined) throw new Error(`${addon.name} ${why} right after it was written`);
   // Checked just now, in a folder only this user can change: these bytes are the ones loaded.
   const module = { exports: {} };
   process.dlopen(module, file);
