@@ -14,37 +14,18 @@
  * nothing (the disk has no block at all).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { StoreProcess, runOnce } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sha256, sqlite3 } from '../helpers/check.js';
 import { buildV1 } from './v1-database.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const STORAGE_FULL = -32010;
 const TMPFS_SIZE = '16m';
 
-/** Writes zeros into `path` until the file system has no block left. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4096, 512, 1]) {
-      const zeros = Buffer.alloc(size);
-      for (;;) {
-        try {
-          if (writeSync(fd, zeros) < size) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Every file under `dir` with its size (the database's -wal and -shm included). */
 function listing(dir: string): string[] {

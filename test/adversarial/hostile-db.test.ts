@@ -18,7 +18,7 @@ import { makeSong } from '../helpers/fixtures.js';
 import { scribble, sha256, sqlite3 } from '../helpers/check.js';
 import { ok, fails, Procs, stop } from '../helpers/rpc.js';
 import { runOnce, type StoreProcess } from '../helpers/process.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const INVALID_BACKUP = -32020;
 const PAGE_SIZE = 4096;
@@ -259,14 +259,6 @@ describe('a full disk at start', function () {
   });
 
   /** Writes zeros into `path` until the file system has no block left. */
-  function fill(path: string): void {
-    try {
-      execFileSync('dd', ['if=/dev/zero', `of=${path}`, 'bs=4k'], { stdio: 'pipe' });
-    } catch {
-      /* dd stops with ENOSPC, which is the point */
-    }
-  }
-
   /** stderr lines that are not JSON log records. */
   const humanLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
 
@@ -278,7 +270,7 @@ describe('a full disk at start', function () {
     const dbPath = join(dataDir, 'data.db');
     const hash = sha256(readFileSync(dbPath));
     const filler = join(mountPoint!, 'filler');
-    fill(filler);
+    fillDisk(filler);
 
     // An existing store (SQLite cannot make its -shm: SQLITE_IOERR_SHMSIZE), and a new one.
     for (const dir of [dataDir, join(mountPoint!, 'fresh')]) {

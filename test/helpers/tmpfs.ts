@@ -3,7 +3,7 @@
  * the test is skipped with one line saying why. Every folder mounted is unmounted by the test.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tempDir } from './process.js';
 
 /** Mounts a tmpfs of `size` (`8m`, `16m`) on a new temporary folder and answers it; skips `ctx`'s test where it cannot. */
@@ -30,5 +30,25 @@ export function unmountTmpfs(dir: string | undefined): void {
     execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes zeros into `path` until the file system has no block left (down to the last byte). */
+export function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [1 << 20, 64 << 10, 4096, 512, 1]) {
+      const zeros = Buffer.alloc(size);
+      for (;;) {
+        try {
+          if (writeSync(fd, zeros) < size) break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }

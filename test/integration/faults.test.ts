@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { ROOT, RpcCallError, StoreProcess, runOnce, tempDir, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sha256File, sqlite3 } from '../helpers/check.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const STORAGE_FULL = -32010;
 const STORAGE_BUSY = -32011;
@@ -74,25 +74,6 @@ describe('faults: the disk is full (StorageFull -32010)', function () {
   const bigSong = (n: number): Record<string, any> =>
     makeSong({ id: `big-${n}`, name: `Big ${n}`, sections: [{ id: 'huge', blob: `${n}`.padEnd(BIG, 'x') }] });
 
-  /** Writes zeros into `path` until the file system has no block left. */
-  function fillDisk(path: string): void {
-    const fd = openSync(path, 'w');
-    try {
-      for (const size of [1 << 20, 64 << 10, 4096, 512, 1]) {
-        const zeros = Buffer.alloc(size);
-        for (;;) {
-          try {
-            if (writeSync(fd, zeros) < size) break;
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-            throw err;
-          }
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
 
   it('answers every write with StorageFull, changes nothing, keeps serving reads, and writes again once space is freed', async function () {
     const dataDir = join(mountPoint!, 'data');
