@@ -295,32 +295,8 @@ export class Files {
 
   /** Runs `fn` on a private view of the file the host named (see openRead and view). */
   withView<T>(path: string, dir: string, pointer: string, fn: (view: string, h: ReadHandle) => T): T {
-    const h = this.openRead(path, dir, pointer);
-    let v: FileView | undefined;
-    try {
-      v = this.view(h, path);
-      return fn(v.path, h);
-    } finally {
-      v?.dispose();
-      h.close();
-    }
+    return usingView(this.openRead(path, dir, pointer), this.#paths.dataDir, path, fn);
   }
-
-  /** The async twin of withView. */
-  async withViewAsync<T>(path: string, dir: string, pointer: string, fn: (view: string, h: ReadHandle) => Promise<T>): Promise<T> {
-    const h = this.openRead(path, dir, pointer);
-    let v: FileView | undefined;
-    try {
-      v = this.view(h, path);
-      return await fn(v.path, h);
-    } finally {
-      v?.dispose();
-      h.close();
-    }
-  }
-
-  /** The view folders a crash left in the data directory (removed at start). */
-  static leftovers = /^\.view-/;
 }
 
 /**
@@ -393,15 +369,7 @@ export function privateView(h: ReadHandle, workDir: string, shownPath: string): 
  * (FileRefused), never opened by SQLite.
  */
 export function withJudgedView<T>(path: string, workDir: string, fn: (view: string, h: ReadHandle) => T): T {
-  const h = openJudged(path, path);
-  let v: FileView | undefined;
-  try {
-    v = privateView(h, workDir, path);
-    return fn(v.path, h);
-  } finally {
-    v?.dispose();
-    h.close();
-  }
+  return usingView(openJudged(path, path), workDir, path, fn);
 }
 
 /** The async twin of withJudgedView. */
@@ -411,6 +379,18 @@ export async function withJudgedViewAsync<T>(path: string, workDir: string, fn: 
   try {
     v = privateView(h, workDir, path);
     return await fn(v.path, h);
+  } finally {
+    v?.dispose();
+    h.close();
+  }
+}
+
+/** Runs `fn` on a private view of the judged file `h`; the view is removed and `h` closed afterwards. */
+function usingView<T>(h: ReadHandle, workDir: string, shown: string, fn: (view: string, h: ReadHandle) => T): T {
+  let v: FileView | undefined;
+  try {
+    v = privateView(h, workDir, shown);
+    return fn(v.path, h);
   } finally {
     v?.dispose();
     h.close();
