@@ -14,6 +14,7 @@ import { instruments, performances, presets, songs, voices } from './store/entit
 import { Preferences } from './store/preferences.js';
 import { RecentItems } from './store/recent.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
+import { refreshDerived } from './store/derived.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
 import { Files } from './files.js';
@@ -111,6 +112,9 @@ export async function openApp(options: AppOptions): Promise<App> {
       onStep: (m) => log.info({ version: m.version, name: m.name }, 'applying migration'),
     });
     if (outcome.applied.length) log.info(outcome, 'database migrated');
+    // Sort keys and folded search text made by another folding (or none yet) are made again.
+    const refreshed = refreshDerived(store!.db);
+    if (Object.keys(refreshed).length) log.info({ refreshed }, 'name keys and search text recomputed');
   } catch (err) {
     store?.db.close();
     lock.release();

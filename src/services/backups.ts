@@ -23,6 +23,7 @@ import type { BackupInfo as BackupInfoModel, BackupVerification } from '../gener
 import { MIGRATIONS } from '../generated/migrations.js';
 import { TEMP_FILE, type DataPaths } from '../paths.js';
 import { fileError, fileRefused, Files, withJudgedView, type FileView } from '../files.js';
+import { refreshDerived } from '../store/derived.js';
 import { migrate } from '../store/migrations.js';
 import {
   BACKUP_FILE,
@@ -455,6 +456,8 @@ export class Backups {
       }
       // Reopened: the file is the one validated above (a rename does not change bytes).
       await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
+      // Derived columns are never taken from a file: the restored rows get this binary's keys.
+      refreshDerived(store.db, { force: true });
       this.#o.onReopened?.();
       // The safety backup becomes a standalone, labelled file like every backup. The restore is
       // done whatever happens here: a safety backup that could not be labelled (a full disk) is

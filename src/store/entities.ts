@@ -40,8 +40,8 @@ export const songs: EntityDescriptor = {
   ],
   filters: { isFavorite: 'isFavorite', genre: 'metadata.genre' },
   parents: {},
-  // FTS columns: name, composer, genre, mood, tags, comments
-  search: { table: 'songs_fts', weights: [10, 4, 3, 3, 3, 1] },
+  search: { table: 'songs_fts', columns: ['name', 'composer', 'genre', 'mood', 'tags', 'comments'], weights: [10, 4, 3, 3, 3, 1] },
+  nameKey: true,
   timestamps: { created: true, updated: true },
 };
 
@@ -71,6 +71,7 @@ export const performances: EntityDescriptor = {
   ],
   filters: { songId: 'songId', isFavorite: 'isFavorite', arrangementStyle: 'arrangementStyle' },
   parents: { songId: 'songs' },
+  nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'performance',
 };
@@ -94,7 +95,12 @@ export const instruments: EntityDescriptor = {
   filters: { type: 'type', category: 'category', isAvailable: 'isAvailable', isBuiltin: 'isBuiltin' },
   parents: {},
   // FTS columns: name, type, category, manufacturer, description, tags
-  search: { table: 'instruments_fts', weights: [10, 3, 3, 3, 1, 3] },
+  search: {
+    table: 'instruments_fts',
+    columns: ['name', 'type', 'category', 'manufacturer', 'description', 'tags'],
+    weights: [10, 3, 3, 3, 1, 3],
+  },
+  nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'instrument',
 };
@@ -132,6 +138,7 @@ export const voices: EntityDescriptor = {
   ],
   filters: { instrumentId: 'instrumentId' },
   parents: { instrumentId: 'instruments' },
+  nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'voice',
   check: checkRanges,
@@ -155,7 +162,8 @@ export const presets: EntityDescriptor = {
   ],
   filters: { instrumentId: 'instrumentId', voiceId: 'voiceId', category: 'category', isBuiltin: 'isBuiltin' },
   parents: { instrumentId: 'instruments', voiceId: 'voices' },
-  search: { table: 'presets_fts', weights: [10, 3, 1, 3, 2] },
+  search: { table: 'presets_fts', columns: ['name', 'category', 'description', 'tags', 'author'], weights: [10, 3, 1, 3, 2] },
+  nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'preset',
   /** A preset's voice must be a voice of the preset's instrument. */

@@ -81,10 +81,16 @@ export function field(
   return { path, columns: cols, codec, ...options };
 }
 
-/** Full-text search over an FTS5 external-content table kept in sync by triggers (sql/0001). */
+/**
+ * Full-text search over an FTS5 table kept in sync by triggers, whose content is the
+ * `<table>_search` view: each indexed column, or its folded text from `search_fold_json`
+ * (sql/0003, src/store/derived.ts).
+ */
 export interface SearchSpec {
   readonly table: string;
-  /** bm25 weight of each FTS column, in the FTS table's column order. */
+  /** The indexed columns of the entity's table, in the FTS table's column order. */
+  readonly columns: readonly string[];
+  /** bm25 weight of each FTS column, in the same order. */
   readonly weights: readonly number[];
 }
 
@@ -99,6 +105,8 @@ export interface EntityDescriptor {
   /** Parents that must exist: model field path -> parent entity (checked before each write). */
   readonly parents: Readonly<Record<string, string>>;
   readonly search?: SearchSpec;
+  /** Whether the table has `name_key`, the stored key of `orderBy: "name"` (sql/0003). */
+  readonly nameKey?: boolean;
   /** Whether the table has created_at / updated_at columns. */
   readonly timestamps: { readonly created: boolean; readonly updated: boolean };
   /** The recently_used item_type of this entity: its recent entries go when a record is deleted. */

@@ -18,6 +18,8 @@ import { SqliteError } from './database.js';
 import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
 import { codecs, columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
 import { sameJson } from '../canonical-json.js';
+import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
+import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
 import type { Store } from './store.js';
 
 export type Model = Record<string, unknown>;
@@ -54,7 +56,8 @@ export const MAX_SEARCH_TERMS = 32;
 const SORT_SQL: Record<OrderBy, string> = {
   updatedAt: '"updated_at"',
   createdAt: '"created_at"',
-  name: '"name" COLLATE NOCASE',
+  // The stored sort key (src/text-fold.ts): case, diacritics and ł, ø, ß … folded, numbers by value.
+  name: `"${NAME_KEY}"`,
 };
 
 const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
@@ -62,11 +65,14 @@ const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
 /** `{id: revision}` of a row just written, for store.changed. */
 const revisionsOfRow = (row: Row): Record<string, number> => ({ [row.id as string]: row.revision as number });
 
-/** Words of a search query, as FTS5 prefix phrases: `Beyoncé live` -> `"Beyoncé"* "live"*`. */
+/**
+ * Words of a search query, as FTS5 prefix phrases: `Beyoncé live` -> `"Beyoncé"* "live"*`. The
+ * text is folded as the index is (`Łódź` is looked up as `Lodz`).
+ */
 export function ftsQuery(text: string): string | undefined {
   // Letters, digits and combining marks are what the unicode61 tokenizer keeps; everything else
   // separates words. Quoting each word means nothing the user typed is read as FTS5 syntax.
-  const words = text.match(/[\p{L}\p{N}\p{M}]+/gu)?.slice(0, MAX_SEARCH_TERMS);
+  const words = foldForSearch(text).match(/[\p{L}\p{N}\p{M}]+/gu)?.slice(0, MAX_SEARCH_TERMS);
   return words?.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
 }
 
@@ -155,7 +161,8 @@ export class Repository<T extends object = Model> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const { where, params, key } = this.#filters(options.filters);
     let after: [unknown, string] | undefined;
-    if (options.cursor !== undefined) after = decodeCursor(options.cursor, orderBy, direction, this.#filterValues(options.filters));
+    const scope = this.#cursorScope(orderBy, options.filters);
+    if (options.cursor !== undefined) after = decodeCursor(options.cursor, orderBy, direction, scope);
     const sort = SORT_SQL[orderBy];
     const cmp = direction === 'asc' ? '>' : '<';
     const clauses = after ? [...where, `(${sort}, "id") ${cmp} (@cursor_value, @cursor_id)`] : where;
@@ -175,10 +182,19 @@ export class Repository<T extends object = Model> {
     const page: Page<T> = { items: rows.slice(0, limit).map((r) => this.#model(r)) };
     if (rows.length > limit) {
       const last = rows[limit - 1]!;
-      const value = orderBy === 'name' ? last.name : orderBy === 'createdAt' ? last.created_at : last.updated_at;
-      page.nextCursor = encodeCursor(orderBy, direction, value, last.id as string, this.#filterValues(options.filters));
+      const value = orderBy === 'name' ? last[NAME_KEY] : orderBy === 'createdAt' ? last.created_at : last.updated_at;
+      page.nextCursor = encodeCursor(orderBy, direction, value, last.id as string, scope);
     }
     return page;
+  }
+
+  /**
+   * What a cursor is bound to: the filters of the list and, in name order, the folding its sort
+   * keys were made with (a cursor made before the keys changed would continue from the wrong place).
+   */
+  #cursorScope(orderBy: OrderBy, filters?: Record<string, unknown>): Record<string, unknown> {
+    const scope = this.#filterValues(filters);
+    return orderBy === 'name' ? { ...scope, '(name order)': FOLD_VERSION } : scope;
   }
 
   /** The filters of this entity among `filters` (what a list is narrowed by; nothing else). */
@@ -316,6 +332,7 @@ export class Repository<T extends object = Model> {
   /**
    * Sets some fields and/or increments integer fields, advancing the revision but not updatedAt
    * (setFavorite, markPlayed: they record use, not an edit). Throws NotFound, Conflict.
+   * Not for the fields the derived columns are made from (names, indexed text): a full write does those.
    */
   setFields(id: string, set: Record<string, unknown>, options: { increment?: string[]; ifRevision?: number } = {}): T {
     return this.#store.write(() => {
@@ -325,6 +342,9 @@ export class Repository<T extends object = Model> {
       const assignments: string[] = [];
       for (const path of paths) {
         const f = fieldAt(this.desc, path);
+        if (f.columns.some((c) => c === 'name' || this.desc.search?.columns.includes(c))) {
+          throw new Error(`${this.desc.entity}: setFields cannot set ${path}, which derived columns are made from`);
+        }
         const values = f.codec.toDb(set[path]);
         f.columns.forEach((c, i) => {
           assignments.push(`${q(c)} = @${c}`);
@@ -442,6 +462,7 @@ export class Repository<T extends object = Model> {
       this.#stmt(`lookup:${table}`, () => `SELECT * FROM ${q(table)} WHERE "id" = ?`).get(id) as Row | undefined,
     );
     if (refused) throw refused;
+    Object.assign(params, derivedValues(this.desc, params));
     params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
     if (this.desc.timestamps.created) params.created_at = (item.createdAt as number | undefined) ?? now;
     if (this.desc.timestamps.updated) params.updated_at = now;
@@ -449,7 +470,7 @@ export class Repository<T extends object = Model> {
   }
 
   #insertSql(tail: string, extra: string[] = []): string {
-    const cols = ['id', ...columnsOf(this.desc), ...extra];
+    const cols = ['id', ...columnsOf(this.desc), ...derivedColumnsOf(this.desc), ...extra];
     if (this.desc.timestamps.created) cols.push('created_at');
     if (this.desc.timestamps.updated) cols.push('updated_at');
     return (
@@ -458,13 +479,17 @@ export class Repository<T extends object = Model> {
     );
   }
 
-  /** `col = <value>` for every mapped column; keepWhenAbsent columns keep the stored value on NULL. */
+  /**
+   * `col = <value>` for every mapped and derived column; keepWhenAbsent columns keep the stored
+   * value on NULL.
+   */
   #assignments(value: (column: string) => string): string {
-    return this.desc.fields
-      .flatMap((f) =>
+    return [
+      ...this.desc.fields.flatMap((f) =>
         f.columns.map((c) => (f.keepWhenAbsent ? `${q(c)} = coalesce(@keep_${c}, ${q(c)})` : `${q(c)} = ${value(c)}`)),
-      )
-      .join(', ');
+      ),
+      ...derivedColumnsOf(this.desc).map((c) => `${q(c)} = ${value(c)}`),
+    ].join(', ');
   }
 
   /** Refuses a write whose parent references point nowhere (ConstraintViolation, nothing written). */

@@ -27,6 +27,7 @@ const V1 = MIGRATIONS.filter((m) => m.version === 1);
 const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 1, name: 'initial', sha256: '49c3c7196faf41bd3b6c4103888a677b8ba02c4b002507359bbc080ad524c6de' },
   { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
+  { version: 3, name: 'name_order_and_folded_search', sha256: '9d9a8679771644990efe51310d1870d82c74574e1bfe0f2f4ce17b6106e89168' },
 ];
 
 

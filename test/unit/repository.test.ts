@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Repository, ftsQuery, MAX_SEARCH_TERMS, DEFAULT_PAGE_SIZE, type OrderBy, type Direction } from '../../src/store/repository.js';
+import { Repository, encodeCursor, ftsQuery, MAX_SEARCH_TERMS, DEFAULT_PAGE_SIZE, type OrderBy, type Direction } from '../../src/store/repository.js';
 import { songs } from '../../src/store/entities.js';
 import { SqliteError } from '../../src/store/database.js';
 import { RpcError } from '../../src/errors.js';
@@ -558,6 +558,21 @@ describe('Repository (songs): list, count and cursors', () => {
     }
   });
 
+  it('refuses a name-order cursor made before the sort keys were made again (another folding), and takes its own', () => {
+    repo.create(makeSong({ name: 'a' }));
+    repo.create(makeSong({ name: 'b' }));
+    const first = repo.list({ orderBy: 'name', limit: 1 });
+    expect(repo.list({ orderBy: 'name', limit: 1, cursor: first.nextCursor }).items.map((s) => s.name)).to.deep.equal(['b']);
+    // The same walk's cursor as binaries with other keys made it: before sort keys (no folding
+    // named), and with another folding.
+    const [orderBy, direction, value, id] = JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString()) as [OrderBy, Direction, string, string];
+    for (const scope of [{}, { '(name order)': 'an older folding' }]) {
+      const e = thrown(() => repo.list({ orderBy: 'name', limit: 1, cursor: encodeCursor(orderBy, direction, value, id, scope) }));
+      expect(e, JSON.stringify(scope)).to.be.instanceOf(RpcError);
+      expect((e as RpcError).code).to.equal(-32602);
+    }
+  });
+
   it('list and count filter by isFavorite and genre', () => {
     const a = repo.create(makeSong({ metadata: { ...makeSong().metadata, genre: 'rock' } }));
     const b = repo.create(makeSong({ metadata: { ...makeSong().metadata, genre: 'jazz' } }));
@@ -638,7 +653,11 @@ describe('Repository (songs): full-text search', () => {
 
 describe('ftsQuery', () => {
   it('quotes every word as a prefix phrase', () => {
-    expect(ftsQuery('Beyoncé live')).to.equal('"Beyoncé"* "live"*');
+    expect(ftsQuery('Bey live')).to.equal('"Bey"* "live"*');
+  });
+
+  it('folds each word as the index does (the tokenizer then ignores case and accents)', () => {
+    expect(ftsQuery('Beyoncé Łódź Süß')).to.equal('"Beyonce"* "Lodz"* "Suss"*');
   });
 
   it('drops punctuation and FTS5 operators become plain words', () => {
