@@ -105,9 +105,18 @@ export interface EntityDescriptor {
   readonly recentType?: string;
   /**
    * Rules across fields or rows that a JSON Schema cannot state, checked before each write on the
-   * column values that will be written. Returns the error to answer, or undefined.
+   * column values that will be written (`row.id` included). Returns the error to answer, or
+   * undefined.
    */
-  readonly check?: (row: Row, at: string, lookup: (table: string, id: unknown) => Row | undefined) => Error | undefined;
+  readonly check?: (row: Row, at: string, db: CheckContext) => Error | undefined;
+}
+
+/** What a descriptor's `check` may read: rows of other tables, in the write's transaction. */
+export interface CheckContext {
+  /** The row of `table` with this id, or undefined. */
+  lookup(table: string, id: unknown): Row | undefined;
+  /** Every row `sql` (one read-only statement, prepared once) answers for these parameters. */
+  all(sql: string, params: Row): Row[];
 }
 
 /** A row as better-sqlite3 returns it. */
