@@ -8,7 +8,9 @@
 import { expect } from 'chai';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess } from '../helpers/process.js';
-import { Procs, fails, normalized, ok, tracked } from '../helpers/rpc.js';
+import { saveItem } from '../helpers/items.js';
+import { sqlite3 } from '../helpers/registry-helpers.js';
+import { Procs, fails, normalized, ok, stop, tracked } from '../helpers/rpc.js';
 
 type Rec = Record<string, any>;
 
@@ -85,6 +87,62 @@ describe('references: a preset\'s voice is a voice of the preset\'s instrument, 
     expect(e.data.presetCount).to.equal(25);
   });
 
+});
+
+describe('references: recent entries name items that exist', function () {
+  afterEach(() => procs.cleanupAll());
+
+  const FAMILY: Record<string, string> = { song: 'songs', performance: 'performances', instrument: 'instruments', voice: 'voices', preset: 'presets' };
+
+  it('recent.touch of an item that does not exist is -32001 {entity, id}, and writes nothing', async () => {
+    const p = await procs.launch();
+    for (const [itemType, entity] of Object.entries(FAMILY)) {
+      const id = uid(`no-${itemType}`);
+      const { response, changes } = await tracked(p, 'recent.touch', { itemType, itemId: id, itemName: 'Ghost' });
+      expect(response.error?.code, JSON.stringify(response)).to.equal(-32001);
+      const e = await fails(p, 'recent.touch', { itemType, itemId: id, itemName: 'Ghost' }, -32001);
+      expect(e.data).to.deep.equal({ entity, id });
+      expect(changes).to.deep.equal([]);
+      // an item of another type with that id is not it
+      await saveItem(p, itemType === 'song' ? 'instrument' : 'song', id);
+      await fails(p, 'recent.touch', { itemType, itemId: id, itemName: 'Ghost' }, -32001);
+      // once it exists, the touch is recorded
+      await saveItem(p, itemType, id);
+      expect(await ok(p, 'recent.touch', { itemType, itemId: id, itemName: 'Real' })).to.include({ itemType, itemId: id, itemName: 'Real' });
+    }
+    expect((await ok(p, 'recent.list', {})).items.map((x: Rec) => x.itemName)).to.deep.equal(Array(5).fill('Real'));
+  });
+
+  it('touch, delete, list: the deleted item is never listed, even from an entry left behind in the file', async () => {
+    const dataDir = procs.ownDir('wr-refs-');
+    let p = await procs.launch({ dataDir });
+    const kept = await saveItem(p, 'song', uid('song'), 'Kept');
+    const gone = await saveItem(p, 'song', uid('song'), 'Gone');
+    const preset = await saveItem(p, 'preset', uid('preset'), 'Preset');
+    for (const [t, x] of [['song', kept], ['song', gone], ['preset', preset]] as const) {
+      await ok(p, 'recent.touch', { itemType: t, itemId: x.id, itemName: x.name });
+    }
+    const { changes } = await tracked(p, 'songs.delete', { id: gone.id });
+    expect(normalized(changes)).to.deep.include({ entity: 'recent', op: 'delete', ids: [`song:${gone.id}`] });
+    expect((await ok(p, 'recent.list', {})).items.map((x: Rec) => x.itemName)).to.deep.equal(['Preset', 'Kept']);
+    await stop(p);
+
+    // Entries a store that did not remove them left behind (an older version, another tool):
+    // their items are gone, and recent.list never answers them.
+    const later = Date.now() + 60_000;
+    sqlite3(
+      dataDir,
+      `INSERT INTO recently_used (id, item_type, item_id, item_name, accessed_at) VALUES
+         ('song:${gone.id}', 'song', '${gone.id}', 'Gone', ${later}),
+         ('voice:v-gone', 'voice', 'v-gone', 'Gone voice', ${later + 1}),
+         ('preset:${kept.id}', 'preset', '${kept.id}', 'A song id, no preset', ${later + 2})`,
+    );
+    p = await procs.launch({ dataDir });
+    expect((await ok(p, 'recent.list', {})).items.map((x: Rec) => x.itemName)).to.deep.equal(['Preset', 'Kept']);
+    expect((await ok(p, 'recent.list', { itemType: 'song' })).items.map((x: Rec) => x.itemName)).to.deep.equal(['Kept']);
+    expect((await ok(p, 'recent.list', { itemType: 'voice' })).items).to.deep.equal([]);
+    expect((await ok(p, 'recent.list', { itemType: 'preset', limit: 1 })).items.map((x: Rec) => x.itemName)).to.deep.equal(['Preset']);
+  });
 });
 
 after(() => procs.cleanupAll());
