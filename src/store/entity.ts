@@ -8,6 +8,13 @@
  * are omitted again on the way out, so what a host stored is what it reads back.
  */
 
+/**
+ * The order of records by name: case-insensitive, ties by id. Every answer sorted by name outside
+ * a keyset list (favourites, usage) says it with this, so a change of collation is made here once.
+ * Unqualified columns `name` and `id` of the table being read.
+ */
+export const BY_NAME_SQL = '"name" COLLATE NOCASE, "id"';
+
 /** How one field is stored in one or more columns. */
 export interface Codec {
   /** Model value (never undefined) to column values, one per column. */

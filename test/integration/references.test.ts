@@ -145,4 +145,82 @@ describe('references: recent entries name items that exist', function () {
   });
 });
 
+/** A song whose mix graph has one track per reference given (plus a track that names nothing). */
+function songNaming(name: string, refs: Rec[]): Rec {
+  const tracks = refs.map((r, i) => ({ id: `t${i}`, name: `Track ${i}`, volume: 0.8, pan: 0, mute: false, solo: false, ...r }));
+  return makeSong({ name, mixGraph: { tracks: [...tracks, { id: 'bare', name: 'Bare', volume: 1, pan: 0, mute: false, solo: false }], buses: [] } });
+}
+const performanceNaming = (songId: string, name: string, map: Rec): Rec => ({ id: uid('perf'), songId, name, arrangementStyle: 'SATB', instrumentationMap: map, mixTargets: {} });
+const names = (xs: Rec[]): string[] => xs.map((x) => x.name as string);
+
+describe('references: instruments.usage, voices.usage, presets.usage', function () {
+  let p: StoreProcess;
+  let piano: Rec, organ: Rec, v: Rec, pr: Rec;
+  let songs: Rec;
+  beforeEach(async () => {
+    p = await procs.launch();
+    piano = await ok(p, 'instruments.create', { item: instrument({ name: 'Piano' }) });
+    organ = await ok(p, 'instruments.create', { item: instrument({ name: 'Organ' }) });
+    v = await ok(p, 'voices.create', { item: voice(piano.id) });
+    pr = await ok(p, 'presets.create', { item: preset(piano.id, { voiceId: v.id }) });
+    songs = {
+      bravo: await ok(p, 'songs.save', { item: songNaming('bravo', [{ instrumentId: piano.id, voiceId: v.id, presetId: pr.id }]) }),
+      alpha: await ok(p, 'songs.save', { item: songNaming('Alpha', [{ instrumentId: organ.id }, { instrumentId: piano.id }]) }),
+      charlie: await ok(p, 'songs.save', { item: songNaming('Charlie', [{ instrumentId: organ.id, presetId: pr.id }]) }),
+      // names it only where a track does not hold references: not a use
+      other: await ok(p, 'songs.save', { item: makeSong({ name: 'Other', roles: [{ id: 'r', name: 'R', type: 'x', generatorConfig: {}, parameters: { instrumentId: piano.id } }], mixGraph: { tracks: [], instrumentId: piano.id } }) }),
+    };
+    await ok(p, 'performances.saveMany', {
+      items: [
+        performanceNaming(songs.other.id, 'Live', { keys: { instrumentId: piano.id, presetId: pr.id, parameters: {} }, bass: 'plain text names nothing' }),
+        performanceNaming(songs.alpha.id, 'Acoustic', { lead: { instrumentId: organ.id, voiceId: v.id } }),
+      ],
+    });
+  });
+  afterEach(() => procs.cleanupAll());
+
+  it('a host asks who uses an instrument, deletes it, and the songs keep their tracks as they were', async () => {
+    const { response, changes } = await tracked(p, 'instruments.usage', { id: piano.id });
+    expect(changes, 'a read writes nothing').to.deep.equal([]);
+    const used = response.result;
+    expect(names(used.songs), 'by name, case-insensitive').to.deep.equal(['Alpha', 'bravo']);
+    expect(used.songs[0]).to.deep.equal({ id: songs.alpha.id, name: 'Alpha' });
+    expect(used.songCount).to.equal(2);
+    expect(used.performances).to.deep.equal([{ id: used.performances[0].id, name: 'Live', songId: songs.other.id }]);
+    expect(used.performanceCount).to.equal(1);
+
+    await ok(p, 'instruments.delete', { id: piano.id });
+    // The references are the host's: kept as they were, so usage still finds them for clean-up.
+    expect(await ok(p, 'songs.get', { id: songs.bravo.id })).to.deep.equal(songs.bravo);
+    expect(await ok(p, 'instruments.usage', { id: piano.id })).to.deep.equal(used);
+  });
+
+  it('voices.usage and presets.usage read voiceId and presetId the same way', async () => {
+    const byVoice = await ok(p, 'voices.usage', { id: v.id });
+    expect(names(byVoice.songs)).to.deep.equal(['bravo']);
+    expect(names(byVoice.performances)).to.deep.equal(['Acoustic']);
+    expect([byVoice.songCount, byVoice.performanceCount]).to.deep.equal([1, 1]);
+    const byPreset = await ok(p, 'presets.usage', { id: pr.id });
+    expect(names(byPreset.songs)).to.deep.equal(['bravo', 'Charlie']);
+    expect(names(byPreset.performances)).to.deep.equal(['Live']);
+    // an instrument id is no voice id
+    expect(await ok(p, 'voices.usage', { id: piano.id })).to.deep.equal({ songs: [], songCount: 0, performances: [], performanceCount: 0 });
+  });
+
+  it('an id nothing names, or no record has, answers empty usage; limit bounds the lists, not the counts', async () => {
+    for (const method of ['instruments.usage', 'voices.usage', 'presets.usage']) {
+      expect(await ok(p, method, { id: 'no-such-id' })).to.deep.equal({ songs: [], songCount: 0, performances: [], performanceCount: 0 });
+    }
+    const first = await ok(p, 'instruments.usage', { id: organ.id, limit: 1 });
+    expect(first).to.deep.equal({
+      songs: [{ id: songs.alpha.id, name: 'Alpha' }],
+      songCount: 2,
+      performances: [{ id: first.performances[0].id, name: 'Acoustic', songId: songs.alpha.id }],
+      performanceCount: 1,
+    });
+    await fails(p, 'instruments.usage', { id: organ.id, limit: 1001 }, -32602);
+    await fails(p, 'presets.usage', {}, -32602);
+  });
+});
+
 after(() => procs.cleanupAll());
