@@ -223,4 +223,117 @@ describe('references: instruments.usage, voices.usage, presets.usage', function 
   });
 });
 
+describe('references: favourites are the records\' isFavorite, and preferences follow it', function () {
+  let p: StoreProcess;
+  let alpha: Rec, beta: Rec, gamma: Rec, perf: Rec;
+  beforeEach(async () => {
+    p = await procs.launch();
+    beta = await ok(p, 'songs.save', { item: makeSong({ name: 'beta' }) });
+    alpha = await ok(p, 'songs.save', { item: makeSong({ name: 'Alpha' }) });
+    gamma = await ok(p, 'songs.save', { item: makeSong({ name: 'Gamma' }) });
+    perf = await ok(p, 'performances.save', { item: performanceNaming(alpha.id, 'Live', {}) });
+  });
+  afterEach(() => procs.cleanupAll());
+
+  const favourites = async (): Promise<Rec> => {
+    const prefs = await ok(p, 'preferences.get', {});
+    return { songs: prefs.favoriteSongs, performances: prefs.favoritePerformances, instruments: prefs.favoriteInstruments };
+  };
+
+  it('a host favourites songs with setFavorite, then reads them in preferences (by name, case-insensitive)', async () => {
+    await ok(p, 'songs.setFavorite', { id: beta.id, isFavorite: true });
+    await ok(p, 'songs.setFavorite', { id: alpha.id, isFavorite: true });
+    await ok(p, 'performances.setFavorite', { id: perf.id, isFavorite: true });
+    expect(await favourites()).to.deep.equal({ songs: [alpha.id, beta.id], performances: [perf.id], instruments: [] });
+    await ok(p, 'songs.setFavorite', { id: beta.id, isFavorite: false });
+    await ok(p, 'songs.delete', { id: alpha.id }); // and its performance with it
+    expect(await favourites()).to.deep.equal({ songs: [], performances: [], instruments: [] });
+  });
+
+  it('a host sets favourites through preferences, then lists songs: the flags are set, as writes of those songs', async () => {
+    await ok(p, 'songs.setFavorite', { id: gamma.id, isFavorite: true });
+    const before = { alpha: await ok(p, 'songs.get', { id: alpha.id }), gamma: await ok(p, 'songs.get', { id: gamma.id }) };
+    const { response, changes } = await tracked(p, 'preferences.update', { patch: { favoriteSongs: [beta.id, alpha.id], favoritePerformances: [perf.id] } });
+    expect(response.result.favoriteSongs).to.deep.equal([alpha.id, beta.id]);
+    expect(response.result.favoritePerformances).to.deep.equal([perf.id]);
+    expect(normalized(changes)).to.deep.equal([
+      { entity: 'performances', op: 'update', ids: [perf.id] },
+      { entity: 'preferences', op: 'update', ids: ['default'] },
+      { entity: 'songs', op: 'update', ids: [alpha.id, beta.id, gamma.id].sort() },
+    ]);
+    const songChange = changes.find((c) => c.entity === 'songs')!;
+    const listed = (await ok(p, 'songs.list', { isFavorite: true, orderBy: 'name' })).items;
+    expect(listed.map((x: Rec) => x.id)).to.deep.equal([alpha.id, beta.id]);
+    const a = listed[0];
+    expect(a.revision, 'a write of the song').to.equal(before.alpha.revision + 1);
+    expect(songChange.revisions![alpha.id]).to.equal(a.revision);
+    expect(a.updatedAt, 'use, not an edit').to.equal(before.alpha.updatedAt);
+    expect(await ok(p, 'songs.get', { id: gamma.id })).to.include({ isFavorite: false, revision: before.gamma.revision + 1 });
+    expect((await ok(p, 'performances.get', { id: perf.id })).isFavorite).to.equal(true);
+
+    // The same list again writes no song; a patch without the lists leaves the flags alone.
+    const again = await tracked(p, 'preferences.update', { patch: { favoriteSongs: [alpha.id, beta.id, alpha.id], theme: 'dark' } });
+    expect(normalized(again.changes)).to.deep.equal([{ entity: 'preferences', op: 'update', ids: ['default'] }]);
+    expect((await ok(p, 'preferences.update', { patch: { fontSize: 'large' } })).favoriteSongs).to.deep.equal([alpha.id, beta.id]);
+    expect((await ok(p, 'preferences.update', { patch: { favoriteSongs: [] } })).favoriteSongs).to.deep.equal([]);
+    expect(await ok(p, 'songs.count', { isFavorite: true })).to.deep.equal({ count: 0 });
+  });
+
+  it('a favourites list naming an id that is no record is -32004 at its element, nothing written', async () => {
+    await ok(p, 'songs.setFavorite', { id: gamma.id, isFavorite: true });
+    const songsBefore = (await ok(p, 'songs.list', { limit: 1000 })).items;
+    const prefsBefore = await ok(p, 'preferences.get', {});
+    const cases: [string, string[], number][] = [
+      ['favoriteSongs', [alpha.id, 'no-such-song'], 1],
+      ['favoritePerformances', [alpha.id], 0], // a song id is no performance
+      ['favoriteInstruments', ['no-such-instrument'], 0],
+    ];
+    for (const [field, list, at] of cases) {
+      const patch = { theme: 'dark', favoriteSongs: [alpha.id], [field]: list };
+      const { response, changes } = await tracked(p, 'preferences.update', { patch });
+      expect(response.error?.code, JSON.stringify(response)).to.equal(-32004);
+      const e = await fails(p, 'preferences.update', { patch }, -32004);
+      expect(e.data).to.deep.equal({ entity: 'preferences', field, value: list[at], path: `/patch/${field}/${at}` });
+      expect(changes).to.deep.equal([]);
+    }
+    // A stale ifRevision with a valid list: nothing written either.
+    await fails(p, 'preferences.update', { patch: { favoriteSongs: [alpha.id] }, ifRevision: prefsBefore.revision + 5 }, -32002);
+    expect((await ok(p, 'songs.list', { limit: 1000 })).items).to.deep.equal(songsBefore);
+    expect(await ok(p, 'preferences.get', {})).to.deep.equal(prefsBefore);
+  });
+
+  it('preferences.reset keeps favourite songs and performances (the records\' state) and empties favoriteInstruments', async () => {
+    const inst = await ok(p, 'instruments.create', { item: instrument() });
+    await ok(p, 'preferences.update', { patch: { favoriteSongs: [beta.id], favoritePerformances: [perf.id], favoriteInstruments: [inst.id], theme: 'dark' } });
+    const reset = await ok(p, 'preferences.reset', {});
+    expect(reset.theme).to.equal('system');
+    expect({ songs: reset.favoriteSongs, performances: reset.favoritePerformances, instruments: reset.favoriteInstruments }).to.deep.equal({
+      songs: [beta.id],
+      performances: [perf.id],
+      instruments: [],
+    });
+    expect((await ok(p, 'songs.get', { id: beta.id })).isFavorite).to.equal(true);
+  });
+
+  it('favoriteInstruments stays a list in the order given, and never answers an instrument that is gone', async () => {
+    const [x, y, z] = (await ok(p, 'instruments.saveMany', { items: [instrument({ name: 'X' }), instrument({ name: 'Y' }), instrument({ name: 'Z' })] })).items;
+    expect((await ok(p, 'preferences.update', { patch: { favoriteInstruments: [z.id, x.id, y.id] } })).favoriteInstruments).to.deep.equal([z.id, x.id, y.id]);
+    await ok(p, 'instruments.delete', { id: x.id });
+    expect((await favourites()).instruments).to.deep.equal([z.id, y.id]);
+  });
+
+  it('favourites an older database kept only in the preferences become the songs\' flags at the next start', async () => {
+    const dataDir = procs.ownDir('wr-refs-');
+    let q = await procs.launch({ dataDir });
+    const [s1, s2] = (await ok(q, 'songs.saveMany', { items: [makeSong({ name: 'One' }), makeSong({ name: 'Two' })] })).items;
+    await stop(q);
+    // What a version-2 store left: the ids in the preferences row, the songs' flags unset.
+    sqlite3(dataDir, `UPDATE user_preferences SET favorite_songs_json = '["${s2.id}", "gone"]'; PRAGMA user_version = 2;`);
+    q = await procs.launch({ dataDir });
+    expect((await ok(q, 'preferences.get', {})).favoriteSongs).to.deep.equal([s2.id]);
+    expect(await ok(q, 'songs.get', { id: s2.id })).to.include({ isFavorite: true, revision: s2.revision + 1, updatedAt: s2.updatedAt });
+    expect((await ok(q, 'songs.get', { id: s1.id })).isFavorite).to.equal(false);
+  });
+});
+
 after(() => procs.cleanupAll());

@@ -124,7 +124,7 @@ describe('preferences.reset', function () {
 
   it('restores every default and the revision keeps growing', async () => {
     const p = await procs.launch();
-    await ok(p, 'preferences.update', { patch: { theme: 'dark', sampleRate: 48000, audioDevice: 'X', favoriteSongs: ['s1'] } });
+    await ok(p, 'preferences.update', { patch: { theme: 'dark', sampleRate: 48000, audioDevice: 'X', recentSongs: ['s1'] } });
     await ok(p, 'preferences.update', { patch: { countInBars: 2 } });
     const { response, changes } = await tracked(p, 'preferences.reset', {});
     const reset = response.result;
