@@ -13,6 +13,7 @@ import type { SynchronousMode } from './store/database.js';
 import { instruments, performances, presets, songs, voices } from './store/entities.js';
 import { Preferences } from './store/preferences.js';
 import { RecentItems } from './store/recent.js';
+import { References } from './store/usage.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { refreshDerived } from './store/derived.js';
 import { migrate } from './store/migrations.js';
@@ -162,6 +163,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     presets: new Repository<StoredPreset>(opened, presets),
     preferences,
     recent: new RecentItems(opened, options.recentPerType),
+    references: new References(opened),
     autosaves,
     autosave,
     backups,

@@ -52,11 +52,15 @@ export const conflict = (entity: string, id: string, expected: number, actual: n
 export const alreadyExists = (entity: string, id: string): RpcError =>
   new RpcError(ErrorCode.AlreadyExists, `${entity}: a record with id "${id}" already exists`, { entity, id });
 
-export const constraintViolation = (entity: string, field: string, value: unknown, why?: string): RpcError =>
+/**
+ * A reference that would point nowhere, or break a rule between records. `more` adds what a host
+ * needs beyond `{entity, field, value}` to act (the JSON pointer of the value, the records in the way).
+ */
+export const constraintViolation = (entity: string, field: string, value: unknown, why?: string, more?: Record<string, unknown>): RpcError =>
   new RpcError(
     ErrorCode.ConstraintViolation,
     why ?? `${entity}.${field} refers to ${JSON.stringify(value)}, which does not exist`,
-    { entity, field, value },
+    { entity, field, value, ...more },
   );
 
 /** A long operation stopped by $/cancelRequest, having left nothing behind. */

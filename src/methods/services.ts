@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from '../generated/types.js';
 import type { Preferences } from '../store/preferences.js';
 import type { RecentItems } from '../store/recent.js';
+import type { References } from '../store/usage.js';
 import type { Autosaves } from '../store/autosaves.js';
 import type { AutosaveService } from '../services/autosave.js';
 import type { Backups } from '../services/backups.js';
@@ -34,6 +35,8 @@ export interface Services {
   readonly presets: Repository<StoredPreset>;
   readonly preferences: Preferences;
   readonly recent: RecentItems;
+  /** Who names an instrument, voice or preset (the host's references inside songs and performances). */
+  readonly references: References;
   /** Autosave data (snapshots, staging). */
   readonly autosaves: Autosaves;
   /** Autosave timing (debounce, interval, recovery, shutdown flush). */

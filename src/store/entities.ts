@@ -3,7 +3,7 @@
  * table in a migration, and its schemas in rpc-schema/.
  */
 import { constraintViolation, invalidParams } from '../errors.js';
-import { codecs as c, field, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
+import { codecs as c, field, type CheckContext, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
 
 /** Play state shared by songs and performances: kept when an update does not carry it. */
 const playState = [
@@ -119,6 +119,36 @@ function checkRanges(row: Row, at: string): Error | undefined {
   return errors.length ? invalidParams(errors) : undefined;
 }
 
+/** At most this many ids of the records in the way are named in a refusal (their count is given too). */
+export const MAX_IDS_IN_REFUSAL = 20;
+
+/**
+ * A voice keeps its instrument while presets name it: moving it to another instrument would make
+ * those presets name a voice of another instrument (the presets' rule). Refused, nothing written;
+ * the refusal names the presets (at most MAX_IDS_IN_REFUSAL, and how many there are), so the host
+ * can move or detach them first.
+ */
+function checkVoiceMove(row: Row, at: string, db: CheckContext): Error | undefined {
+  const stored = db.lookup('voices', row.id);
+  if (!stored || stored.instrument_id === row.instrument_id) return undefined;
+  const presets = db.all(
+    `SELECT "id", count(*) OVER () AS "total" FROM "presets"
+     WHERE "voice_id" = @voice AND "instrument_id" <> @instrument ORDER BY "id" LIMIT @max`,
+    { voice: row.id, instrument: row.instrument_id, max: MAX_IDS_IN_REFUSAL },
+  );
+  if (presets.length === 0) return undefined;
+  const total = presets[0]!.total as number;
+  return constraintViolation(
+    'voices',
+    'instrumentId',
+    row.instrument_id,
+    `voice "${String(row.id)}" cannot move to instrument "${String(row.instrument_id)}": ${total} preset(s) of ` +
+      `instrument "${String(stored.instrument_id)}" name it (first: ${presets.map((p) => `"${String(p.id)}"`).join(', ')}); ` +
+      'move those presets or clear their voiceId first',
+    { path: `${at}/instrumentId`, presetIds: presets.map((p) => p.id), presetCount: total },
+  );
+}
+
 export const voices: EntityDescriptor = {
   entity: 'voices',
   table: 'voices',
@@ -141,7 +171,7 @@ export const voices: EntityDescriptor = {
   nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'voice',
-  check: checkRanges,
+  check: (row, at, db) => checkRanges(row, at) ?? checkVoiceMove(row, at, db),
 };
 
 export const presets: EntityDescriptor = {
@@ -167,9 +197,9 @@ export const presets: EntityDescriptor = {
   timestamps: { created: true, updated: true },
   recentType: 'preset',
   /** A preset's voice must be a voice of the preset's instrument. */
-  check: (row, _at, lookup) => {
+  check: (row, _at, db) => {
     if (row.voice_id === null || row.voice_id === undefined) return undefined;
-    const voice = lookup('voices', row.voice_id);
+    const voice = db.lookup('voices', row.voice_id);
     if (voice && voice.instrument_id !== row.instrument_id) {
       return constraintViolation(
         'presets',

@@ -8,6 +8,13 @@
  * are omitted again on the way out, so what a host stored is what it reads back.
  */
 
+/**
+ * The order of records by name, as `orderBy: "name"` sorts them: by the stored sort key
+ * (`name_key`, sql/0003, src/text-fold.ts), ties by id. Every answer sorted by name outside a
+ * keyset list (favourites, usage) says it with this. Unqualified columns of the table being read.
+ */
+export const BY_NAME_SQL = '"name_key", "id"';
+
 /** How one field is stored in one or more columns. */
 export interface Codec {
   /** Model value (never undefined) to column values, one per column. */
@@ -113,9 +120,18 @@ export interface EntityDescriptor {
   readonly recentType?: string;
   /**
    * Rules across fields or rows that a JSON Schema cannot state, checked before each write on the
-   * column values that will be written. Returns the error to answer, or undefined.
+   * column values that will be written (`row.id` included). Returns the error to answer, or
+   * undefined.
    */
-  readonly check?: (row: Row, at: string, lookup: (table: string, id: unknown) => Row | undefined) => Error | undefined;
+  readonly check?: (row: Row, at: string, db: CheckContext) => Error | undefined;
+}
+
+/** What a descriptor's `check` may read: rows of other tables, in the write's transaction. */
+export interface CheckContext {
+  /** The row of `table` with this id, or undefined. */
+  lookup(table: string, id: unknown): Row | undefined;
+  /** Every row `sql` (one read-only statement, prepared once) answers for these parameters. */
+  all(sql: string, params: Row): Row[];
 }
 
 /** A row as better-sqlite3 returns it. */

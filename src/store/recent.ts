@@ -3,9 +3,27 @@
  * newest `limitPerType` entries (older ones are removed in the transaction that adds one).
  */
 import type { RecentItem } from '../generated/types.js';
-import { fromRow, type Row } from './entity.js';
-import { recent as desc } from './entities.js';
+import { notFound } from '../errors.js';
+import { fromRow, type EntityDescriptor, type Row } from './entity.js';
+import { ENTITIES, recent as desc } from './entities.js';
 import type { Store } from './store.js';
+
+const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
+
+/** The entity each recent item type names (descriptors with a recentType). */
+const ENTITY_OF_TYPE: ReadonlyMap<string, EntityDescriptor> = new Map(
+  Object.values(ENTITIES)
+    .filter((d) => d.recentType !== undefined)
+    .map((d) => [d.recentType!, d]),
+);
+
+/**
+ * SQL that is true when the item a `recently_used` row `r` names still exists: one EXISTS per item
+ * type. An entry of a type no entity has is never answered.
+ */
+const ITEM_EXISTS = [...ENTITY_OF_TYPE]
+  .map(([type, d]) => `(r."item_type" = '${type}' AND EXISTS (SELECT 1 FROM ${q(d.table)} AS x WHERE x."id" = r."item_id"))`)
+  .join(' OR ');
 
 export const DEFAULT_RECENT_PER_TYPE = 50;
 
@@ -27,9 +45,16 @@ export class RecentItems {
     this.#limitPerType = limitPerType;
   }
 
-  /** Makes the item the newest of its type (inserting or updating its entry). */
+  /**
+   * Makes the item the newest of its type (inserting or updating its entry). Throws NotFound
+   * (`{entity, id}`: the item's family and id) when no such item exists; nothing is written then.
+   */
   touch(p: TouchParams): RecentItem {
     return this.#store.write(() => {
+      const item = ENTITY_OF_TYPE.get(p.itemType);
+      if (!item) throw new Error(`recent.touch: no entity has item type ${p.itemType}`);
+      const exists = this.#store.prepared(`SELECT 1 FROM ${q(item.table)} WHERE "id" = ?`).get(p.itemId);
+      if (!exists) throw notFound(item.entity, p.itemId);
       this.#last ??= (this.#store.prepared('SELECT max("accessed_at") AS t FROM "recently_used"').get() as { t: number | null }).t ?? 0;
       const at = Math.max(this.#store.now(), this.#last + 1);
       this.#last = at;
@@ -64,12 +89,16 @@ export class RecentItems {
     });
   }
 
-  /** Entries newest first, of one type or all. */
+  /**
+   * Entries newest first, of one type or all. Only entries whose item exists: one left behind by a
+   * write that did not remove it (an older version of the store, another tool on the file) is
+   * never answered.
+   */
   list(itemType?: string, limit = DEFAULT_RECENT_PER_TYPE): RecentItem[] {
     const rows = this.#store
       .prepared(
-        `SELECT * FROM "recently_used" WHERE (@type IS NULL OR "item_type" = @type)
-         ORDER BY "accessed_at" DESC, "id" LIMIT @limit`,
+        `SELECT r.* FROM "recently_used" AS r WHERE (@type IS NULL OR r."item_type" = @type) AND (${ITEM_EXISTS})
+         ORDER BY r."accessed_at" DESC, r."id" LIMIT @limit`,
       )
       .all({ type: itemType ?? null, limit }) as Row[];
     return rows.map((r) => fromRow(desc, r) as unknown as RecentItem);

@@ -458,12 +458,14 @@ export class Repository<T extends object = Model> {
     const now = this.#store.now();
     this.#checkParents(item);
     const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table));
-    const refused = this.desc.check?.(params, at, (table, id) =>
-      this.#stmt(`lookup:${table}`, () => `SELECT * FROM ${q(table)} WHERE "id" = ?`).get(id) as Row | undefined,
-    );
+    params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
+    const refused = this.desc.check?.(params, at, {
+      lookup: (table, id) =>
+        this.#stmt(`lookup:${table}`, () => `SELECT * FROM ${q(table)} WHERE "id" = ?`).get(id) as Row | undefined,
+      all: (sql, p) => this.#stmt(`check:${sql}`, () => sql).all(p) as Row[],
+    });
     if (refused) throw refused;
     Object.assign(params, derivedValues(this.desc, params));
-    params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
     if (this.desc.timestamps.created) params.created_at = (item.createdAt as number | undefined) ?? now;
     if (this.desc.timestamps.updated) params.updated_at = now;
     return params;

@@ -12,6 +12,7 @@ import { performances } from '../../src/store/entities.js';
 import { Repository } from '../../src/store/repository.js';
 import { allowedErrorCodes, contractProblems, METHOD_SPECS } from '../helpers/contract.js';
 import { makeSong } from '../helpers/fixtures.js';
+import { saveItem } from '../helpers/items.js';
 import { fuzz, type FuzzFailure, type FuzzStats } from '../helpers/fuzz.js';
 import { ok, Procs } from '../helpers/rpc.js';
 import { openTempStore } from '../helpers/unit-store.js';
@@ -115,6 +116,7 @@ describe('fuzz: what it found', function () {
   it('a recent entry of a 256-character id answers an id that passes its schema', async () => {
     const p = await procs.launch();
     const itemId = '\u00e9'.repeat(256);
+    await saveItem(p, 'performance', itemId, 'long');
     const touched = await ok(p, 'recent.touch', { itemType: 'performance', itemId, itemName: 'long' });
     expect(touched.id).to.equal(`performance:${itemId}`);
     expect((await ok(p, 'recent.list', {})).items.map((i: any) => i.id)).to.deep.equal([`performance:${itemId}`]);

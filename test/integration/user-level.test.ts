@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { makeSong } from '../helpers/fixtures.js';
+import { saveItem } from '../helpers/items.js';
 import { StoreProcess } from '../helpers/process.js';
 import { Procs, fails, invalid, normalized, ok, stop, tracked } from '../helpers/rpc.js';
 
@@ -123,7 +124,7 @@ describe('preferences.reset', function () {
 
   it('restores every default and the revision keeps growing', async () => {
     const p = await procs.launch();
-    await ok(p, 'preferences.update', { patch: { theme: 'dark', sampleRate: 48000, audioDevice: 'X', favoriteSongs: ['s1'] } });
+    await ok(p, 'preferences.update', { patch: { theme: 'dark', sampleRate: 48000, audioDevice: 'X', recentSongs: ['s1'] } });
     await ok(p, 'preferences.update', { patch: { countInBars: 2 } });
     const { response, changes } = await tracked(p, 'preferences.reset', {});
     const reset = response.result;
@@ -161,6 +162,8 @@ describe('recent.touch and recent.list', function () {
   afterEach(() => procs.cleanupAll());
 
   it('creates one entry per (itemType, itemId)', async () => {
+    await saveItem(p, 'song', 's1');
+    await saveItem(p, 'performance', 's1');
     const t0 = Date.now();
     const { response, changes } = await tracked(p, 'recent.touch', { itemType: 'song', itemId: 's1', itemName: 'One', metadata: { a: { b: [1] } } });
     const e = response.result;
@@ -174,6 +177,7 @@ describe('recent.touch and recent.list', function () {
   });
 
   it('touching again updates name and time, keeps one entry and moves it first', async () => {
+    for (const id of ['s1', 's2']) await saveItem(p, 'song', id);
     const first = await ok(p, 'recent.touch', { itemType: 'song', itemId: 's1', itemName: 'Old name' });
     await ok(p, 'recent.touch', { itemType: 'song', itemId: 's2', itemName: 'Two' });
     expect((await ok(p, 'recent.list', {})).items.map((x: any) => x.itemId)).to.deep.equal(['s2', 's1']);
@@ -189,6 +193,7 @@ describe('recent.touch and recent.list', function () {
 
   it('lists newest first, filters by itemType and honours limit', async () => {
     const touches: [string, string][] = [['song', 'a'], ['preset', 'b'], ['song', 'c'], ['voice', 'd'], ['song', 'e']];
+    for (const [t, id] of touches) await saveItem(p, t, id);
     for (const [t, id] of touches) await ok(p, 'recent.touch', { itemType: t, itemId: id, itemName: id.toUpperCase() });
     const all = (await ok(p, 'recent.list', {})).items;
     expect(all.map((x: any) => x.itemId)).to.deep.equal(['e', 'd', 'c', 'b', 'a']);
@@ -212,6 +217,8 @@ describe('recent: cap per type (--recent-limit 3)', function () {
 
   it('keeps only the newest 3 songs; other types are unaffected', async () => {
     const p = await procs.launch({ args: ['--recent-limit', '3'] });
+    for (const id of ['p1', 'p2']) await saveItem(p, 'preset', id);
+    for (let i = 1; i <= 5; i++) await saveItem(p, 'song', `s${i}`);
     await ok(p, 'recent.touch', { itemType: 'preset', itemId: 'p1', itemName: 'P1' });
     await ok(p, 'recent.touch', { itemType: 'preset', itemId: 'p2', itemName: 'P2' });
     let pruned: string[] = [];
@@ -230,6 +237,7 @@ describe('recent.clear', function () {
   beforeEach(async () => {
     p = await procs.launch();
     for (const [t, id] of [['song', 'a'], ['song', 'b'], ['voice', 'c'], ['instrument', 'd']]) {
+      await saveItem(p, t!, id!);
       await ok(p, 'recent.touch', { itemType: t, itemId: id, itemName: id! });
     }
   });
@@ -259,6 +267,7 @@ describe('recent entries of deleted items', function () {
     await ok(p, 'songs.saveMany', { items: [song, other] });
     const entry = await ok(p, 'recent.touch', { itemType: 'song', itemId: song.id, itemName: song.name });
     await ok(p, 'recent.touch', { itemType: 'song', itemId: other.id, itemName: other.name });
+    await saveItem(p, 'performance', song.id, 'same id, not a song');
     await ok(p, 'recent.touch', { itemType: 'performance', itemId: song.id, itemName: 'same id, not a song' });
     const { response, changes } = await tracked(p, 'songs.delete', { id: song.id });
     expect(response.error).to.equal(undefined);

@@ -28,6 +28,7 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 1, name: 'initial', sha256: '49c3c7196faf41bd3b6c4103888a677b8ba02c4b002507359bbc080ad524c6de' },
   { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
   { version: 3, name: 'name_order_and_folded_search', sha256: '9d9a8679771644990efe51310d1870d82c74574e1bfe0f2f4ce17b6106e89168' },
+  { version: 4, name: 'favourites_in_rows', sha256: 'c3f28add70339fe1b169199792e1aee8ff52237a25e9e16dfb17f79ba364457c' },
 ];
 
 
@@ -321,6 +322,69 @@ describe('migrations: 0002_autosave on a version-1 database', () => {
       expect(hasTable(store.db, 'autosave_staging')).to.equal(true);
       expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
       expect(store.db.pragma('integrity_check', { simple: true })).to.equal('ok');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: 0004_favourites_in_rows on a version-3 database', () => {
+  const FAVOURITES = MIGRATIONS.filter((m) => m.version <= 4);
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  /** The fixture at version 3, with favourites kept only in the preferences row as given. */
+  async function v3With(favoriteSongs: string, favoritePerformances: string): Promise<{ store: Store; path: string; backupDir: string }> {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    buildV1(path);
+    const store = Store.open(path);
+    await migrate(store.db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= 3) });
+    store.db
+      .prepare('UPDATE user_preferences SET favorite_songs_json = ?, favorite_performances_json = ?, favorite_instruments_json = ?')
+      .run(favoriteSongs, favoritePerformances, '["inst-piano"]');
+    return { store, path, backupDir };
+  }
+  const flags = (db: Connection, table: string): Record<string, [number, number, number]> =>
+    Object.fromEntries(
+      (db.prepare(`SELECT id, is_favorite, revision, updated_at FROM ${table} ORDER BY id`).all() as any[]).map((r) => [r.id, [r.is_favorite, r.revision, r.updated_at]]),
+    );
+
+  it('folds favourites kept in the preferences into the rows: flag set, revision + 1, updated_at kept; the lists emptied', async () => {
+    const { store, path, backupDir } = await v3With('["song-b", "song-a", "gone", 7]', '["perf-c1"]');
+    try {
+      const songsBefore = flags(store.db, 'songs');
+      const perfsBefore = flags(store.db, 'performances');
+      const outcome = await migrate(store.db, path, { backupDir, migrations: FAVOURITES });
+      expect(outcome.applied).to.deep.equal([4]);
+      expect(fixtureCounts(store.db)).to.deep.equal(FIXTURE_COUNTS);
+      const songsAfter = flags(store.db, 'songs');
+      // song-a was a favourite already: unchanged; song-b becomes one; song-c is not named.
+      expect(songsAfter['song-a']).to.deep.equal(songsBefore['song-a']);
+      expect(songsAfter['song-b']).to.deep.equal([1, songsBefore['song-b']![1] + 1, songsBefore['song-b']![2]]);
+      expect(songsAfter['song-c']).to.deep.equal(songsBefore['song-c']);
+      const perfsAfter = flags(store.db, 'performances');
+      expect(perfsAfter['perf-c1']).to.deep.equal([1, perfsBefore['perf-c1']![1] + 1, perfsBefore['perf-c1']![2]]);
+      expect(perfsAfter['perf-a2']).to.deep.equal(perfsBefore['perf-a2']);
+      const prefs = store.db.prepare('SELECT favorite_songs_json AS s, favorite_performances_json AS p, favorite_instruments_json AS i FROM user_preferences').get();
+      expect(prefs).to.deep.equal({ s: '[]', p: '[]', i: '["inst-piano"]' });
+      expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a favourites column that is not a JSON array of ids is dropped, nothing else changes', async () => {
+    const { store, path, backupDir } = await v3With('not json', '{"x": "perf-c1"}');
+    try {
+      const before = { songs: flags(store.db, 'songs'), performances: flags(store.db, 'performances') };
+      await migrate(store.db, path, { backupDir, migrations: FAVOURITES });
+      expect({ songs: flags(store.db, 'songs'), performances: flags(store.db, 'performances') }).to.deep.equal(before);
+      expect(store.db.prepare('SELECT favorite_songs_json AS s, favorite_performances_json AS p FROM user_preferences').get()).to.deep.equal({ s: '[]', p: '[]' });
     } finally {
       store.close();
     }
