@@ -191,7 +191,11 @@ try {
   for (const m of MIGRATIONS.filter((x) => x.version === 1)) v1.exec(m.sql);
   v1.pragma('user_version = 1');
   v1.exec(`ATTACH '${join(live, 'data.db').replace(/'/g, "''")}' AS cur`);
-  v1.exec('INSERT INTO songs SELECT * FROM cur.songs; INSERT INTO performances SELECT * FROM cur.performances');
+  // The columns schema 1 has (later migrations add columns of their own).
+  for (const table of ['songs', 'performances']) {
+    const cols = (v1.pragma(`table_info(${table})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
+    v1.exec(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM cur.${table}`);
+  }
   v1.exec("INSERT INTO autosaves (id, song_id, name, snapshot_json, created_at) SELECT 'A' || id, id, 'Auto-Save', sections_json, updated_at FROM songs");
   v1.exec('DETACH cur');
   v1.pragma('wal_checkpoint(TRUNCATE)');

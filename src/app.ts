@@ -18,6 +18,7 @@ import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { refreshDerived } from './store/derived.js';
 import { migrate } from './store/migrations.js';
 import { Repository } from './store/repository.js';
+import { History } from './store/history.js';
 import { Files } from './files.js';
 import { diskFullAtStart, storageError } from './store/sqlite-errors.js';
 import { Store } from './store/store.js';
@@ -131,15 +132,21 @@ export async function openApp(options: AppOptions): Promise<App> {
     ...(recovery ? { recovery } : {}),
     framing: options.framing,
   };
-  const songRepo = new Repository<StoredSong>(opened, songs);
-  const performanceRepo = new Repository<StoredPerformance>(opened, performances);
+  // Versions and trash of songs and performances, recorded in their write transactions; the part
+  // store drops the nodes no version or autosave refers to before each commit.
+  const history = new History(opened);
+  opened.onBeforeCommit(() => history.parts.collect());
+  const songRepo = new Repository<StoredSong>(opened, songs, history.hooks);
+  const performanceRepo = new Repository<StoredPerformance>(opened, performances, history.hooks);
   const preferences = new Preferences(opened);
-  const autosaves = new Autosaves(opened, songRepo, performanceRepo);
+  const autosaves = new Autosaves(opened, songRepo, performanceRepo, history);
   let autosave: AutosaveService;
   try {
     autosave = new AutosaveService({ store: opened, autosaves, preferences, log });
     // States staged before a crash become recovered snapshots before anything else is served.
     autosave.recover();
+    // Trash past its retention goes (with its history) before anything is served.
+    opened.write(() => history.purgeTrash());
   } catch (err) {
     opened.close();
     lock.release();
@@ -149,7 +156,14 @@ export async function openApp(options: AppOptions): Promise<App> {
     store: opened,
     onError: (err) => log.warn({ err }, 'idle checkpoint failed; the next one will retry'),
   });
-  const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
+  const backups = new Backups({
+    store: opened,
+    paths,
+    onReopened: () => {
+      history.reset();
+      autosave.reload();
+    },
+  });
   let notify: (method: string, params: unknown) => void = () => {};
   let draining = false;
   const files = new Files(paths);
@@ -164,6 +178,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     preferences,
     recent: new RecentItems(opened, options.recentPerType),
     references: new References(opened),
+    history,
     autosaves,
     autosave,
     backups,

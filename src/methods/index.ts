@@ -16,6 +16,10 @@ import { discover, systemMethods } from './system.js';
 import { autosaveMethods } from './autosave.js';
 import { backupMethods } from './backup.js';
 import { exportMethods, importMethods } from './transfer.js';
+import { historyMethods } from './history.js';
+
+/** The methods historyMethods serves. */
+type HistoryMethod = Extract<keyof AllHandlers, `${'songs' | 'performances'}.${'history' | 'getVersion' | 'restoreVersion' | 'diff' | 'saveVersion' | 'labelVersion'}` | `trash.${string}` | 'history.configure'>;
 
 const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
   const v = (validators as unknown as Record<string, Validator | undefined>)[`${method.replace(/\./g, '_')}__${part}`];
@@ -44,6 +48,7 @@ export function buildMethods(s: Services): MethodEntry[] {
     ...exportMethods(s),
     ...importMethods(s),
     ...systemMethods(s),
+    ...(historyMethods(s) as unknown as Pick<AllHandlers, HistoryMethod>),
     'rpc.discover': discover,
   };
   return METHOD_NAMES.map((name) => ({

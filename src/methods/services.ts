@@ -13,6 +13,7 @@ import type { AutosaveService } from '../services/autosave.js';
 import type { Backups } from '../services/backups.js';
 import type { Transfer } from '../services/transfer.js';
 import type { Archive } from '../services/archive.js';
+import type { History } from '../store/history.js';
 
 export interface RuntimeInfo {
   readonly version: string;
@@ -37,6 +38,8 @@ export interface Services {
   readonly recent: RecentItems;
   /** Who names an instrument, voice or preset (the host's references inside songs and performances). */
   readonly references: References;
+  /** Versions and trash of songs and performances. */
+  readonly history: History;
   /** Autosave data (snapshots, staging). */
   readonly autosaves: Autosaves;
   /** Autosave timing (debounce, interval, recovery, shutdown flush). */

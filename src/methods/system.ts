@@ -32,6 +32,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         exportsBytes: dirBytes(s.runtime.exportsDir),
         damagedFiles: damagedFileSizes(s.runtime.dbPath),
         counts: tableCounts(s.store.db),
+        history: s.history.stats(),
         ...(sound ? { lastBackup: sound } : {}),
         ...(last === undefined ? {} : { lastAutosaveAt: last }),
       };

@@ -24,6 +24,7 @@ import { MIGRATIONS } from '../generated/migrations.js';
 import { TEMP_FILE, type DataPaths } from '../paths.js';
 import { fileError, fileRefused, Files, withJudgedView, type FileView } from '../files.js';
 import { refreshDerived } from '../store/derived.js';
+import { PartStore } from '../store/parts.js';
 import { migrate } from '../store/migrations.js';
 import {
   BACKUP_FILE,
@@ -458,6 +459,8 @@ export class Backups {
       await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
       // Derived columns are never taken from a file: the restored rows get this binary's keys.
       refreshDerived(store.db, { force: true });
+      // So are the part store's reference counts: counted again from the nodes and manifests.
+      store.write(() => new PartStore(store).recount());
       this.#o.onReopened?.();
       // The safety backup becomes a standalone, labelled file like every backup. The restore is
       // done whatever happens here: a safety backup that could not be labelled (a full disk) is

@@ -26,6 +26,8 @@ import type {
 } from '../generated/types.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type Model, type Page, type Repository } from './repository.js';
 import type { Store } from './store.js';
+import { performances as performanceDesc, songs as songDesc } from './entities.js';
+import { parsePart, partsOfModel, type History } from './history.js';
 
 export type AutosaveReason = AutosaveSummary['reason'];
 export type AutosaveMode = AutosaveConfig['mode'];
@@ -126,7 +128,43 @@ interface AutosaveRow {
   recovered: number;
   reason: AutosaveReason;
   revision: number;
-  snapshot_json?: string;
+  manifest_json?: string;
+}
+
+/** The part names of a snapshot's manifest: `song.<part>`, `performance.<part>`, `state`. */
+function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
+  const parts: Record<string, string> = {};
+  for (const [name, text] of Object.entries(partsOfModel(songDesc, snapshot.song as unknown as Record<string, unknown>))) parts[`song.${name}`] = text;
+  if (snapshot.performance) {
+    for (const [name, text] of Object.entries(partsOfModel(performanceDesc, snapshot.performance as unknown as Record<string, unknown>))) {
+      parts[`performance.${name}`] = text;
+    }
+  }
+  if (snapshot.state !== undefined) parts.state = JSON.stringify(snapshot.state);
+  return parts;
+}
+
+/** The snapshot whose parts these are (the texts of snapshotParts). */
+function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
+  const records: Record<string, Record<string, unknown>> = {};
+  let state: unknown;
+  for (const [name, text] of Object.entries(texts)) {
+    if (name === 'state') {
+      state = parsePart(name, text);
+      continue;
+    }
+    const dot = name.indexOf('.');
+    const which = name.slice(0, dot);
+    const part = name.slice(dot + 1);
+    const record = (records[which] ??= {});
+    if (part === 'fields') Object.assign(record, parsePart(name, text) as Record<string, unknown>);
+    else record[part] = parsePart(name, text);
+  }
+  return {
+    song: records.song as unknown as AutosaveSnapshot['song'],
+    ...(records.performance ? { performance: records.performance as unknown as AutosaveSnapshot['performance'] } : {}),
+    ...(state === undefined ? {} : { state: state as AutosaveSnapshot['state'] }),
+  };
 }
 
 /** The staging key of a song, or of a song and one of its performances. */
@@ -215,6 +253,7 @@ export class Autosaves {
   readonly #store: Store;
   readonly #songs: Repository<StoredSong>;
   readonly #performances: Repository<StoredPerformance>;
+  readonly #history: History;
   /**
    * Per staged scope, the revisions its state was based on. Held in memory only: a promotion is the
    * only reader, and a state staged by a process that died is recovered at the next start without
@@ -224,10 +263,16 @@ export class Autosaves {
   /** Per scope, the revisions the last promotion of that scope gave the rows it wrote. */
   readonly #promoted = new Map<string, BaseRevisions>();
 
-  constructor(store: Store, songs: Repository<StoredSong>, performances: Repository<StoredPerformance>) {
+  constructor(store: Store, songs: Repository<StoredSong>, performances: Repository<StoredPerformance>, history: History) {
     this.#store = store;
     this.#songs = songs;
     this.#performances = performances;
+    this.#history = history;
+  }
+
+  /** A stored snapshot (its manifest_json) as the snapshot it holds. */
+  #snapshotOf(manifestJson: string): AutosaveSnapshot {
+    return snapshotFromParts(this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -338,8 +383,9 @@ export class Autosaves {
         snapshot = JSON.parse(text) as AutosaveSnapshot;
       }
       const newest = this.#newestInScope(songId, staged.performance_id);
+      const manifest = JSON.stringify(this.#history.storeParts(snapshotParts(snapshot)));
       const sameAsNewest =
-        newest !== undefined && (newest.snapshot_json === text || sameJson(JSON.parse(newest.snapshot_json), snapshot));
+        newest !== undefined && (newest.manifest_json === manifest || sameJson(this.#snapshotOf(newest.manifest_json), snapshot));
 
       // The rows this state would change; each of them must still be as the stage found it.
       const song = withoutPlayState(snapshot.song) as unknown as Model & { id: string };
@@ -357,13 +403,15 @@ export class Autosaves {
       if (kept === undefined) {
         // Written with their play state left out: the rows keep theirs (keepWhenAbsent).
         const own = { ...this.#promoted.get(scope) };
-        if (writeSong) own.song = this.#songs.save(song, '/snapshot/song').revision;
-        if (writePerf) own.performance = this.#performances.save(perf!, '/snapshot/performance').revision;
+        this.#history.as('autosave', () => {
+          if (writeSong) own.song = this.#songs.save(song, '/snapshot/song').revision;
+          if (writePerf) own.performance = this.#performances.save(perf!, '/snapshot/performance').revision;
+        });
         this.#store.afterCommit(() => this.#promoted.set(scope, own));
       }
       const revision = this.#songs.revisionOf(songId)!;
       const performanceRevision = performanceId === undefined ? undefined : this.#performances.revisionOf(performanceId);
-      const added = this.#insert(songId, staged.performance_id, text, reason, options);
+      const added = this.#insert(songId, staged.performance_id, manifest, Buffer.byteLength(text), reason, options);
       return {
         added: true,
         snapshot: {
@@ -412,20 +460,21 @@ export class Autosaves {
     });
   }
 
-  #newestInScope(songId: string, performanceId: string | null): { id: string; snapshot_json: string } | undefined {
+  #newestInScope(songId: string, performanceId: string | null): { id: string; manifest_json: string } | undefined {
     return this.#store
       .prepared(
-        'SELECT id, snapshot_json FROM autosaves WHERE song_id = ? AND performance_id IS ? ' +
+        'SELECT id, manifest_json FROM autosaves WHERE song_id = ? AND performance_id IS ? ' +
           'ORDER BY created_at DESC, id DESC LIMIT 1',
       )
-      .get(songId, performanceId) as { id: string; snapshot_json: string } | undefined;
+      .get(songId, performanceId) as { id: string; manifest_json: string } | undefined;
   }
 
   /** Adds a snapshot, then prunes the song's snapshots beyond `keep` (recovered ones are kept). */
   #insert(
     songId: string,
     performanceId: string | null,
-    snapshotJson: string,
+    manifestJson: string,
+    sizeBytes: number,
     reason: AutosaveReason,
     options: PromoteOptions,
   ): Pick<Promoted, 'autosaveId' | 'songId' | 'performanceId' | 'at'> {
@@ -436,7 +485,7 @@ export class Autosaves {
     const id = randomUUID();
     this.#store
       .prepared(
-        'INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at, size_bytes, recovered, reason) ' +
+        'INSERT INTO autosaves (id, song_id, performance_id, name, manifest_json, created_at, size_bytes, recovered, reason) ' +
           'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
@@ -444,9 +493,9 @@ export class Autosaves {
         songId,
         performanceId,
         `${NAME_PREFIX[reason]} ${clockTime(at)}`,
-        snapshotJson,
+        manifestJson,
         at,
-        Buffer.byteLength(snapshotJson),
+        sizeBytes,
         options.recovered ? 1 : 0,
         reason,
       );
@@ -498,11 +547,11 @@ export class Autosaves {
   /** One snapshot with its body. Throws NotFound. */
   get(id: string): AutosaveSummary & { snapshot: AutosaveSnapshot } {
     const row = this.#row(id);
-    return { ...summaryOf(row), snapshot: JSON.parse(row.snapshot_json!) as AutosaveSnapshot };
+    return { ...summaryOf(row), snapshot: this.#snapshotOf(row.manifest_json!) };
   }
 
   #row(id: string): AutosaveRow {
-    const row = this.#store.prepared(`SELECT ${SUMMARY_COLUMNS}, snapshot_json FROM autosaves WHERE id = ?`).get(id) as
+    const row = this.#store.prepared(`SELECT ${SUMMARY_COLUMNS}, manifest_json FROM autosaves WHERE id = ?`).get(id) as
       | AutosaveRow
       | undefined;
     if (!row) throw notFound('autosaves', id);
@@ -536,7 +585,7 @@ export class Autosaves {
   restore(id: string, options: { keep: number }): RestoreResult {
     return this.#store.write(() => {
       const row = this.#row(id);
-      const snapshot = JSON.parse(row.snapshot_json!) as AutosaveSnapshot;
+      const snapshot = this.#snapshotOf(row.manifest_json!);
       const scope = scopeOf(row.song_id, row.performance_id);
       // The snapshot being restored is spared by retention: it stays restorable.
       const opts: PromoteOptions = { mode: 'snapshot-only', keep: options.keep, spare: id };
@@ -552,9 +601,10 @@ export class Autosaves {
           song: this.#songs.get(row.song_id),
           ...(row.performance_id === null ? {} : { performance: this.#performances.get(row.performance_id) }),
         };
-        undoId = this.#insert(row.song_id, row.performance_id, JSON.stringify(current), 'pre-restore', opts).autosaveId;
+        const manifest = JSON.stringify(this.#history.storeParts(snapshotParts(current)));
+        undoId = this.#insert(row.song_id, row.performance_id, manifest, Buffer.byteLength(JSON.stringify(current)), 'pre-restore', opts).autosaveId;
       }
-      const written = this.#writeRows(snapshot);
+      const written = this.#history.as('restore', () => this.#writeRows(snapshot));
       const cleared = this.#store
         .prepared('UPDATE autosaves SET recovered = 0, revision = revision + 1 WHERE id = ? AND recovered = 1')
         .run(id);

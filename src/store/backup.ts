@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Migration } from '../generated/migrations.js';
 import { unreadableContent } from './content-check.js';
+import { runMigrationStep } from './migration-steps.js';
 import { MMAP_SIZE_BYTES } from './database.js';
 import { connect, type Connection } from './sqlite.js';
 
@@ -404,7 +405,11 @@ function referenceSchema(version: number, migrations: Migrations): Set<SchemaObj
   if (!ref) {
     const mem = connect(':memory:');
     try {
-      for (const m of migrations) if (m.version <= version) mem.exec(m.sql);
+      for (const m of migrations) {
+        if (m.version > version) continue;
+        mem.exec(m.sql);
+        runMigrationStep(mem, m);
+      }
       ref = schemaObjects(mem);
     } finally {
       mem.close();

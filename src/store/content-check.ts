@@ -28,6 +28,9 @@ import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
 import { ENTITIES, performances, preferences, recent, songs } from './entities.js';
 import { codecs, getPath, type EntityDescriptor, type Row } from './entity.js';
 import type { Connection } from './sqlite.js';
+import { createHash } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import { referencesOf } from './parts.js';
 
 interface Validate {
   (data: unknown): boolean;
@@ -69,7 +72,7 @@ const firstError = (v: Validate): string => {
  */
 export function unreadableContent(db: Connection): string | undefined {
   const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]).filter(isDataTable);
-  return badJson(db, tables) ?? badAutosaves(db, tables);
+  return badJson(db, tables) ?? badParts(db, tables) ?? badAutosaves(db, tables);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,8 +231,58 @@ const BAD_SNAPSHOT_SQL = `(
   OR ${unbindableSql(songs, '$.song')}
   OR ${unbindableSql(performances, '$.performance')})`;
 
+// ---------------------------------------------------------------------------------------------
+// 3. The part store (schema 5): nodes, and the manifests of versions and autosaves
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Why the part store is not one the sidecar can read, or undefined: every node inflates, is keyed
+ * by the SHA-256 of its text and lists exactly the nodes its text refers to, each of which exists
+ * (so no cycle can be made without breaking SHA-256); every manifest maps names to nodes that
+ * exist. A node's text is not parsed here: a part whose expansion is not JSON is answered
+ * StorageCorrupt when it is read (History.recordOf), and reference counts are counted again by a
+ * restore (recountParts).
+ */
+function badParts(db: Connection, tables: readonly string[]): string | undefined {
+  if (!tables.includes('parts')) return undefined;
+  const exists = db.prepare('SELECT 1 FROM parts WHERE hash = ?');
+  for (const r of db.prepare('SELECT hash, body, deflated, children FROM parts').iterate() as Iterable<Row>) {
+    const why = nodeProblem(r, (h) => exists.get(h) !== undefined);
+    if (why) return `${where('parts', r.hash, 'body')} ${why}`;
+  }
+  for (const holder of ['versions', 'autosaves']) {
+    if (!tables.includes(holder)) continue;
+    const bad = db
+      .prepare(
+        `SELECT h.id AS id FROM "${holder}" AS h WHERE json_type(h.manifest_json) IS NOT 'object'
+           OR EXISTS (SELECT 1 FROM json_each(h.manifest_json) AS m WHERE m.type <> 'text' OR m.value NOT IN (SELECT hash FROM parts)) LIMIT 1`,
+      )
+      .get() as Row | undefined;
+    if (bad) return `${where(holder, bad.id, 'manifest_json')} names a part that is not in the part store`;
+  }
+  return undefined;
+}
+
+/** Why one node cannot be read, or undefined. */
+function nodeProblem(r: Row, exists: (hash: string) => boolean): string | undefined {
+  let text: string;
+  try {
+    const body = r.body as Uint8Array;
+    text = (r.deflated === 1 ? inflateRawSync(body) : Buffer.from(body)).toString('utf8');
+  } catch (err) {
+    return `does not inflate (${(err as Error).message})`;
+  }
+  if (createHash('sha256').update(text).digest('hex') !== r.hash) return 'is not the text its hash names';
+  const refs = referencesOf(text);
+  if (refs.join(',') !== r.children) return 'lists other children than its text refers to';
+  const missing = refs.find((h) => !exists(h));
+  if (missing) return `refers to part ${missing}, which is not in the part store`;
+  return undefined;
+}
+
 function badAutosaves(db: Connection, tables: readonly string[]): string | undefined {
-  if (tables.includes('autosaves')) {
+  const legacy = tables.includes('autosaves') && (db.pragma('table_info(autosaves)') as { name: string }[]).some((c) => c.name === 'snapshot_json');
+  if (legacy) {
     // Snapshots are most of a file: the shape is checked in C (JSON.parse of them all would cost
     // about 4x as much), and only a bad row is parsed here, to say why.
     const r = db.prepare(`SELECT id, song_id, performance_id, snapshot_json FROM autosaves WHERE ${BAD_SNAPSHOT_SQL} LIMIT 1`).get() as Row | undefined;

@@ -228,7 +228,7 @@ export const preferences: EntityDescriptor = {
     ...['audio_device', 'input_device', 'output_device', 'color_scheme', 'theme', 'font_size', 'default_save_location',
       'default_key', 'default_export_format', 'default_export_quality'].map((col) => prefField(col, c.text)),
     ...['sample_rate', 'buffer_size', 'undo_history_size', 'default_time_signature_numerator',
-      'default_time_signature_denominator', 'count_in_bars'].map((col) => prefField(col, c.integer)),
+      'default_time_signature_denominator', 'count_in_bars', 'trash_retention_days'].map((col) => prefField(col, c.integer)),
     ...['auto_save_interval', 'grid_size_bars', 'default_tempo'].map((col) => prefField(col, c.real)),
     ...['midi_clock_enabled', 'show_keyboard_shortcuts', 'auto_quantize', 'snap_to_grid', 'metronome_enabled',
       'count_in_enabled', 'normalize_on_export', 'lookahead_enabled', 'deterministic_mode', 'telemetry_enabled',

@@ -14,6 +14,7 @@ import { NewerSchemaError, type Connection } from './database.js';
 
 export { NewerSchemaError };
 import { writeBackup } from './backup.js';
+import { runMigrationStep } from './migration-steps.js';
 
 export interface MigrationOutcome {
   from: number;
@@ -58,6 +59,7 @@ export async function migrate(db: Connection, path: string, options: MigrateOpti
     options.onStep?.(m);
     db.transaction(() => {
       db.exec(m.sql);
+      runMigrationStep(db, m);
       const violations = db.pragma('foreign_key_check') as unknown[];
       if (violations.length > 0) {
         throw new Error(

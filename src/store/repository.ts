@@ -47,6 +47,20 @@ export interface DeleteResult {
   cascaded: Record<string, number>;
 }
 
+/**
+ * What another part of the store does with a repository's writes, in the same transaction
+ * (history.ts records versions and keeps the trash).
+ */
+export interface RepositoryHooks {
+  /** A full write (create, update, save, insertAsIs) left `row` in the table. */
+  written?(desc: EntityDescriptor, row: Row): void;
+  /**
+   * Records `ids` of `desc` are about to be deleted, and with them the rows the schema's cascades
+   * remove (by family), found before anything is deleted.
+   */
+  deleting?(desc: EntityDescriptor, ids: string[], cascades: ReadonlyMap<string, ReadonlySet<string>>): void;
+}
+
 export const DEFAULT_PAGE_SIZE = 50;
 /** The largest count an increment reaches: Number.MAX_SAFE_INTEGER, the schemas' maximum. */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
@@ -79,12 +93,20 @@ export function ftsQuery(text: string): string | undefined {
 export class Repository<T extends object = Model> {
   readonly desc: EntityDescriptor;
   readonly #store: Store;
+  readonly #hooks: RepositoryHooks;
   readonly #statements = new Map<string, Statement>();
   #generation = 0;
 
-  constructor(store: Store, desc: EntityDescriptor) {
+  constructor(store: Store, desc: EntityDescriptor, hooks: RepositoryHooks = {}) {
     this.#store = store;
     this.desc = desc;
+    this.#hooks = hooks;
+  }
+
+  /** Tells the hooks about a row a full write left, and answers its model. */
+  #written(row: Row): T {
+    this.#hooks.written?.(this.desc, row);
+    return this.#model(row);
   }
 
   get #table(): string {
@@ -262,7 +284,7 @@ export class Repository<T extends object = Model> {
         throw this.#named(err, params);
       }
       this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
-      return this.#model(row);
+      return this.#written(row);
     });
   }
 
@@ -283,7 +305,7 @@ export class Repository<T extends object = Model> {
       }).get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
       this.#store.recordChange(this.desc.entity, 'update', [item.id], revisionsOfRow(row));
-      return this.#model(row);
+      return this.#written(row);
     });
   }
 
@@ -299,7 +321,7 @@ export class Repository<T extends object = Model> {
         );
       }).get(params) as Row, params);
       this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string], revisionsOfRow(row));
-      return this.#model(row);
+      return this.#written(row);
     });
   }
 
@@ -320,7 +342,7 @@ export class Repository<T extends object = Model> {
         throw this.#named(err, params);
       }
       this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
-      return this.#model(row);
+      return this.#written(row);
     });
   }
 
@@ -413,6 +435,7 @@ export class Repository<T extends object = Model> {
       }
     };
     visit(this.desc.table, ids);
+    this.#hooks.deleting?.(this.desc, ids, removed);
     const del = this.#stmt('delete', () => `DELETE FROM ${this.#table} WHERE "id" = ?`);
     for (const id of ids) del.run(id);
     this.#store.recordChange(this.desc.entity, 'delete', ids);

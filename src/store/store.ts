@@ -58,6 +58,8 @@ export class Store {
   now: () => number = Date.now;
 
   #pending: Map<string, PendingChange> | null = null;
+  /** Run at the end of every write transaction, inside it (onBeforeCommit). */
+  #beforeCommit: (() => void)[] = [];
   /** Callbacks of afterCommit for the write transaction under way. */
   #committed: (() => void)[] = [];
   #listeners: ((changes: Change[]) => void)[] = [];
@@ -141,7 +143,9 @@ export class Store {
       try {
         result = this.#immediate(() => {
           this.#lockHeldElsewhere = false; // BEGIN IMMEDIATE took the lock: no one else holds it
-          return fn();
+          const r = fn();
+          for (const hook of this.#beforeCommit) hook();
+          return r;
         }) as T;
       } catch (err) {
         if (!isBusy(err)) throw err;
@@ -232,6 +236,14 @@ export class Store {
    * state kept in memory beside the database, which must not run ahead of it. Outside a write
    * transaction `fn` runs at once.
    */
+  /**
+   * Runs `hook` at the end of every write transaction, inside it, after the write's own work (the
+   * part store removes the nodes no one refers to any more). A throw rolls the write back.
+   */
+  onBeforeCommit(hook: () => void): void {
+    this.#beforeCommit.push(hook);
+  }
+
   afterCommit(fn: () => void): void {
     if (!this.#pending) fn();
     else this.#committed.push(fn);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store, type Change } from '../../src/store/store.js';
 import { migrate } from '../../src/store/migrations.js';
+import { History } from '../../src/store/history.js';
 
 export interface TempStore {
   store: Store;
@@ -24,6 +25,22 @@ export interface TempStore {
 export function tempDir(prefix = 'wr-unit-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const histories = new WeakMap<Store, History>();
+
+/**
+ * The store's history (versions, trash, part store), made once per store as the app makes it:
+ * its part-store collection runs before every commit.
+ */
+export function historyOf(store: Store): History {
+  let h = histories.get(store);
+  if (!h) {
+    h = new History(store);
+    store.onBeforeCommit(() => h!.parts.collect());
+    histories.set(store, h);
+  }
+  return h;
 }
 
 /** Opens a new database in a fresh temp dir, migrates it to the latest schema, fakes the clock. */

@@ -14,7 +14,8 @@ import { AutosaveService, type AutosaveLog } from '../../src/services/autosave.j
 import { connect } from '../../src/store/sqlite.js';
 import { RpcError } from '../../src/errors.js';
 import type { AutosaveSnapshot, StoredPerformance, StoredSong } from '../../src/generated/types.js';
-import { openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
+import { historyOf, openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
+import type { History } from '../../src/store/history.js';
 import { makeSong } from '../helpers/fixtures.js';
 
 type Loose = Record<string, any>;
@@ -32,6 +33,7 @@ interface Ctx {
   perfRepo: Repository<StoredPerformance>;
   prefs: Preferences;
   autosaves: Autosaves;
+  history: History;
 }
 
 /** A fresh migrated store with the repositories and Autosaves for every test, removed after it. */
@@ -39,10 +41,11 @@ function withAutosaves(): Ctx {
   const ctx = {} as Ctx;
   beforeEach(async () => {
     ctx.ts = await openTempStore(T0);
-    ctx.songRepo = new Repository<StoredSong>(ctx.ts.store, songs);
-    ctx.perfRepo = new Repository<StoredPerformance>(ctx.ts.store, performances);
+    ctx.history = historyOf(ctx.ts.store);
+    ctx.songRepo = new Repository<StoredSong>(ctx.ts.store, songs, ctx.history.hooks);
+    ctx.perfRepo = new Repository<StoredPerformance>(ctx.ts.store, performances, ctx.history.hooks);
     ctx.prefs = new Preferences(ctx.ts.store);
-    ctx.autosaves = new Autosaves(ctx.ts.store, ctx.songRepo, ctx.perfRepo);
+    ctx.autosaves = new Autosaves(ctx.ts.store, ctx.songRepo, ctx.perfRepo, ctx.history);
   });
   afterEach(() => ctx.ts?.cleanup());
   return ctx;
@@ -721,7 +724,7 @@ describe('Autosaves: settings', () => {
       mode: 'snapshot-only',
     });
     c.autosaves.saveSettings({ intervalMs: 9000, debounceMs: undefined });
-    const fresh = new Autosaves(c.ts.store, c.songRepo, c.perfRepo);
+    const fresh = new Autosaves(c.ts.store, c.songRepo, c.perfRepo, c.history);
     expect(fresh.settings()).to.deep.equal({ debounceMs: 2000, intervalMs: 9000, keep: 7, mode: 'snapshot-only' });
   });
 });
@@ -894,7 +897,7 @@ describe('AutosaveService', () => {
     const { service } = start();
     const config = service.configure({ debounceMs: 750, intervalMs: 9000, keep: 5, mode: 'snapshot-only' });
     expect(config).to.deep.equal({ debounceMs: 750, intervalMs: 9000, intervalSource: 'configured', keep: 5, mode: 'snapshot-only' });
-    const fresh = new Autosaves(c.ts.store, c.songRepo, c.perfRepo);
+    const fresh = new Autosaves(c.ts.store, c.songRepo, c.perfRepo, c.history);
     expect(fresh.settings()).to.deep.equal({ debounceMs: 750, intervalMs: 9000, keep: 5, mode: 'snapshot-only' });
     const clock2 = FakeTimers.createClock(T0);
     const second = new AutosaveService({

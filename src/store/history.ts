@@ -1,0 +1,460 @@
+/**
+ * Version history and trash of songs and performances (sql/0005).
+ *
+ * Every committed state of a record is a version, recorded in the transaction that writes it:
+ * `{id, seq, entity, entityId, revision, createdAt, source, label?, pinned, deviceId, sizeBytes}`
+ * and a manifest naming the part-store root of each of its parts: `fields` (the record without its
+ * structured parts, as JSON) and one per structured part (`sections`, `mixGraph`, …). The parts
+ * are stored once by content (parts.ts), so versions of a song that differ in one section share
+ * the rest, and an autosave of the same state shares them too.
+ *
+ * `seq` orders the versions of the whole file and is never reused (a change feed), and each
+ * version names the device that made it (metadata `device_id`, made once per database).
+ *
+ * Retention (thinning): of the unpinned versions of a record, all of the last `keepAllHours`
+ * are kept, then the newest of each hour for `hourlyDays` days, then the newest of each day;
+ * the newest version of a record and pinned versions are never thinned. Thinning runs for the
+ * record each time a version of it is recorded, over its versions older than `keepAllHours`.
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, RpcError } from '../errors.js';
+import type { Statement } from 'better-sqlite3';
+import { codecs, fromRow, type EntityDescriptor, type Row } from './entity.js';
+import { ENTITIES } from './entities.js';
+import { PartStore } from './parts.js';
+import type { RepositoryHooks } from './repository.js';
+
+/** The families whose records have history and a trash. */
+export const HISTORY_FAMILIES: ReadonlySet<string> = new Set(['songs', 'performances']);
+
+/** A record in the trash. */
+export interface TrashEntry {
+  entity: string;
+  id: string;
+  name: string;
+  songId?: string;
+  /** Deleted by the delete of this song: restoring the song brings it back too. */
+  withSongId?: string;
+  deletedAt: number;
+  versionId: string;
+}
+
+interface TrashRow {
+  entity: string;
+  entity_id: string;
+  name: string;
+  song_id: string | null;
+  with_song_id: string | null;
+  deleted_at: number;
+  version_id: string;
+}
+
+export function trashEntry(r: TrashRow): TrashEntry {
+  return {
+    entity: r.entity,
+    id: r.entity_id,
+    name: r.name,
+    ...(r.song_id === null ? {} : { songId: r.song_id }),
+    ...(r.with_song_id === null ? {} : { withSongId: r.with_song_id }),
+    deletedAt: r.deleted_at,
+    versionId: r.version_id,
+  };
+}
+
+export type VersionSource = 'save' | 'autosave' | 'restore' | 'import' | 'delete';
+
+/** What history needs of a connection: cached statements and a clock (Store, or a migration's). */
+export interface Sql {
+  prepared(sql: string): Statement;
+  now(): number;
+}
+
+export interface VersionInfo {
+  versionId: string;
+  seq: number;
+  entity: string;
+  entityId: string;
+  revision: number;
+  createdAt: number;
+  source: VersionSource;
+  label?: string;
+  pinned: boolean;
+  deviceId: string;
+  sizeBytes: number;
+}
+
+export interface RetentionPolicy {
+  /** Every version of the last this many hours is kept. */
+  keepAllHours: number;
+  /** Then the newest of each hour, for this many days. */
+  hourlyDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { keepAllHours: 24, hourlyDays: 30 };
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const RETENTION_KEY = 'history_retention';
+const DEVICE_KEY = 'device_id';
+
+interface VersionRow {
+  seq: number;
+  id: string;
+  entity: string;
+  entity_id: string;
+  revision: number;
+  created_at: number;
+  source: VersionSource;
+  label: string | null;
+  pinned: number;
+  device_id: string;
+  size_bytes: number;
+  manifest_json: string;
+}
+
+export function versionInfo(r: VersionRow): VersionInfo {
+  return {
+    versionId: r.id,
+    seq: r.seq,
+    entity: r.entity,
+    entityId: r.entity_id,
+    revision: r.revision,
+    createdAt: r.created_at,
+    source: r.source,
+    ...(r.label === null ? {} : { label: r.label }),
+    pinned: r.pinned === 1,
+    deviceId: r.device_id,
+    sizeBytes: r.size_bytes,
+  };
+}
+
+/** The structured parts of an entity: its JSON columns named `*_json`, each stored as a part. */
+export function partColumns(desc: EntityDescriptor): { column: string; path: string }[] {
+  return desc.fields
+    .filter((f) => f.codec === codecs.json && f.columns.length === 1 && f.columns[0]!.endsWith('_json'))
+    .map((f) => ({ column: f.columns[0]!, path: f.path }));
+}
+
+/** The record's parts as texts: `fields` and each structured part present (from a row). */
+function partsOfRow(desc: EntityDescriptor, row: Row): Record<string, string> {
+  const model = fromRow(desc, row);
+  const parts: Record<string, string> = {};
+  for (const { column, path } of partColumns(desc)) {
+    delete model[path];
+    const text = row[column];
+    if (typeof text === 'string') parts[path] = text;
+  }
+  return { fields: JSON.stringify(model), ...parts };
+}
+
+/** The record's parts as texts (from a model: an autosave snapshot's song or performance). */
+export function partsOfModel(desc: EntityDescriptor, model: Record<string, unknown>): Record<string, string> {
+  const rest = { ...model };
+  const parts: Record<string, string> = {};
+  for (const { path } of partColumns(desc)) {
+    const value = rest[path];
+    delete rest[path];
+    if (value !== undefined) parts[path] = JSON.stringify(value);
+  }
+  return { fields: JSON.stringify(rest), ...parts };
+}
+
+/**
+ * A stored part's text parsed. The part store only ever holds JSON it was given; a text that does
+ * not parse was made by another tool, and is answered StorageCorrupt (-32012), naming the part.
+ */
+export function parsePart(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const details = `stored part "${name}" is not JSON (${(err as Error).message})`;
+    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+  }
+}
+
+export class History {
+  readonly #sql: Sql;
+  readonly parts: PartStore;
+  #source: VersionSource = 'save';
+  #device: string | undefined;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+    this.parts = new PartStore(sql);
+  }
+
+  /** Runs `fn` with the versions it records marked as coming from `source`. */
+  as<T>(source: VersionSource, fn: () => T): T {
+    const before = this.#source;
+    this.#source = source;
+    try {
+      return fn();
+    } finally {
+      this.#source = before;
+    }
+  }
+
+  get deviceId(): string {
+    if (this.#device === undefined) {
+      const stored = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(DEVICE_KEY) as string | undefined;
+      this.#device = stored ?? randomUUID();
+      if (stored === undefined) this.#sql.prepared('INSERT INTO metadata (key, value) VALUES (?, ?)').run(DEVICE_KEY, this.#device);
+    }
+    return this.#device;
+  }
+
+  /**
+   * What the repositories of songs and performances call in their write transactions: every full
+   * write records a version; a delete records each deleted record's last state as a `delete`
+   * version and puts it in the trash (a song's performances with it).
+   */
+  readonly hooks: RepositoryHooks = {
+    written: (desc, row) => {
+      if (HISTORY_FAMILIES.has(desc.entity)) this.record(desc, row);
+    },
+    deleting: (desc, ids, cascades) => {
+      if (!HISTORY_FAMILIES.has(desc.entity)) return;
+      const now = this.#sql.now();
+      this.#trash(desc, ids, now, false);
+      for (const [family, removed] of cascades) {
+        if (family !== desc.entity && HISTORY_FAMILIES.has(family) && removed.size) this.#trash(ENTITIES[family]!, [...removed], now, true);
+      }
+      this.purgeTrash(now);
+    },
+  };
+
+  /** Records the last state of each record and puts it in the trash. */
+  #trash(desc: EntityDescriptor, ids: string[], now: number, cascaded: boolean): void {
+    const read = this.#sql.prepared(`SELECT * FROM "${desc.table}" WHERE id = ?`);
+    const put = this.#sql.prepared(
+      `INSERT INTO trash (entity, entity_id, name, song_id, with_song_id, deleted_at, version_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (entity, entity_id) DO UPDATE SET name = excluded.name, song_id = excluded.song_id,
+         with_song_id = excluded.with_song_id, deleted_at = excluded.deleted_at, version_id = excluded.version_id`,
+    );
+    for (const id of ids) {
+      const row = read.get(id) as Row | undefined;
+      if (!row) continue;
+      const version = this.record(desc, row, { source: 'delete', at: now });
+      const songId = typeof row.song_id === 'string' ? row.song_id : null;
+      put.run(desc.entity, id, row.name, songId, cascaded ? songId : null, now, version.versionId);
+    }
+  }
+
+  /** One trash entry, or undefined. */
+  trashed(entity: string, id: string): TrashEntry | undefined {
+    const r = this.#sql.prepared('SELECT * FROM trash WHERE entity = ? AND entity_id = ?').get(entity, id) as TrashRow | undefined;
+    return r && trashEntry(r);
+  }
+
+  /** The trash, newest first (keyset after (deletedAt, entity, id) when given). */
+  trashList(entity: string | undefined, limit: number, after?: [number, string, string]): TrashEntry[] {
+    const rows = this.#sql
+      .prepared(
+        `SELECT * FROM trash WHERE (@entity IS NULL OR entity = @entity)
+           AND (@at IS NULL OR (deleted_at, entity, entity_id) < (@at, @afterEntity, @afterId))
+         ORDER BY deleted_at DESC, entity DESC, entity_id DESC LIMIT @limit`,
+      )
+      .all({ entity: entity ?? null, at: after?.[0] ?? null, afterEntity: after?.[1] ?? null, afterId: after?.[2] ?? null, limit }) as TrashRow[];
+    return rows.map(trashEntry);
+  }
+
+  /** The performances in the trash that the delete of `songId` put there. */
+  trashedWithSong(songId: string): TrashEntry[] {
+    const rows = this.#sql.prepared("SELECT * FROM trash WHERE entity = 'performances' AND with_song_id = ? ORDER BY entity_id").all(songId) as TrashRow[];
+    return rows.map(trashEntry);
+  }
+
+  /** Takes a record out of the trash (it was restored): its history stays. */
+  untrash(entity: string, id: string): void {
+    this.#sql.prepared('DELETE FROM trash WHERE entity = ? AND entity_id = ?').run(entity, id);
+  }
+
+  /**
+   * Empties the trash of entries deleted before `before` (all of it when undefined): each entry
+   * goes with the versions of its record up to its delete version, unless the record exists again
+   * (then its history is its own). Answers the entries removed.
+   */
+  emptyTrash(before?: number): TrashEntry[] {
+    const rows = this.#sql
+      .prepared('SELECT * FROM trash WHERE @before IS NULL OR deleted_at < @before ORDER BY deleted_at')
+      .all({ before: before ?? null }) as TrashRow[];
+    const drop = this.#sql.prepared('DELETE FROM trash WHERE entity = ? AND entity_id = ?');
+    const seqOf = this.#sql.prepared('SELECT seq FROM versions WHERE id = ?').pluck();
+    const forget = this.#sql.prepared('DELETE FROM versions WHERE entity = ? AND entity_id = ? AND seq <= ? AND id NOT IN (SELECT version_id FROM trash)');
+    for (const r of rows) {
+      drop.run(r.entity, r.entity_id);
+      const live = this.#sql.prepared(`SELECT 1 FROM "${ENTITIES[r.entity]!.table}" WHERE id = ?`).get(r.entity_id) !== undefined;
+      if (!live) forget.run(r.entity, r.entity_id, seqOf.get(r.version_id) as number);
+    }
+    return rows.map(trashEntry);
+  }
+
+  /** Forgets what it read from the file (the store reopened another file). */
+  reset(): void {
+    this.#device = undefined;
+  }
+
+  /** Stores parts (texts by name) and answers the manifest: part name -> root hash. */
+  storeParts(parts: Record<string, string>): Record<string, string> {
+    const manifest: Record<string, string> = {};
+    for (const [name, text] of Object.entries(parts)) manifest[name] = this.parts.put(text);
+    return manifest;
+  }
+
+  /** The parts of a manifest as texts. */
+  partTexts(manifest: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(manifest).map(([name, hash]) => [name, this.parts.text(hash)]));
+  }
+
+  /** The record a manifest holds (parts parsed and put back in place). Throws StorageCorrupt. */
+  recordOf(manifest: Record<string, string>): Record<string, unknown> {
+    const texts = this.partTexts(manifest);
+    const record = parsePart('fields', texts.fields ?? '{}') as Record<string, unknown>;
+    for (const [name, text] of Object.entries(texts)) if (name !== 'fields') record[name] = parsePart(name, text);
+    return record;
+  }
+
+  /**
+   * Records the state `row` of a record of `desc` as a version (source: the one `as` set, or
+   * `options.source`). Thins the record's versions. Answers the version.
+   */
+  record(desc: EntityDescriptor, row: Row, options: { source?: VersionSource; label?: string; pinned?: boolean; at?: number } = {}): VersionInfo {
+    const parts = partsOfRow(desc, row);
+    const manifest = this.storeParts(parts);
+    let size = 0;
+    for (const t of Object.values(parts)) size += t.length;
+    const id = randomUUID();
+    const createdAt = options.at ?? this.#sql.now();
+    const inserted = this.#sql
+      .prepared(
+        `INSERT INTO versions (id, entity, entity_id, revision, created_at, source, label, pinned, device_id, size_bytes, manifest_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      )
+      .get(
+        id,
+        desc.entity,
+        row.id,
+        row.revision,
+        createdAt,
+        options.source ?? this.#source,
+        options.label ?? null,
+        options.pinned ? 1 : 0,
+        this.deviceId,
+        size,
+        JSON.stringify(manifest),
+      ) as VersionRow;
+    this.thin(desc.entity, row.id as string, createdAt);
+    return versionInfo(inserted);
+  }
+
+  /** Records the current state of record `id` of `desc` (saveVersion). Undefined when there is none. */
+  recordCurrent(desc: EntityDescriptor, id: string, options: { source?: VersionSource; label?: string; pinned?: boolean } = {}): VersionInfo | undefined {
+    const row = this.#sql.prepared(`SELECT * FROM "${desc.table}" WHERE id = ?`).get(id) as Row | undefined;
+    return row && this.record(desc, row, options);
+  }
+
+  /** How many days deleted records stay in the trash (the preference trashRetentionDays). */
+  get trashRetentionDays(): number {
+    return (this.#sql.prepared("SELECT trash_retention_days FROM user_preferences WHERE id = 'default'").pluck().get() as number | undefined) ?? 30;
+  }
+
+  /** Empties the trash of what is older than trashRetentionDays. Answers the entries removed. */
+  purgeTrash(now = this.#sql.now()): TrashEntry[] {
+    return this.emptyTrash(now - this.trashRetentionDays * DAY);
+  }
+
+  /** One version's facts, or undefined. */
+  info(versionId: string): VersionInfo | undefined {
+    const r = this.#sql.prepared('SELECT * FROM versions WHERE id = ?').get(versionId) as VersionRow | undefined;
+    return r && versionInfo(r);
+  }
+
+  /** The record a version holds. Undefined when there is no such version. */
+  get(versionId: string): { info: VersionInfo; record: Record<string, unknown> } | undefined {
+    const r = this.#sql.prepared('SELECT * FROM versions WHERE id = ?').get(versionId) as VersionRow | undefined;
+    if (!r) return undefined;
+    return { info: versionInfo(r), record: this.recordOf(JSON.parse(r.manifest_json) as Record<string, string>) };
+  }
+
+  /** The newest version of a record, or undefined. */
+  newest(entity: string, entityId: string): VersionInfo | undefined {
+    const r = this.#sql
+      .prepared('SELECT * FROM versions WHERE entity = ? AND entity_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(entity, entityId) as VersionRow | undefined;
+    return r && versionInfo(r);
+  }
+
+  /** Versions of a record, newest first, after the version `beforeSeq` (exclusive) when given. */
+  list(entity: string, entityId: string, limit: number, beforeSeq?: number): VersionInfo[] {
+    const rows = this.#sql
+      .prepared('SELECT * FROM versions WHERE entity = ? AND entity_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(entity, entityId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as VersionRow[];
+    return rows.map(versionInfo);
+  }
+
+  /** Renames and/or pins or unpins a version. Answers it, or undefined when there is none. */
+  label(versionId: string, label: string | null | undefined, pinned: boolean | undefined): VersionInfo | undefined {
+    const r = this.#sql
+      .prepared(
+        `UPDATE versions SET label = CASE WHEN @setLabel THEN @label ELSE label END,
+           pinned = coalesce(@pinned, pinned) WHERE id = @id RETURNING *`,
+      )
+      .get({ id: versionId, setLabel: label === undefined ? 0 : 1, label: label ?? null, pinned: pinned === undefined ? null : pinned ? 1 : 0 }) as
+      | VersionRow
+      | undefined;
+    if (r && pinned === false) this.thin(r.entity, r.entity_id, this.#sql.now());
+    return r && versionInfo(r);
+  }
+
+  get retention(): RetentionPolicy {
+    const text = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(RETENTION_KEY) as string | undefined;
+    if (text === undefined) return DEFAULT_RETENTION;
+    try {
+      return { ...DEFAULT_RETENTION, ...(JSON.parse(text) as Partial<RetentionPolicy>) };
+    } catch {
+      return DEFAULT_RETENTION;
+    }
+  }
+
+  set retention(policy: RetentionPolicy) {
+    this.#sql
+      .prepared('INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      .run(RETENTION_KEY, JSON.stringify(policy));
+  }
+
+  /**
+   * Thins the unpinned versions of one record older than keepAllHours: the newest of each hour
+   * for hourlyDays days, then the newest of each day. The newest version is never removed.
+   * Answers how many were removed.
+   */
+  thin(entity: string, entityId: string, now: number): number {
+    const { keepAllHours, hourlyDays } = this.retention;
+    const cutoff = now - keepAllHours * HOUR;
+    const rows = this.#sql
+      .prepared(
+        `SELECT seq, created_at FROM versions WHERE entity = ? AND entity_id = ? AND pinned = 0 AND created_at < ?
+           AND seq <> (SELECT max(seq) FROM versions WHERE entity = ? AND entity_id = ?)
+           AND id NOT IN (SELECT version_id FROM trash)
+         ORDER BY created_at DESC, seq DESC`,
+      )
+      .all(entity, entityId, cutoff, entity, entityId) as { seq: number; created_at: number }[];
+    const hourlyUntil = now - hourlyDays * DAY;
+    const seen = new Set<string>();
+    const drop: number[] = [];
+    for (const r of rows) {
+      const bucket = r.created_at >= hourlyUntil ? `h${Math.floor(r.created_at / HOUR)}` : `d${Math.floor(r.created_at / DAY)}`;
+      if (seen.has(bucket)) drop.push(r.seq);
+      else seen.add(bucket);
+    }
+    const del = this.#sql.prepared('DELETE FROM versions WHERE seq = ?');
+    for (const seq of drop) del.run(seq);
+    return drop.length;
+  }
+
+  /** Size of the history, for system.stats. */
+  stats(): { versions: number; pinned: number; trashed: number; parts: number; storedBytes: number; textBytes: number } {
+    const v = this.#sql.prepared('SELECT count(*) AS n, coalesce(sum(pinned), 0) AS p FROM versions').get() as { n: number; p: number };
+    const t = this.#sql.prepared('SELECT count(*) FROM trash').pluck().get() as number;
+    const p = this.parts.stats();
+    return { versions: v.n, pinned: v.p, trashed: t, parts: p.nodes, storedBytes: p.storedBytes, textBytes: p.textBytes };
+  }
+}
