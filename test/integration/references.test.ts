@@ -6,6 +6,9 @@
  * exist; the favourite flag of a song is the one truth that preferences answer and set.
  */
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess } from '../helpers/process.js';
 import { saveItem } from '../helpers/items.js';
@@ -323,16 +326,25 @@ describe('references: favourites are the records\' isFavorite, and preferences f
   });
 
   it('favourites an older database kept only in the preferences become the songs\' flags at the next start', async () => {
+    // What a version-3 store left: the ids in the preferences row, the songs' flags unset.
     const dataDir = procs.ownDir('wr-refs-');
-    let q = await procs.launch({ dataDir });
-    const [s1, s2] = (await ok(q, 'songs.saveMany', { items: [makeSong({ name: 'One' }), makeSong({ name: 'Two' })] })).items;
-    await stop(q);
-    // What a version-2 store left: the ids in the preferences row, the songs' flags unset.
-    sqlite3(dataDir, `UPDATE user_preferences SET favorite_songs_json = '["${s2.id}", "gone"]'; PRAGMA user_version = 2;`);
-    q = await procs.launch({ dataDir });
-    expect((await ok(q, 'preferences.get', {})).favoriteSongs).to.deep.equal([s2.id]);
-    expect(await ok(q, 'songs.get', { id: s2.id })).to.include({ isFavorite: true, revision: s2.revision + 1, updatedAt: s2.updatedAt });
-    expect((await ok(q, 'songs.get', { id: s1.id })).isFavorite).to.equal(false);
+    const db = new Database(join(dataDir, 'data.db'));
+    for (const m of MIGRATIONS.filter((x) => x.version <= 3)) {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+    const insert = db.prepare(
+      `INSERT INTO songs (id, name, name_key, created_at, updated_at, determinism_seed, sections_json, roles_json, projections_json, mix_graph_json)
+       VALUES (?, ?, ?, 1000, 2000, 's', '[]', '[]', '[]', '{"tracks":[]}')`,
+    );
+    insert.run('s1', 'One', 'one');
+    insert.run('s2', 'Two', 'two');
+    db.prepare('UPDATE user_preferences SET favorite_songs_json = ?').run('["s2", "gone"]');
+    db.close();
+    const q = await procs.launch({ dataDir });
+    expect((await ok(q, 'preferences.get', {})).favoriteSongs).to.deep.equal(['s2']);
+    expect(await ok(q, 'songs.get', { id: 's2' })).to.include({ isFavorite: true, revision: 2, updatedAt: 2000 });
+    expect((await ok(q, 'songs.get', { id: 's1' })).isFavorite).to.equal(false);
   });
 });
 

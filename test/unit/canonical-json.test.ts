@@ -9,7 +9,10 @@ function reordered(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reordered);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).reverse()) out[k] = reordered((value as Record<string, unknown>)[k]);
+  // defineProperty, not assignment: a key "__proto__" (JSON allows it) would set the prototype.
+  for (const k of Object.keys(value).reverse()) {
+    Object.defineProperty(out, k, { value: reordered((value as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
