@@ -156,9 +156,9 @@ function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
     const dot = name.indexOf('.');
     const which = name.slice(0, dot);
     const part = name.slice(dot + 1);
-    const record = (records[which] ??= {});
-    if (part === 'fields') Object.assign(record, parsePart(name, text) as Record<string, unknown>);
-    else record[part] = parsePart(name, text);
+    // Spread, not Object.assign: a field named "__proto__" (JSON allows it) stays a field.
+    if (part === 'fields') records[which] = { ...(parsePart(name, text) as Record<string, unknown>), ...records[which] };
+    else (records[which] ??= {})[part] = parsePart(name, text);
   }
   return {
     song: records.song as unknown as AutosaveSnapshot['song'],
