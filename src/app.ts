@@ -167,7 +167,7 @@ export async function openApp(options: AppOptions): Promise<App> {
   let notify: (method: string, params: unknown) => void = () => {};
   let draining = false;
   const files = new Files(paths);
-  const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, files, appVersion: VERSION });
+  const transfer = new Transfer({ store: opened, songs: songRepo, performances: performanceRepo, exportsDir: paths.exportsDir, files, appVersion: VERSION, history });
   const services: Services = {
     store: opened,
     songs: songRepo,

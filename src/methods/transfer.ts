@@ -12,11 +12,11 @@ export function exportMethods(s: Services): FamilyHandlers<'export'> {
 
 export function importMethods(s: Services): FamilyHandlers<'import'> {
   return {
-    'import.songs': async ({ path, onConflict }) => {
+    'import.songs': async ({ path, onConflict, includeHistory }) => {
       const doc = s.transfer.readSongs(path);
       // Replacing overwrites stored songs: keep the state before it.
       const backup = onConflict === 'replace' ? await s.backups.create('pre-import', undefined) : undefined;
-      return { ...s.transfer.importSongs(doc, onConflict), ...(backup ? { preImportBackup: backup.path } : {}) };
+      return { ...s.transfer.importSongs(doc, onConflict, includeHistory ?? true), ...(backup ? { preImportBackup: backup.path } : {}) };
     },
     'import.full': ({ path, workDoneToken }, ctx) => s.archive.importFull(path, longOperation(s, workDoneToken, ctx)),
   };

@@ -5,6 +5,7 @@
  * an export is whole or absent. An import reads and validates every record against the method
  * schemas (rpc-schema/) before it writes anything, then writes all of it in one transaction.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, constants, fsyncSync, openSync, lstatSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ErrorCode, RpcError } from '../errors.js';
@@ -14,12 +15,14 @@ import { paramErrors, type Validator } from '../rpc/dispatcher.js';
 import { fsyncPath, localStamp } from '../store/backup.js';
 import type { Model, Repository } from '../store/repository.js';
 import type { Store } from '../store/store.js';
+import type { ExportedHistory, History } from '../store/history.js';
 import { tempPath } from '../paths.js';
 import { fileError, fileRefused, type ExportKind, type Files, type ReadHandle } from '../files.js';
 import { jsonPointer, pathNotUnicode, SURROGATE_ESCAPE, tooDeepPointer } from '../json-limits.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
-export const SONGS_FORMAT_VERSION = 1;
+/** 2 adds `history` (export.songs {includeHistory}); files without history are still written as 1. */
+export const SONGS_FORMAT_VERSION = 2;
 /**
  * An import file larger than this is refused before it is read: it is read as one string, and a
  * V8 string holds at most 0x1fffffe8 characters (about 512 MiB; a UTF-8 file of this many bytes
@@ -35,6 +38,8 @@ export interface SongsExport {
   exportedAt: number;
   songs: StoredSong[];
   performances: StoredPerformance[];
+  /** The records' versions and the parts they need (formatVersion 2). */
+  history?: ExportedHistory;
 }
 
 export type OnConflict = 'skip' | 'replace' | 'duplicate';
@@ -62,6 +67,45 @@ export interface ImportConflict {
 }
 
 const CONFLICT_RESOLUTION: Record<OnConflict, ImportConflict['resolution']> = { skip: 'kept', replace: 'moved', duplicate: 'duplicated' };
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const SOURCES = new Set(['save', 'autosave', 'restore', 'import', 'delete']);
+
+/**
+ * The shape of an export's `history`: versions of records the file holds, each with a manifest of
+ * part hashes; parts as [hash, text] pairs. (Hashes, order and references are checked as they are
+ * stored: History.importHistory.)
+ */
+function historyErrors(history: unknown, songIds: ReadonlySet<string>, perfIds: ReadonlySet<string>, errors: ImportError[]): void {
+  const h = history as Partial<ExportedHistory> | null;
+  if (typeof h !== 'object' || h === null || !Array.isArray(h.versions) || !Array.isArray(h.parts)) {
+    errors.push({ path: '/history', message: 'must be an object with the arrays versions and parts' });
+    return;
+  }
+  h.parts.forEach((p, i) => {
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !HEX64.test(p[0]) || typeof p[1] !== 'string') {
+      errors.push({ path: `/history/parts/${i}`, message: 'must be [hash, text]: a SHA-256 in hex and the part text' });
+    }
+  });
+  h.versions.forEach((v, i) => {
+    const at = `/history/versions/${i}`;
+    const ok =
+      typeof v === 'object' && v !== null &&
+      typeof v.versionId === 'string' && v.versionId.length > 0 && v.versionId.length <= 100 &&
+      (v.entity === 'songs' || v.entity === 'performances') && typeof v.entityId === 'string' &&
+      Number.isSafeInteger(v.revision) && v.revision >= 1 && Number.isSafeInteger(v.createdAt) &&
+      SOURCES.has(v.source) && (v.label === undefined || (typeof v.label === 'string' && v.label.length <= 200)) &&
+      typeof v.pinned === 'boolean' && typeof v.deviceId === 'string' && Number.isSafeInteger(v.sizeBytes) && v.sizeBytes >= 0 &&
+      typeof v.manifest === 'object' && v.manifest !== null && !Array.isArray(v.manifest) &&
+      Object.values(v.manifest).every((x) => typeof x === 'string' && HEX64.test(x));
+    if (!ok) {
+      errors.push({ path: at, message: 'is not a version: {versionId, entity, entityId, revision, createdAt, source, label?, pinned, deviceId, sizeBytes, manifest}' });
+      return;
+    }
+    const ofFile = v.entity === 'songs' ? songIds : perfIds;
+    if (!ofFile.has(v.entityId)) errors.push({ path: `${at}/entityId`, message: 'names a record the file does not hold' });
+  });
+}
 
 export const invalidImport = (errors: ImportError[]): RpcError =>
   new RpcError(
@@ -216,6 +260,8 @@ export interface TransferOptions {
   /** The rule for the files a host names (src/files.ts). */
   files: Files;
   appVersion: string;
+  /** Versions of songs and performances: exported and imported with them when asked. */
+  history: History;
   now?: () => number;
 }
 
@@ -231,19 +277,26 @@ export class Transfer {
   }
 
   /** The export document of the given songs (all when `ids` is absent). Throws NotFound for a missing id. */
-  songsDocument(ids?: string[], includePerformances = true): SongsExport {
+  songsDocument(ids?: string[], includePerformances = true, includeHistory = false): SongsExport {
     const { songs, performances } = this.#o;
     const list = ids ? [...new Set(ids)].map((id) => songs.get(id)) : this.#all(songs);
     const wanted = new Set(list.map((s) => s.id));
     const perfs = includePerformances ? this.#all(performances).filter((p) => wanted.has(p.songId)) : [];
+    const history = includeHistory
+      ? this.#o.history.exportHistory([
+          ...list.map((s) => ({ entity: 'songs', id: s.id })),
+          ...perfs.map((p) => ({ entity: 'performances', id: p.id })),
+        ])
+      : undefined;
     return {
       format: SONGS_FORMAT,
-      formatVersion: SONGS_FORMAT_VERSION,
+      formatVersion: history ? 2 : 1,
       app: { name: 'whiteroom-store', version: this.#o.appVersion },
       schemaVersion: this.#o.store.schemaVersion,
       exportedAt: this.#now(),
       songs: list,
       performances: perfs,
+      ...(history ? { history } : {}),
     };
   }
 
@@ -278,13 +331,13 @@ export class Transfer {
     return () => this.#writing.delete(target);
   }
 
-  exportSongs(options: { ids?: string[]; path?: string; includePerformances?: boolean }): {
+  exportSongs(options: { ids?: string[]; path?: string; includePerformances?: boolean; includeHistory?: boolean }): {
     path: string;
     songs: number;
     performances: number;
     sizeBytes: number;
   } {
-    const doc = this.songsDocument(options.ids, options.includePerformances ?? true);
+    const doc = this.songsDocument(options.ids, options.includePerformances ?? true, options.includeHistory ?? false);
     const path = this.target(options.path, 'songs_export', '.json', 'songs-json');
     let sizeBytes: number;
     try {
@@ -372,6 +425,7 @@ export class Transfer {
         errors.push({ path: `/performances/${i}/songId`, message: `names a song that is neither in the file nor stored`, id: p.id });
       }
     });
+    if (d.history !== undefined) historyErrors(d.history, songIds, perfIds, errors);
     if (errors.length) throw invalidImport(errors);
     return { ...d, performances: d.performances ?? [] } as SongsExport;
   }
@@ -386,37 +440,45 @@ export class Transfer {
    * it is (`kept`), `replace` saves the file's over it, so it moves to the file's song (`moved`),
    * `duplicate` imports the file's under a new id beside the stored one (`duplicated`).
    */
-  importSongs(doc: SongsExport, onConflict: OnConflict): {
+  importSongs(doc: SongsExport, onConflict: OnConflict, includeHistory = true): {
     songs: number;
     performances: number;
     skipped: number;
     replaced: number;
     duplicated: number;
     conflicts: ImportConflict[];
+    versions: number;
   } {
-    const { store, songs, performances } = this.#o;
-    return store.write(() => {
-      const counts = { songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] as ImportConflict[] };
+    const { store, songs, performances, history } = this.#o;
+    return store.write(() => history.as('import', () => {
+      const counts = { songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] as ImportConflict[], versions: 0 };
+      // First what each record of the file becomes (reads only), then the file's history under the
+      // ids the records will have, then the records: their import versions come after their history.
+      /** `<entity>\n<file id>` -> the id the record is stored under (absent: not imported). */
+      const storedAs = new Map<string, string>();
+      const writes: (() => void)[] = [];
       const songIdMap = new Map<string, string | null>(); // file id -> stored id (null: skipped)
       doc.songs.forEach((song, i) => {
         const at = `/songs/${i}`;
+        const model = song as unknown as Model;
         const exists = songs.revisionOf(song.id) !== undefined;
+        let id = song.id;
         if (!exists) {
-          songs.insertAsIs(song as unknown as Model, at);
-          songIdMap.set(song.id, song.id);
+          writes.push(() => songs.insertAsIs(model, at));
         } else if (onConflict === 'skip') {
           songIdMap.set(song.id, null);
           counts.skipped++;
           return;
         } else if (onConflict === 'replace') {
-          songs.save(song as unknown as Model, at);
-          songIdMap.set(song.id, song.id);
+          writes.push(() => songs.save(model, at));
           counts.replaced++;
         } else {
-          const copy = songs.save({ ...(song as unknown as Model), id: undefined, revision: undefined }, at);
-          songIdMap.set(song.id, copy.id);
+          id = randomUUID();
+          writes.push(() => songs.save({ ...model, id, revision: undefined }, at));
           counts.duplicated++;
         }
+        songIdMap.set(song.id, id);
+        storedAs.set(`songs\n${song.id}`, id);
         counts.songs++;
       });
       doc.performances.forEach((perf, i) => {
@@ -425,23 +487,46 @@ export class Transfer {
         if (target === null) return;
         const item = { ...(perf as unknown as Model), songId: target };
         const exists = performances.revisionOf(perf.id) !== undefined;
+        const copy = (): string => {
+          const id = randomUUID();
+          writes.push(() => performances.save({ ...item, id, revision: undefined }, at));
+          return id;
+        };
+        let stored: string;
         if (target !== perf.songId) {
-          performances.save({ ...item, id: undefined, revision: undefined }, at);
-          counts.performances++;
-          return;
+          stored = copy();
+        } else {
+          const storedSongId = exists ? performances.get(perf.id).songId : undefined;
+          if (storedSongId !== undefined && storedSongId !== target) {
+            const resolution = CONFLICT_RESOLUTION[onConflict];
+            counts.conflicts.push({ entity: 'performances', id: perf.id, reason: 'other-song', songId: target, storedSongId, resolution });
+          }
+          if (!exists) {
+            writes.push(() => performances.insertAsIs(item, at));
+            stored = perf.id;
+          } else if (onConflict === 'skip') {
+            return;
+          } else if (onConflict === 'replace') {
+            writes.push(() => performances.save(item, at));
+            stored = perf.id;
+          } else {
+            stored = copy();
+          }
         }
-        const storedSongId = exists ? performances.get(perf.id).songId : undefined;
-        if (storedSongId !== undefined && storedSongId !== target) {
-          const resolution = CONFLICT_RESOLUTION[onConflict];
-          counts.conflicts.push({ entity: 'performances', id: perf.id, reason: 'other-song', songId: target, storedSongId, resolution });
-        }
-        if (!exists) performances.insertAsIs(item, at);
-        else if (onConflict === 'skip') return;
-        else if (onConflict === 'replace') performances.save(item, at);
-        else performances.save({ ...item, id: undefined, revision: undefined }, at);
+        storedAs.set(`performances\n${perf.id}`, stored);
         counts.performances++;
       });
+      if (includeHistory && doc.history) {
+        try {
+          counts.versions = history.importHistory(doc.history, storedAs);
+        } catch (err) {
+          const at = (err as { importPath?: string }).importPath;
+          if (at === undefined) throw err;
+          throw invalidImport([{ path: at, message: (err as Error).message }]);
+        }
+      }
+      for (const write of writes) write();
       return counts;
-    });
+    }));
   }
 }

@@ -83,6 +83,15 @@ export interface VersionInfo {
   sizeBytes: number;
 }
 
+/** A version as an export carries it: its facts (no seq: that is the file's own) and manifest. */
+export type ExportedVersion = Omit<VersionInfo, 'seq'> & { manifest: Record<string, string> };
+
+/** History in an export: versions and the part-store nodes they need, children first. */
+export interface ExportedHistory {
+  versions: ExportedVersion[];
+  parts: [string, string][];
+}
+
 export interface RetentionPolicy {
   /** Every version of the last this many hours is kept. */
   keepAllHours: number;
@@ -360,6 +369,54 @@ export class History {
   /** Empties the trash of what is older than trashRetentionDays. Answers the entries removed. */
   purgeTrash(now = this.#sql.now()): TrashEntry[] {
     return this.emptyTrash(now - this.trashRetentionDays * DAY);
+  }
+
+  /**
+   * The history of some records for an export: their versions (with manifests) and the part-store
+   * nodes the manifests reach, children first.
+   */
+  exportHistory(records: { entity: string; id: string }[]): ExportedHistory {
+    const versions: ExportedVersion[] = [];
+    const roots = new Set<string>();
+    const read = this.#sql.prepared('SELECT * FROM versions WHERE entity = ? AND entity_id = ? ORDER BY seq');
+    for (const r of records) {
+      for (const v of read.all(r.entity, r.id) as VersionRow[]) {
+        const manifest = JSON.parse(v.manifest_json) as Record<string, string>;
+        for (const h of Object.values(manifest)) roots.add(h);
+        const { seq: _seq, ...info } = versionInfo(v);
+        versions.push({ ...info, manifest });
+      }
+    }
+    return { versions, parts: this.parts.nodesOf(roots) };
+  }
+
+  /**
+   * Imports exported history: its nodes, then each version not already stored (by versionId), for
+   * the records `ids` maps (file id -> stored id; absent: not imported). Answers the versions
+   * added; throws the first problem as an ImportError-like {path, message}.
+   */
+  importHistory(history: ExportedHistory, ids: ReadonlyMap<string, string>): number {
+    history.parts.forEach(([hash, text], i) => {
+      const why = this.parts.putNode(hash, text);
+      if (why) throw Object.assign(new Error(why), { importPath: `/history/parts/${i}` });
+    });
+    const exists = this.#sql.prepared('SELECT 1 FROM versions WHERE id = ?');
+    const hasPart = this.#sql.prepared('SELECT 1 FROM parts WHERE hash = ?');
+    const insert = this.#sql.prepared(
+      `INSERT INTO versions (id, entity, entity_id, revision, created_at, source, label, pinned, device_id, size_bytes, manifest_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    let added = 0;
+    history.versions.forEach((v, i) => {
+      const to = ids.get(`${v.entity}\n${v.entityId}`);
+      if (to === undefined || exists.get(v.versionId)) return;
+      for (const h of Object.values(v.manifest)) {
+        if (!hasPart.get(h)) throw Object.assign(new Error(`names part ${h}, which is neither in the file nor stored`), { importPath: `/history/versions/${i}/manifest` });
+      }
+      insert.run(v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, v.sizeBytes, JSON.stringify(v.manifest));
+      added++;
+    });
+    return added;
   }
 
   /** One version's facts, or undefined. */

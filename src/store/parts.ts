@@ -154,30 +154,12 @@ export class PartStore {
     const whole = sha256(json);
     const known = this.#recent.get(whole);
     if (known !== undefined && this.#has(known)) return known;
-    const insert = this.#store.prepared(
-      'INSERT INTO parts (hash, body, deflated, size_bytes, children, refs) VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (hash) DO NOTHING',
-    );
-    const addRef = this.#store.prepared('UPDATE parts SET refs = refs + 1 WHERE hash = ?');
     const seen = new Set<string>();
     const root = splitJson(json, (n) => {
-      if (seen.has(n.hash)) {
-        // The same subtree twice in one text: stored once, referred to twice.
-        return;
-      }
+      // The same subtree twice in one text: stored once, referred to twice (by its parent's children).
+      if (seen.has(n.hash)) return;
       seen.add(n.hash);
-      const raw = Buffer.from(n.text, 'utf8');
-      let body: Buffer = raw;
-      let deflated = 0;
-      if (raw.length >= DEFLATE_MIN_BYTES) {
-        const packed = deflateRawSync(raw);
-        if (packed.length <= raw.length * 0.9) {
-          body = packed;
-          deflated = 1;
-        }
-      }
-      if (insert.run(n.hash, body, deflated, raw.length, n.children.join(',')).changes === 1) {
-        for (const c of n.children) addRef.run(c);
-      }
+      this.#insert(n);
     });
     this.#remember(whole, root);
     return root;
@@ -252,6 +234,67 @@ export class PartStore {
     }
     this.collect();
     return wrong;
+  }
+
+  /** A node's own text (its references not expanded), or undefined. */
+  nodeText(hash: string): string | undefined {
+    const row = this.#store.prepared('SELECT body, deflated FROM parts WHERE hash = ?').get(hash) as PartRow | undefined;
+    if (!row) return undefined;
+    return (row.deflated ? inflateRawSync(row.body) : Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength)).toString('utf8');
+  }
+
+  /**
+   * The nodes reachable from `roots`, each once, children before parents (the order putNode
+   * takes them in): `[hash, text]` pairs of their own texts.
+   */
+  nodesOf(roots: Iterable<string>): [string, string][] {
+    const out: [string, string][] = [];
+    const seen = new Set<string>();
+    const visit = (hash: string): void => {
+      if (seen.has(hash)) return;
+      seen.add(hash);
+      const text = this.nodeText(hash);
+      if (text === undefined) throw damagedPart(hash, 'is missing');
+      for (const c of referencesOf(text)) visit(c);
+      out.push([hash, text]);
+    };
+    for (const r of roots) visit(r);
+    return out;
+  }
+
+  /**
+   * Stores one node given as its hash and own text (an import): refused (answers a reason) when
+   * the text is not the one the hash names or refers to a node that is not stored yet (children
+   * come first). Answers undefined when stored (or already there).
+   */
+  putNode(hash: string, text: string): string | undefined {
+    if (!/^[0-9a-f]{64}$/.test(hash)) return 'is not a part hash';
+    if (sha256(text) !== hash) return 'is not the text its hash names';
+    const children = referencesOf(text);
+    for (const c of children) if (!this.#has(c)) return `refers to part ${c}, which comes neither before it nor from the store`;
+    this.#insert({ hash, text, children });
+    return undefined;
+  }
+
+  /** Inserts a node unless stored; the first time, counts its references to its children. */
+  #insert(n: NodeText): void {
+    const raw = Buffer.from(n.text, 'utf8');
+    let body: Buffer = raw;
+    let deflated = 0;
+    if (raw.length >= DEFLATE_MIN_BYTES) {
+      const packed = deflateRawSync(raw);
+      if (packed.length <= raw.length * 0.9) {
+        body = packed;
+        deflated = 1;
+      }
+    }
+    const inserted = this.#store
+      .prepared('INSERT INTO parts (hash, body, deflated, size_bytes, children, refs) VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (hash) DO NOTHING')
+      .run(n.hash, body, deflated, raw.length, n.children.join(','));
+    if (inserted.changes === 1) {
+      const addRef = this.#store.prepared('UPDATE parts SET refs = refs + 1 WHERE hash = ?');
+      for (const c of n.children) addRef.run(c);
+    }
   }
 
   /**

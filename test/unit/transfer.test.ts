@@ -34,7 +34,7 @@ import { Repository } from '../../src/store/repository.js';
 import { connect, SqliteError } from '../../src/store/sqlite.js';
 import { Store } from '../../src/store/store.js';
 import { makeSong } from '../helpers/fixtures.js';
-import { openTempStore, tempDir, type TempStore } from '../helpers/unit-store.js';
+import { openTempStore, tempDir, type TempStore, historyOf } from '../helpers/unit-store.js';
 import { garbage, ls, rejection, scribble, sha256File, thrown } from '../helpers/check.js';
 
 type Json = Record<string, any>;
@@ -84,10 +84,12 @@ async function openCtx(start = T0): Promise<Ctx> {
   const ts = await openTempStore(start);
   const paths = dataPaths(ts.dir);
   ensureDataDirs(paths);
-  const songRepo = new Repository<Json>(ts.store, songs);
-  const perfRepo = new Repository<Json>(ts.store, performances);
+  const history = historyOf(ts.store);
+  const songRepo = new Repository<Json>(ts.store, songs, history.hooks);
+  const perfRepo = new Repository<Json>(ts.store, performances, history.hooks);
   const clock = { t: NOW0 };
   const transfer = new Transfer({
+    history,
     store: ts.store,
     songs: songRepo as never,
     performances: perfRepo as never,

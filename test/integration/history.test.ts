@@ -1,0 +1,385 @@
+/**
+ * Version history and trash (issue 13), through the real process, from the contract's words and
+ * from what a musician does: save over a song and take it back; delete a song by mistake and bring
+ * it back with its performances; keep a named version through any amount of saving.
+ */
+import { expect } from 'chai';
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeSong } from '../helpers/fixtures.js';
+import { StoreProcess } from '../helpers/process.js';
+import { Procs, fails, ok, stop } from '../helpers/rpc.js';
+import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+
+type Rec = Record<string, any>;
+
+const procs = new Procs();
+afterEach(() => procs.cleanupAll());
+
+const perf = (songId: string, o: Rec = {}): Rec => ({
+  id: `perf-${Math.random().toString(36).slice(2, 10)}`,
+  songId,
+  name: 'Take',
+  arrangementStyle: 'SATB',
+  instrumentationMap: { soprano: { voice: 's1' } },
+  mixTargets: { lufs: -16 },
+  ...o,
+});
+
+/** What the host saved, as the store answers it, without what the store sets on every write. */
+const content = (r: Rec): Rec => {
+  const { revision: _r, updatedAt: _u, isFavorite: _f, playCount: _p, lastPlayedAt: _l, ...rest } = r;
+  return rest;
+};
+
+const sources = async (p: StoreProcess, family: string, id: string): Promise<string[]> =>
+  (await ok(p, `${family}.history`, { id, limit: 1000 })).items.map((v: Rec) => `${v.source}@${v.revision}`);
+
+describe('history: every committed state is a version', function () {
+  this.timeout(60_000);
+
+  it('records a version for create, update, save and saveMany, none for setFavorite or markPlayed, newest first', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'v1' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'v2' }, ifRevision: 1 });
+    await ok(p, 'songs.save', { item: { ...s, name: 'v3' } });
+    await ok(p, 'songs.saveMany', { items: [{ ...s, name: 'v4' }] });
+    await ok(p, 'songs.setFavorite', { id: s.id, isFavorite: true });
+    await ok(p, 'songs.markPlayed', { id: s.id });
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['save@4', 'save@3', 'save@2', 'save@1']);
+    const page = await ok(p, 'songs.history', { id: s.id, limit: 3 });
+    expect(page.items).to.have.length(3);
+    const rest = await ok(p, 'songs.history', { id: s.id, limit: 3, cursor: page.nextCursor });
+    expect(rest.items.map((v: Rec) => v.revision)).to.deep.equal([1]);
+    expect(rest.nextCursor).to.equal(undefined);
+    const seqs = page.items.map((v: Rec) => v.seq);
+    expect(seqs).to.deep.equal([...seqs].sort((a: number, b: number) => b - a));
+    for (const v of page.items) expect(v).to.include({ entity: 'songs', entityId: s.id, pinned: false }).and.to.have.property('deviceId').that.is.a('string');
+  });
+
+  it('getVersion answers the song exactly as it was saved', async () => {
+    const p = await procs.launch();
+    const sent = makeSong({ name: 'Exactly', sections: [{ id: 'a', deep: { list: [1, 2.5, 'x', null, { y: true }] } }] });
+    const saved = await ok(p, 'songs.save', { item: sent });
+    await ok(p, 'songs.save', { item: { ...sent, name: 'Later', sections: [] } });
+    const [, first] = (await ok(p, 'songs.history', { id: sent.id })).items;
+    const got = await ok(p, 'songs.getVersion', { versionId: first.versionId });
+    expect(got.song).to.deep.equal(saved);
+    expect(got.version).to.deep.equal(first);
+    await fails(p, 'songs.getVersion', { versionId: 'no-such-version' }, -32001);
+    await fails(p, 'performances.getVersion', { versionId: first.versionId }, -32001);
+  });
+
+  it('an autosave promotion records an autosave version; a snapshot-only one does not', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Draft' }) });
+    await ok(p, 'autosave.stage', { songId: s.id, snapshot: { song: { ...s, name: 'Draft, edited' } }, baseRevision: s.revision });
+    await ok(p, 'autosave.flush', {});
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['autosave@2', 'save@1']);
+    await ok(p, 'autosave.configure', { mode: 'snapshot-only' });
+    await ok(p, 'autosave.stage', { songId: s.id, snapshot: { song: { ...s, name: 'Only a snapshot' } }, baseRevision: 2 });
+    await ok(p, 'autosave.flush', {});
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['autosave@2', 'save@1']);
+  });
+
+  it('performances have history too', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    const q = await ok(p, 'performances.create', { item: perf(s.id, { name: 'Take 1' }) });
+    await ok(p, 'performances.update', { item: { ...q, name: 'Take 2' } });
+    const [newest, oldest] = (await ok(p, 'performances.history', { id: q.id })).items;
+    expect((await ok(p, 'performances.getVersion', { versionId: oldest.versionId })).performance).to.deep.equal(q);
+    expect(newest.revision).to.equal(2);
+  });
+});
+
+describe('history: a song saved over comes back as it was', function () {
+  this.timeout(60_000);
+
+  it('restoreVersion makes an old version the current state, as a new version, and keeps the play state', async () => {
+    const p = await procs.launch();
+    const good = await ok(p, 'songs.create', { item: makeSong({ name: 'Good take', sections: [{ id: 'verse', bars: 16 }] }) });
+    await ok(p, 'songs.update', { item: { ...good, name: 'Bad edit', sections: [] } });
+    await ok(p, 'songs.setFavorite', { id: good.id, isFavorite: true });
+    const oldest = (await ok(p, 'songs.history', { id: good.id })).items.at(-1);
+    const stale = await fails(p, 'songs.restoreVersion', { versionId: oldest.versionId, ifRevision: 2 }, -32002);
+    expect(stale.data).to.include({ id: good.id });
+    const back = await ok(p, 'songs.restoreVersion', { versionId: oldest.versionId, ifRevision: 3 });
+    expect(content(back.song)).to.deep.equal(content(good));
+    expect(back.song).to.include({ revision: 4, isFavorite: true });
+    expect(back.version).to.include({ source: 'restore', revision: 4 });
+    expect(content(await ok(p, 'songs.get', { id: good.id }))).to.deep.equal(content(good));
+    expect(await sources(p, 'songs', good.id)).to.deep.equal(['restore@4', 'save@2', 'save@1']);
+  });
+
+  it('diff answers an RFC 6902 patch from one version to another, or to the current state', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'A', sections: [{ id: 'x', bars: 4 }] }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'B', sections: [{ id: 'x', bars: 8 }] } });
+    const [v2, v1] = (await ok(p, 'songs.history', { id: s.id })).items;
+    const d = await ok(p, 'songs.diff', { from: v1.versionId, to: v2.versionId });
+    expect(d.from.versionId).to.equal(v1.versionId);
+    const ops = d.patch.map((o: Rec) => `${o.op} ${o.path} ${JSON.stringify(o.value)}`);
+    expect(ops).to.include('replace /name "B"');
+    expect(ops).to.include('replace /sections/0/bars 8');
+    expect(ops).to.include('replace /revision 2');
+    const none = await ok(p, 'songs.diff', { from: v2.versionId });
+    expect(none.patch).to.deep.equal([]);
+    expect(none).to.not.have.property('to');
+    const other = await ok(p, 'songs.create', { item: makeSong() });
+    const [ov] = (await ok(p, 'songs.history', { id: other.id })).items;
+    await fails(p, 'songs.diff', { from: v1.versionId, to: ov.versionId }, -32602);
+  });
+});
+
+describe('history: named versions', function () {
+  this.timeout(60_000);
+
+  it('saveVersion pins the current state under a label without writing the song; labelVersion renames and unpins', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Before the label notes' }) });
+    const named = await ok(p, 'songs.saveVersion', { id: s.id, label: 'Before the label’s notes' });
+    expect(named).to.include({ label: 'Before the label’s notes', pinned: true, source: 'save', revision: 1 });
+    expect((await ok(p, 'songs.get', { id: s.id })).revision).to.equal(1);
+    for (let i = 0; i < 20; i++) await ok(p, 'songs.save', { item: { ...s, name: `Later ${i}` } });
+    const kept = await ok(p, 'songs.getVersion', { versionId: named.versionId });
+    expect(kept.song.name).to.equal('Before the label notes');
+    const renamed = await ok(p, 'songs.labelVersion', { versionId: named.versionId, label: 'First mix' });
+    expect(renamed).to.include({ label: 'First mix', pinned: true });
+    const unpinned = await ok(p, 'songs.labelVersion', { versionId: named.versionId, pinned: false, label: null });
+    expect(unpinned.pinned).to.equal(false);
+    expect(unpinned).to.not.have.property('label');
+    await fails(p, 'songs.saveVersion', { id: 'nope', label: 'x' }, -32001);
+  });
+});
+
+describe('trash: a song deleted by mistake comes back with its performances', function () {
+  this.timeout(60_000);
+
+  it('delete keeps the last state in the trash; the song is gone from get, list, count and search; trash.restore brings it and its performances back', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Mistake' }) });
+    const a = await ok(p, 'performances.create', { item: perf(s.id, { name: 'Take A' }) });
+    const b = await ok(p, 'performances.create', { item: perf(s.id, { name: 'Take B' }) });
+    await ok(p, 'songs.setFavorite', { id: s.id, isFavorite: true });
+    const liked = await ok(p, 'songs.get', { id: s.id });
+    await ok(p, 'songs.delete', { id: s.id });
+    await fails(p, 'songs.get', { id: s.id }, -32001);
+    expect((await ok(p, 'songs.list', {})).items).to.deep.equal([]);
+    expect((await ok(p, 'songs.count', {})).count).to.equal(0);
+    expect((await ok(p, 'songs.search', { query: 'Mistake' })).items).to.deep.equal([]);
+    const trash = (await ok(p, 'trash.list', {})).items;
+    expect(trash.map((t: Rec) => `${t.entity}:${t.id}`).sort()).to.deep.equal([`performances:${a.id}`, `performances:${b.id}`, `songs:${s.id}`].sort());
+    expect(trash.find((t: Rec) => t.id === a.id)).to.include({ songId: s.id, withSongId: s.id, name: 'Take A' });
+    expect((await ok(p, 'trash.list', { entity: 'songs' })).items.map((t: Rec) => t.id)).to.deep.equal([s.id]);
+    expect((await sources(p, 'songs', s.id))[0]).to.equal(`delete@${liked.revision}`);
+
+    const restored = await ok(p, 'trash.restore', { entity: 'songs', id: s.id });
+    expect(restored.restored.map((r: Rec) => `${r.entity}:${r.id}`).sort()).to.deep.equal([`performances:${a.id}`, `performances:${b.id}`, `songs:${s.id}`].sort());
+    const back = await ok(p, 'songs.get', { id: s.id });
+    expect(content(back)).to.deep.equal(content(liked));
+    expect(back).to.include({ isFavorite: true, revision: liked.revision + 1 });
+    expect(content(await ok(p, 'performances.get', { id: a.id }))).to.deep.equal(content(a));
+    expect((await ok(p, 'trash.list', {})).items).to.deep.equal([]);
+    await fails(p, 'trash.restore', { entity: 'songs', id: s.id }, -32001);
+    expect((await sources(p, 'songs', s.id)).slice(0, 2)).to.deep.equal([`restore@${liked.revision + 1}`, `delete@${liked.revision}`]);
+  });
+
+  it('an id in the trash may be created again; trash.restore then answers AlreadyExists and changes nothing; the old history stays', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Old' }) });
+    await ok(p, 'songs.delete', { id: s.id });
+    const again = await ok(p, 'songs.create', { item: { ...makeSong({ name: 'New' }), id: s.id } });
+    const e = await fails(p, 'trash.restore', { entity: 'songs', id: s.id }, -32003);
+    expect(e.data).to.include({ entity: 'songs', id: s.id });
+    expect(await ok(p, 'songs.get', { id: s.id })).to.deep.equal(again);
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => t.id)).to.deep.equal([s.id]);
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['save@1', 'delete@1', 'save@1']);
+  });
+
+  it('restoreVersion of a deleted song brings it back, with its performances', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Gone' }) });
+    const q = await ok(p, 'performances.create', { item: perf(s.id) });
+    await ok(p, 'songs.delete', { id: s.id });
+    const first = (await ok(p, 'songs.history', { id: s.id })).items.at(-1);
+    const back = await ok(p, 'songs.restoreVersion', { versionId: first.versionId });
+    expect(content(back.song)).to.deep.equal(content(s));
+    expect(back.version.source).to.equal('restore');
+    expect(content(await ok(p, 'performances.get', { id: q.id }))).to.deep.equal(content(q));
+    expect((await ok(p, 'trash.list', {})).items).to.deep.equal([]);
+  });
+
+  it('a performance deleted alone comes back to its song; with its song gone it is ConstraintViolation and nothing changes', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    const q = await ok(p, 'performances.create', { item: perf(s.id) });
+    await ok(p, 'performances.delete', { id: q.id });
+    expect((await ok(p, 'trash.list', {})).items[0]).to.include({ entity: 'performances', id: q.id, songId: s.id }).and.not.have.property('withSongId');
+    await ok(p, 'trash.restore', { entity: 'performances', id: q.id });
+    expect((await ok(p, 'performances.get', { id: q.id })).songId).to.equal(s.id);
+    await ok(p, 'performances.delete', { id: q.id });
+    await ok(p, 'trash.empty', {});
+    await ok(p, 'songs.delete', { id: s.id });
+    await ok(p, 'trash.empty', { olderThanDays: 1 });
+    expect((await ok(p, 'trash.list', {})).items).to.have.length(1);
+    const s2 = await ok(p, 'songs.create', { item: makeSong() });
+    const q2 = await ok(p, 'performances.create', { item: perf(s2.id) });
+    await ok(p, 'performances.delete', { id: q2.id });
+    await ok(p, 'songs.delete', { id: s2.id });
+    await fails(p, 'trash.restore', { entity: 'performances', id: q2.id }, -32004);
+    expect((await ok(p, 'trash.list', { entity: 'performances' })).items.map((t: Rec) => t.id)).to.deep.equal([q2.id]);
+  });
+
+  it('trash.empty takes the history of records that are gone with it', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    await ok(p, 'songs.delete', { id: s.id });
+    const emptied = await ok(p, 'trash.empty', {});
+    expect(emptied.count).to.equal(1);
+    expect((await ok(p, 'songs.history', { id: s.id })).items).to.deep.equal([]);
+    expect((await ok(p, 'system.stats', {})).history).to.include({ versions: 0, trashed: 0, parts: 0 });
+  });
+
+  it('trash older than trashRetentionDays goes at start; history.configure and preferences agree on it', async () => {
+    const p = await procs.launch();
+    expect(await ok(p, 'history.configure', {})).to.deep.equal({ keepAllHours: 24, hourlyDays: 30, trashRetentionDays: 30 });
+    expect(await ok(p, 'history.configure', { trashRetentionDays: 7, hourlyDays: 10 })).to.deep.equal({ keepAllHours: 24, hourlyDays: 10, trashRetentionDays: 7 });
+    expect((await ok(p, 'preferences.get', {})).trashRetentionDays).to.equal(7);
+    await ok(p, 'preferences.update', { patch: { trashRetentionDays: 9 } });
+    expect((await ok(p, 'history.configure', {})).trashRetentionDays).to.equal(9);
+    await fails(p, 'history.configure', { trashRetentionDays: 0 }, -32602);
+  });
+});
+
+describe('history: parts are stored once', function () {
+  this.timeout(60_000);
+
+  it('an autosave of a saved state and the versions of a song share their parts', async () => {
+    const p = await procs.launch();
+    const big = makeSong({
+      sections: Array.from({ length: 40 }, (_, i) => ({ id: `s${i}`, notes: Array.from({ length: 60 }, (_, j) => ({ t: j, p: 40 + ((i * 7 + j * 5) % 48), v: ((i + j) % 10) / 10 })) })),
+    });
+    const fullCopy = JSON.stringify(big).length;
+    const s = await ok(p, 'songs.create', { item: big });
+    const one = (await ok(p, 'system.stats', {})).history;
+    await ok(p, 'autosave.stage', { songId: s.id, snapshot: { song: s }, baseRevision: s.revision });
+    await ok(p, 'autosave.flush', {});
+    const two = (await ok(p, 'system.stats', {})).history;
+    // The snapshot adds its small fields node at most: every section node is shared.
+    expect(two.storedBytes - one.storedBytes).to.be.lessThan(2000);
+    // Ten saves that each change one section add a small fraction of the song.
+    for (let i = 0; i < 10; i++) {
+      const sections = big.sections.map((x: Rec, k: number) => (k === i ? { ...x, edited: i } : x));
+      await ok(p, 'songs.save', { item: { ...big, sections } });
+    }
+    const eleven = (await ok(p, 'system.stats', {})).history;
+    expect(eleven.textBytes).to.be.greaterThan(one.textBytes);
+    // Ten full copies would be ten times the song; ten saves of one changed section take under 5% of that.
+    expect(eleven.storedBytes - two.storedBytes).to.be.lessThan(fullCopy * 10 * 0.05);
+    expect(eleven.versions).to.equal(11);
+  });
+});
+
+describe('history: export and import carry it when asked', function () {
+  this.timeout(60_000);
+
+  it('export.songs {includeHistory} then import.songs into another library gives the same history and versions', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'One' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'Two' } });
+    const named = await ok(p, 'songs.saveVersion', { id: s.id, label: 'Keep' });
+    const q = await ok(p, 'performances.create', { item: perf(s.id) });
+    const plain = await ok(p, 'export.songs', {});
+    const withHistory = await ok(p, 'export.songs', { includeHistory: true });
+    const before = (await ok(p, 'songs.history', { id: s.id })).items;
+
+    const other = await procs.launch();
+    const copied = await ok(other, 'import.songs', { path: withHistory.path, onConflict: 'skip' });
+    expect(copied.versions).to.equal(before.length + 1);
+    const after = (await ok(other, 'songs.history', { id: s.id })).items;
+    // The imported versions, then the import's own version of the song.
+    expect(after[0].source).to.equal('import');
+    const strip = (v: Rec): Rec => ({ ...v, seq: 0 });
+    expect(after.slice(1).map(strip)).to.deep.equal(before.map(strip));
+    const kept = await ok(other, 'songs.getVersion', { versionId: named.versionId });
+    expect(kept.song.name).to.equal('Two');
+    expect((await ok(other, 'performances.history', { id: q.id })).items).to.have.length(2);
+
+    const third = await procs.launch();
+    const none = await ok(third, 'import.songs', { path: plain.path, onConflict: 'skip' });
+    expect(none.versions).to.equal(0);
+    const skipped = await ok(third, 'import.songs', { path: withHistory.path, onConflict: 'skip', includeHistory: false });
+    expect(skipped.versions).to.equal(0);
+  });
+
+  it('refuses an export whose history part is not the text its hash names (nothing imported)', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const doc = JSON.parse(readFileSync(file.path, 'utf8'));
+    doc.history.parts[0][1] = `${doc.history.parts[0][1]} `;
+    writeFileSync(file.path, JSON.stringify(doc));
+    await ok(p, 'songs.delete', { id: s.id });
+    await ok(p, 'trash.empty', {});
+    const e = await fails(p, 'import.songs', { path: file.path, onConflict: 'skip' }, -32021);
+    expect(e.data.errors[0].path).to.equal('/history/parts/0');
+    expect((await ok(p, 'songs.count', {})).count).to.equal(0);
+  });
+});
+
+describe('history: writes and versions commit together', function () {
+  this.timeout(120_000);
+
+  it('after SIGKILL in a burst of writes, every song\'s newest version is its stored revision', async () => {
+    const dataDir = procs.ownDir('wr-hist-');
+    const p = await procs.launch({ dataDir });
+    const ids = Array.from({ length: 5 }, (_, i) => `crash-${i}`);
+    for (const id of ids) await ok(p, 'songs.create', { item: makeSong({ id }) });
+    const burst = Array.from({ length: 300 }, (_, i) => p.request('songs.save', { item: makeSong({ id: ids[i % ids.length], name: `save ${i}` }) }).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 40));
+    await p.kill('SIGKILL');
+    await Promise.all(burst);
+    const q = await procs.launch({ dataDir });
+    for (const id of ids) {
+      const song = await ok(q, 'songs.get', { id });
+      const [newest] = (await ok(q, 'songs.history', { id })).items;
+      expect(newest.revision, id).to.equal(song.revision);
+      expect(content((await ok(q, 'songs.getVersion', { versionId: newest.versionId })).song)).to.deep.equal(content(song));
+    }
+    await stop(q);
+  });
+
+  it('on a full disk, restoreVersion, saveVersion, trash.restore and trash.empty answer StorageFull and change nothing', async function () {
+    const mount = mountTmpfs(this, '16m', 'wr-hist-full-');
+    try {
+      const p = await procs.launch({ dataDir: join(mount, 'data') });
+      const s = await ok(p, 'songs.create', { item: makeSong({ name: 'A' }) });
+      await ok(p, 'songs.update', { item: { ...s, name: 'B' } });
+      const gone = await ok(p, 'songs.create', { item: makeSong({ name: 'Gone' }) });
+      await ok(p, 'songs.delete', { id: gone.id });
+      const first = (await ok(p, 'songs.history', { id: s.id })).items.at(-1);
+      const stats = (await ok(p, 'system.stats', {})).history;
+      fillDisk(join(mount, 'filler'));
+      expect(statfsSync(mount).bavail).to.equal(0);
+      for (const [method, params] of [
+        ['songs.restoreVersion', { versionId: first.versionId }],
+        ['songs.saveVersion', { id: s.id, label: 'x'.repeat(200) }],
+        ['trash.restore', { entity: 'songs', id: gone.id }],
+        ['songs.save', { item: { ...s, name: 'C'.repeat(100), sections: Array.from({ length: 500 }, (_, i) => ({ id: `big${i}`, pad: 'y'.repeat(500) })) } }],
+      ] as const) {
+        const r = await p.request(method, params);
+        if (r.error) expect(r.error.code, method).to.equal(-32010);
+      }
+      // Whatever fit was written whole; what did not fit changed nothing. The history agrees with the rows.
+      const song = await ok(p, 'songs.get', { id: s.id });
+      const [newest] = (await ok(p, 'songs.history', { id: s.id })).items;
+      expect(newest.revision).to.equal(song.revision);
+      expect((await ok(p, 'system.stats', {})).history.versions).to.be.at.least(stats.versions);
+      await p.kill('SIGKILL');
+    } finally {
+      unmountTmpfs(mount);
+    }
+  });
+});
