@@ -34,7 +34,7 @@ export interface Prepares {
 /** A value whose compact text has at least this many characters is a node of its own. */
 export const NODE_MIN_CHARS = 1024;
 /** Members of an array or object are grouped into runs once their texts pass this many characters. */
-export const RUN_SPLIT_CHARS = 8192;
+export const RUN_SPLIT_CHARS = 2048;
 /** A run is cut after a member whose hash has these low bits zero (once the run is long enough)... */
 const CUT_MASK = 0x7;
 /** ... and always once it reaches this many characters. */
@@ -129,6 +129,11 @@ interface PartRow {
   deflated: number;
 }
 
+/** A stored node's own text (inflated). Throws what inflate throws for a body that is not deflate data. */
+function bodyText(r: PartRow): string {
+  return (r.deflated ? inflateRawSync(r.body) : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)).toString('utf8');
+}
+
 /** Stored size of the part store, for system.stats. */
 export interface PartStats {
   nodes: number;
@@ -214,8 +219,8 @@ export class PartStore {
     const add = (h: string): void => {
       counts.set(h, (counts.get(h) ?? 0) + 1);
     };
-    for (const r of this.#store.prepared("SELECT children FROM parts WHERE children <> ''").iterate() as Iterable<{ children: string }>) {
-      for (const c of r.children.split(',')) add(c);
+    for (const r of this.#store.prepared('SELECT body, deflated FROM parts').iterate() as Iterable<PartRow>) {
+      for (const c of referencesOf(bodyText(r))) add(c);
     }
     for (const holder of ['versions', 'autosaves']) {
       // As the triggers count: each holder once per distinct hash it names.
@@ -239,8 +244,7 @@ export class PartStore {
   /** A node's own text (its references not expanded), or undefined. */
   nodeText(hash: string): string | undefined {
     const row = this.#store.prepared('SELECT body, deflated FROM parts WHERE hash = ?').get(hash) as PartRow | undefined;
-    if (!row) return undefined;
-    return (row.deflated ? inflateRawSync(row.body) : Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength)).toString('utf8');
+    return row && bodyText(row);
   }
 
   /**
@@ -289,8 +293,8 @@ export class PartStore {
       }
     }
     const inserted = this.#store
-      .prepared('INSERT INTO parts (hash, body, deflated, size_bytes, children, refs) VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (hash) DO NOTHING')
-      .run(n.hash, body, deflated, raw.length, n.children.join(','));
+      .prepared('INSERT INTO parts (hash, body, deflated, size_bytes, refs) VALUES (?, ?, ?, ?, 0) ON CONFLICT (hash) DO NOTHING')
+      .run(n.hash, body, deflated, raw.length);
     if (inserted.changes === 1) {
       const addRef = this.#store.prepared('UPDATE parts SET refs = refs + 1 WHERE hash = ?');
       for (const c of n.children) addRef.run(c);
@@ -302,14 +306,14 @@ export class PartStore {
    * Answers the number of nodes removed. Runs inside the caller's transaction.
    */
   collect(): number {
-    const take = this.#store.prepared('DELETE FROM parts WHERE hash IN (SELECT hash FROM parts WHERE refs = 0 LIMIT 256) RETURNING children');
+    const take = this.#store.prepared('DELETE FROM parts WHERE id IN (SELECT id FROM parts WHERE refs = 0 LIMIT 256) RETURNING body, deflated');
     const drop = this.#store.prepared('UPDATE parts SET refs = refs - 1 WHERE hash = ?');
     let removed = 0;
     for (;;) {
-      const rows = take.all() as { children: string }[];
+      const rows = take.all() as PartRow[];
       if (rows.length === 0) return removed;
       removed += rows.length;
-      for (const r of rows) if (r.children) for (const c of r.children.split(',')) drop.run(c);
+      for (const r of rows) for (const c of referencesOf(bodyText(r))) drop.run(c);
     }
   }
 
