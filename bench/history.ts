@@ -25,10 +25,10 @@ const SAVES = Number(values.saves);
 const SECTIONS = Number(values.sections);
 const SECTION_BYTES = 4096;
 
-/** A section of about 4 KB: note events (about 40 bytes each), distinct per section. */
+/** A section of about 4 KB: note events (about 34 bytes each), distinct per section. */
 const section = (i: number, edit: number): Record<string, unknown> => {
   const notes: object[] = [];
-  for (let j = 0; j < SECTION_BYTES / 44; j++) notes.push({ t: j * 0.25, p: 36 + ((i * 13 + j * 7) % 60), v: 64 + ((i + j) % 63), d: 0.25 });
+  for (let j = 0; j < SECTION_BYTES / 34; j++) notes.push({ t: j * 0.25, p: 36 + ((i * 13 + j * 7) % 60), v: 64 + ((i + j) % 63), d: 0.25 });
   return { id: `section-${i}`, bars: 8, edit, notes };
 };
 

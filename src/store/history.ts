@@ -143,16 +143,29 @@ export function partColumns(desc: EntityDescriptor): { column: string; path: str
     .map((f) => ({ column: f.columns[0]!, path: f.path }));
 }
 
-/** The record's parts as texts: `fields` and each structured part present (from a row). */
+/** The descriptor of an entity's fields without its structured parts (made once per entity). */
+const withoutParts = new WeakMap<EntityDescriptor, EntityDescriptor>();
+function fieldsOnly(desc: EntityDescriptor): EntityDescriptor {
+  let d = withoutParts.get(desc);
+  if (!d) {
+    const parts = new Set(partColumns(desc).map((p) => p.column));
+    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => parts.has(c))) };
+    withoutParts.set(desc, d);
+  }
+  return d;
+}
+
+/**
+ * The record's parts as texts: `fields` and each structured part present (from a row: the parts
+ * are the stored texts, never parsed here).
+ */
 function partsOfRow(desc: EntityDescriptor, row: Row): Record<string, string> {
-  const model = fromRow(desc, row);
-  const parts: Record<string, string> = {};
+  const parts: Record<string, string> = { fields: JSON.stringify(fromRow(fieldsOnly(desc), row)) };
   for (const { column, path } of partColumns(desc)) {
-    delete model[path];
     const text = row[column];
     if (typeof text === 'string') parts[path] = text;
   }
-  return { fields: JSON.stringify(model), ...parts };
+  return parts;
 }
 
 /** The record's parts as texts (from a model: an autosave snapshot's song or performance). */

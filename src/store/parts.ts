@@ -2,8 +2,9 @@
  * The part store: JSON texts stored once by content hash, split into a tree of nodes the way git
  * stores trees and blobs, so that two states that differ in one section share everything else.
  *
- * A text is parsed losslessly (lossless-json: every number kept as the text it was written as)
- * and written back compact, bottom up. A value whose compact text is at least NODE_MIN_CHARS long
+ * A text is read in one pass and written back compact, bottom up: strings, numbers and literals
+ * keep the characters they were written as (`1.0`, `1e400`, `-0`, 2^64, escapes), white space
+ * between tokens goes. The text must be JSON (the store only ever holds JSON it wrote or checked). A value whose compact text is at least NODE_MIN_CHARS long
  * becomes a node of its own, and stands in its parent's text as a reference: the character U+0001
  * followed by the node's hash (64 hex digits). U+0001 never occurs in JSON text outside a string,
  * and inside a string it is always escaped, so a reference cannot be mistaken for data. The
@@ -22,7 +23,6 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { isLosslessNumber, parse } from 'lossless-json';
 import { ErrorCode, RpcError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 
@@ -104,23 +104,72 @@ export function splitJson(json: string, emit: (node: NodeText) => void): string 
     if (run.length) cut();
     return runs.join(',');
   };
-  const write = (value: unknown, root: boolean): string => {
-    let text: string;
-    if (value === null || typeof value === 'boolean') return String(value);
-    if (typeof value === 'string') return JSON.stringify(value);
-    if (isLosslessNumber(value)) return (value as { value: string }).value;
-    if (Array.isArray(value)) {
-      text = `[${join(value.map((v) => write(v, false)))}]`;
-    } else if (typeof value === 'object') {
-      const members: string[] = [];
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) members.push(`${JSON.stringify(k)}:${write(v, false)}`);
-      text = `{${join(members)}}`;
-    } else {
-      throw new TypeError(`not a JSON value: ${typeof value}`);
+  // One pass over the text: strings, numbers and literals are kept as the characters they were
+  // written as (escapes included); white space between tokens is dropped.
+  const n = json.length;
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`not JSON: ${what} at ${i}`);
+  };
+  const space = (): void => {
+    for (let c = json.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = json.charCodeAt(++i));
+  };
+  /** The string starting at i (a quote), as written; i moves past it. */
+  const string = (): string => {
+    const start = i;
+    for (let j = i + 1; ; j++) {
+      j = json.indexOf('"', j);
+      if (j === -1) fail('an unterminated string');
+      let slashes = 0;
+      while (json.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
+      if (slashes % 2 === 0) {
+        i = j + 1;
+        return json.slice(start, i);
+      }
     }
+  };
+  const value = (root: boolean): string => {
+    space();
+    const c = json.charCodeAt(i);
+    if (c === 0x22) return string();
+    if (c !== 0x5b && c !== 0x7b) {
+      // A number or a literal: up to the next delimiter.
+      const start = i;
+      for (let d = c; i < n && d !== 0x2c && d !== 0x5d && d !== 0x7d && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = json.charCodeAt(++i));
+      if (i === start) fail('a missing value');
+      return json.slice(start, i);
+    }
+    const object = c === 0x7b;
+    const close = object ? 0x7d : 0x5d;
+    i++;
+    const members: string[] = [];
+    space();
+    if (json.charCodeAt(i) === close) {
+      i++;
+    } else {
+      for (;;) {
+        if (object) {
+          space();
+          if (json.charCodeAt(i) !== 0x22) fail('a key that is not a string');
+          const key = string();
+          space();
+          if (json.charCodeAt(i++) !== 0x3a) fail('a missing colon');
+          members.push(`${key}:${value(false)}`);
+        } else {
+          members.push(value(false));
+        }
+        space();
+        const d = json.charCodeAt(i++);
+        if (d === close) break;
+        if (d !== 0x2c) fail('a missing comma');
+      }
+    }
+    const text = object ? `{${join(members)}}` : `[${join(members)}]`;
     return root || text.length >= NODE_MIN_CHARS ? node(text) : text;
   };
-  const root = write(parse(json), true);
+  const root = value(true);
+  space();
+  if (i !== n) fail('text after the value');
   return root.startsWith(REF) ? root.slice(1) : node(root).slice(1);
 }
 
@@ -282,6 +331,8 @@ export class PartStore {
 
   /** Inserts a node unless stored; the first time, counts its references to its children. */
   #insert(n: NodeText): void {
+    // Most nodes of a text saved again are stored already: look before deflating.
+    if (this.#has(n.hash)) return;
     const raw = Buffer.from(n.text, 'utf8');
     let body: Buffer = raw;
     let deflated = 0;
