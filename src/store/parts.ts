@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ErrorCode, RpcError } from '../errors.js';
+import { scanJson } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 
 /** What the part store needs of a connection: cached statements. */
@@ -104,72 +105,13 @@ export function splitJson(json: string, emit: (node: NodeText) => void): string 
     if (run.length) cut();
     return runs.join(',');
   };
-  // One pass over the text: strings, numbers and literals are kept as the characters they were
-  // written as (escapes included); white space between tokens is dropped.
-  const n = json.length;
-  let i = 0;
-  const fail = (what: string): never => {
-    throw new SyntaxError(`not JSON: ${what} at ${i}`);
-  };
-  const space = (): void => {
-    for (let c = json.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = json.charCodeAt(++i));
-  };
-  /** The string starting at i (a quote), as written; i moves past it. */
-  const string = (): string => {
-    const start = i;
-    for (let j = i + 1; ; j++) {
-      j = json.indexOf('"', j);
-      if (j === -1) fail('an unterminated string');
-      let slashes = 0;
-      while (json.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
-      if (slashes % 2 === 0) {
-        i = j + 1;
-        return json.slice(start, i);
-      }
-    }
-  };
-  const value = (root: boolean): string => {
-    space();
-    const c = json.charCodeAt(i);
-    if (c === 0x22) return string();
-    if (c !== 0x5b && c !== 0x7b) {
-      // A number or a literal: up to the next delimiter.
-      const start = i;
-      for (let d = c; i < n && d !== 0x2c && d !== 0x5d && d !== 0x7d && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = json.charCodeAt(++i));
-      if (i === start) fail('a missing value');
-      return json.slice(start, i);
-    }
-    const object = c === 0x7b;
-    const close = object ? 0x7d : 0x5d;
-    i++;
-    const members: string[] = [];
-    space();
-    if (json.charCodeAt(i) === close) {
-      i++;
-    } else {
-      for (;;) {
-        if (object) {
-          space();
-          if (json.charCodeAt(i) !== 0x22) fail('a key that is not a string');
-          const key = string();
-          space();
-          if (json.charCodeAt(i++) !== 0x3a) fail('a missing colon');
-          members.push(`${key}:${value(false)}`);
-        } else {
-          members.push(value(false));
-        }
-        space();
-        const d = json.charCodeAt(i++);
-        if (d === close) break;
-        if (d !== 0x2c) fail('a missing comma');
-      }
-    }
-    const text = object ? `{${join(members)}}` : `[${join(members)}]`;
-    return root || text.length >= NODE_MIN_CHARS ? node(text) : text;
-  };
-  const root = value(true);
-  space();
-  if (i !== n) fail('text after the value');
+  // One pass over the text (json-text.ts): a container of NODE_MIN_CHARS or more, and the root,
+  // become nodes; long member lists are cut into runs by `join`.
+  const root = scanJson(json, {
+    pointers: false,
+    join,
+    visit: (pointer, text, container) => (container && text.length >= NODE_MIN_CHARS ? node(text) : undefined),
+  });
   return root.startsWith(REF) ? root.slice(1) : node(root).slice(1);
 }
 

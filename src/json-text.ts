@@ -1,0 +1,163 @@
+/**
+ * JSON as text: the one module that reads and writes the host's structured data without turning
+ * it into JavaScript values and back (which changes numbers: 2^63-1 becomes 9223372036854776000,
+ * 1e400 becomes null, -0 becomes 0).
+ *
+ * - `scanJson(text, visit)` reads a JSON text in one pass and hands each value's compact text to
+ *   `visit` with its JSON pointer: strings, numbers and literals keep the characters they were
+ *   written as (escapes included), white space between tokens goes.
+ * - `compactJson(text)` is that compact text.
+ * - `textsAt(text, pointers)` answers the compact text of the values at some pointers (the
+ *   structured parts of a request, found in the request's own text).
+ * - `RawJson` is a JSON text to be put into an answer as it is; `stringifyAnswer` writes a value
+ *   holding RawJson leaves (JSON.stringify for the rest).
+ *
+ * The input must be JSON (a request the transport parsed, a text the store wrote or checked):
+ * what is not JSON is a SyntaxError, never a guess.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** A JSON text that goes into an answer verbatim. */
+export class RawJson {
+  constructor(readonly text: string) {}
+
+  /** In JSON.stringify: a marker stringifyAnswer replaces with the text. */
+  toJSON(): string {
+    return `${MARK}${register(this.text)}${MARK}`;
+  }
+}
+
+// The marker is U+0000 and a number no host can guess (a per-process nonce), in a string that
+// JSON.stringify escapes: `"\u0000<nonce>:<n>\u0000"` cannot be data, which would need the nonce.
+const NONCE = randomBytes(12).toString('base64url');
+const MARK = `\u0000${NONCE}`;
+const MARK_OPEN = `"\\u0000${NONCE}`;
+const MARK_CLOSE = `\\u0000${NONCE}"`;
+let pending: string[] = [];
+const register = (text: string): number => pending.push(text) - 1;
+
+/** JSON.stringify of `value`, with each RawJson in it written as its own text. */
+export function stringifyAnswer(value: unknown): string {
+  pending = [];
+  const text = JSON.stringify(value);
+  const raws = pending;
+  pending = [];
+  if (raws.length === 0) return text;
+  let out = '';
+  let at = 0;
+  for (let i = text.indexOf(MARK_OPEN); i !== -1; i = text.indexOf(MARK_OPEN, at)) {
+    const start = i + MARK_OPEN.length;
+    const end = text.indexOf(MARK_CLOSE, start);
+    out += text.slice(at, i) + raws[Number(text.slice(start, end))]!;
+    at = end + MARK_CLOSE.length;
+  }
+  return out + text.slice(at);
+}
+
+/** The pointer of a member: `/a/b` + `c` (escaped as RFC 6901 says). */
+const child = (pointer: string, key: string): string => `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+
+export interface ScanOptions {
+  /**
+   * Called for every value, children before their container, with the RFC 6901 pointer of the
+   * value (object keys unescaped from their JSON spelling) and its compact text; may answer a
+   * text that stands for the value in its container instead (the part store's references).
+   */
+  visit?: (pointer: string, text: string, container: boolean) => string | void;
+  /** Joins the members of an array or object (their texts); `members.join(',')` by default. */
+  join?: (members: string[]) => string;
+  /** Whether to compute pointers (visit receives '' for every pointer when false). Default true. */
+  pointers?: boolean;
+}
+
+/**
+ * Reads `json` in one pass and answers its compact text (or what `options.visit` put in its place).
+ * Throws SyntaxError for what is not JSON.
+ */
+export function scanJson(json: string, options: ScanOptions = {}): string {
+  const { visit, join = (m: string[]) => m.join(','), pointers = true } = options;
+  const n = json.length;
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`not JSON: ${what} at ${i}`);
+  };
+  const space = (): void => {
+    for (let c = json.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = json.charCodeAt(++i));
+  };
+  const string = (): string => {
+    const start = i;
+    for (let j = i + 1; ; j++) {
+      j = json.indexOf('"', j);
+      if (j === -1) fail('an unterminated string');
+      let slashes = 0;
+      while (json.charCodeAt(j - 1 - slashes) === 0x5c) slashes++;
+      if (slashes % 2 === 0) {
+        i = j + 1;
+        return json.slice(start, i);
+      }
+    }
+  };
+  const value = (pointer: string): string => {
+    space();
+    const c = json.charCodeAt(i);
+    let text: string;
+    let container = false;
+    if (c === 0x22) {
+      text = string();
+    } else if (c !== 0x5b && c !== 0x7b) {
+      const start = i;
+      for (let d = c; i < n && d !== 0x2c && d !== 0x5d && d !== 0x7d && d !== 0x3a && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = json.charCodeAt(++i));
+      if (i === start) fail('a missing value');
+      text = json.slice(start, i);
+    } else {
+      container = true;
+      const object = c === 0x7b;
+      const close = object ? 0x7d : 0x5d;
+      i++;
+      const members: string[] = [];
+      space();
+      if (json.charCodeAt(i) === close) {
+        i++;
+      } else {
+        for (let index = 0; ; index++) {
+          if (object) {
+            space();
+            if (json.charCodeAt(i) !== 0x22) fail('a key that is not a string');
+            const key = string();
+            space();
+            if (json.charCodeAt(i++) !== 0x3a) fail('a missing colon');
+            members.push(`${key}:${value(pointers ? child(pointer, JSON.parse(key) as string) : '')}`);
+          } else {
+            members.push(value(pointers ? `${pointer}/${index}` : ''));
+          }
+          space();
+          const d = json.charCodeAt(i++);
+          if (d === close) break;
+          if (d !== 0x2c) fail('a missing comma');
+        }
+      }
+      text = object ? `{${join(members)}}` : `[${join(members)}]`;
+    }
+    const replaced = visit?.(pointer, text, container);
+    return typeof replaced === 'string' ? replaced : text;
+  };
+  const whole = value('');
+  space();
+  if (i !== n) fail('text after the value');
+  return whole;
+}
+
+/** The compact text of a JSON text (strings and numbers as written, white space between tokens gone). */
+export const compactJson = (json: string): string => scanJson(json, { pointers: false });
+
+/** The compact texts of the values at `pointers` in `json` (those present). */
+export function textsAt(json: string, pointers: Iterable<string>): Map<string, string> {
+  const wanted = new Set(pointers);
+  const found = new Map<string, string>();
+  scanJson(json, {
+    visit: (pointer, text) => {
+      if (wanted.has(pointer)) found.set(pointer, text);
+    },
+  });
+  return found;
+}

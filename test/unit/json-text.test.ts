@@ -1,0 +1,68 @@
+/** src/json-text.ts: JSON read and written as text, numbers and strings as they were written. */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { parse, stringify } from 'lossless-json';
+import { RawJson, compactJson, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
+
+/** A JSON text with numbers written every way JSON allows and white space between tokens. */
+const jsonText: fc.Arbitrary<string> = fc.letrec((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small' },
+    fc.constantFrom('0', '-0', '1e400', '-1E-400', '1.0', '1e+2', '12345678901234567890123', '9223372036854775807', '0.1000', '-12.5e-3'),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+    fc.string().map((x) => JSON.stringify(x)),
+    fc.constantFrom('true', 'false', 'null'),
+    fc.array(tie('v') as fc.Arbitrary<string>, { maxLength: 8 }).map((xs) => `[\n ${xs.join(' ,\t')} ]`),
+    fc.dictionary(fc.string({ maxLength: 5 }), tie('v') as fc.Arbitrary<string>, { maxKeys: 6 }).map(
+      (o) => `{ ${Object.entries(o).map(([k, x]) => `${JSON.stringify(k)} : ${x}`).join(' , ')} }`,
+    ),
+  ),
+})).v;
+
+describe('json-text', () => {
+  it('compactJson keeps every token as written and drops only white space (property, against lossless-json)', () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        const compact = compactJson(text);
+        expect(compact).to.equal(stringify(parse(text)));
+        expect(JSON.parse(compact)).to.deep.equal(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps what JSON.parse would change: big integers, 1e400, -0, 1.0, escapes', () => {
+    const text = '{"samplePos": 9223372036854775807, "big":12345678901234567890, "huge":1e400, "tiny":1e-400, "neg0":-0, "one":1.0, "s":"\\u00e9\\/"}';
+    expect(compactJson(text)).to.equal('{"samplePos":9223372036854775807,"big":12345678901234567890,"huge":1e400,"tiny":1e-400,"neg0":-0,"one":1.0,"s":"\\u00e9\\/"}');
+  });
+
+  it('textsAt finds the values at pointers, keys unescaped (RFC 6901)', () => {
+    const text = '{"params": {"item": {"sections": [1.0, {"x": -0}], "a/b": [2], "m~n": 3}}}';
+    const found = textsAt(text, ['/params/item/sections', '/params/item/a~1b', '/params/item/m~0n', '/params/item/missing', '/params/item/sections/1/x']);
+    expect(Object.fromEntries(found)).to.deep.equal({
+      '/params/item/sections': '[1.0,{"x":-0}]',
+      '/params/item/a~1b': '[2]',
+      '/params/item/m~0n': '3',
+      '/params/item/sections/1/x': '-0',
+    });
+  });
+
+  it('refuses what is not JSON with a SyntaxError', () => {
+    for (const bad of ['', '{', '[1,]x', '{"a" 1}', '{1: 2}', '"open', '[1 2]', '{"a":1}}']) {
+      expect(() => compactJson(bad), bad).to.throw(SyntaxError);
+    }
+  });
+
+  it('stringifyAnswer writes RawJson texts as they are, and a host string that looks like a marker stays a string', () => {
+    const answer = { jsonrpc: '2.0', id: 1, result: { items: [{ id: 'a', sections: new RawJson('[1e400,-0]') }, { note: '\u0000', also: '"\\u0000' }] } };
+    const text = stringifyAnswer(answer);
+    expect(text).to.equal('{"jsonrpc":"2.0","id":1,"result":{"items":[{"id":"a","sections":[1e400,-0]},{"note":"\\u0000","also":"\\"\\\\u0000"}]}}');
+    expect(stringifyAnswer({ plain: 1 })).to.equal('{"plain":1}');
+  });
+
+  it('scanJson visits values children first with their pointers', () => {
+    const seen: string[] = [];
+    scanJson('{"a":[1,{"b":2}]}', { visit: (p, t) => void seen.push(`${p}=${t}`) });
+    expect(seen).to.deep.equal(['/a/0=1', '/a/1/b=2', '/a/1={"b":2}', '/a=[1,{"b":2}]', '={"a":[1,{"b":2}]}']);
+  });
+});
