@@ -12,10 +12,19 @@
  * - `RawJson` is a JSON text to be put into an answer as it is; `stringifyAnswer` writes a value
  *   holding RawJson leaves (JSON.stringify for the rest).
  *
+ * Texts travel beside the parsed values, in WeakMaps (they go when the value goes):
+ * - `rememberText(message, text)` / `textOf(message)`: the text a message arrived as;
+ * - `withPartTexts(record, texts)` / `partTextOf(record, path)`: the texts of a record's
+ *   structured parts (`sections`, `mixGraph`, …) as the host sent them, which the store keeps
+ *   instead of serialising the parsed values again;
+ * - `answerAs(value, text)`: the exact text of a value (a record read from the store), which
+ *   stringifyAnswer writes in its place.
+ *
  * The input must be JSON (a request the transport parsed, a text the store wrote or checked):
  * what is not JSON is a SyntaxError, never a guess.
  */
 import { randomBytes } from 'node:crypto';
+import { parse as parseLossless } from 'lossless-json';
 
 /** A JSON text that goes into an answer verbatim. */
 export class RawJson {
@@ -36,10 +45,59 @@ const MARK_CLOSE = `\\u0000${NONCE}"`;
 let pending: string[] = [];
 const register = (text: string): number => pending.push(text) - 1;
 
-/** JSON.stringify of `value`, with each RawJson in it written as its own text. */
+const TEXT = new WeakMap<object, string>();
+const PARTS = new WeakMap<object, ReadonlyMap<string, string>>();
+const ANSWER = new WeakMap<object, string>();
+
+/** Records that `message` was parsed from `text`. */
+export function rememberText(message: unknown, text: string): void {
+  if (typeof message === 'object' && message !== null) TEXT.set(message, text);
+}
+
+/** The text `message` was parsed from, when it was remembered. */
+export function textOf(message: unknown): string | undefined {
+  return typeof message === 'object' && message !== null ? TEXT.get(message) : undefined;
+}
+
+/** Gives `record` the texts of its structured parts (field path -> compact JSON text). Answers `record`. */
+export function withPartTexts<T extends object>(record: T, texts: ReadonlyMap<string, string> | undefined): T {
+  if (texts && texts.size) PARTS.set(record, texts);
+  return record;
+}
+
+/** The texts of `record`'s structured parts, if it has them. */
+export const partTextsOf = (record: object): ReadonlyMap<string, string> | undefined => PARTS.get(record);
+
+/** The text of the structured part at `path` of `record` as it was sent, if known. */
+export const partTextOf = (record: object, path: string): string | undefined => PARTS.get(record)?.get(path);
+
+/** `{...record, ...patch}` keeping the texts of the parts the patch does not replace. */
+export function copyWithParts<T extends object>(record: T, patch: Partial<T> = {}): T {
+  const copy = { ...record, ...patch };
+  const texts = PARTS.get(record);
+  if (texts) withPartTexts(copy, new Map([...texts].filter(([path]) => !(path in patch))));
+  return copy;
+}
+
+/** Says that `value`'s JSON is `text` exactly (stringifyAnswer writes that text). Answers `value`. */
+export function answerAs<T extends object>(value: T, text: string): T {
+  ANSWER.set(value, text);
+  return value;
+}
+
+const swap = (_key: string, value: unknown): unknown => {
+  if (typeof value !== 'object' || value === null) return value;
+  const text = ANSWER.get(value);
+  return text === undefined ? value : `${MARK}${register(text)}${MARK}`;
+};
+
+/**
+ * JSON.stringify of `value`, with each RawJson in it, and each value answerAs gave a text, written
+ * as its own text.
+ */
 export function stringifyAnswer(value: unknown): string {
   pending = [];
-  const text = JSON.stringify(value);
+  const text = JSON.stringify(value, swap);
   const raws = pending;
   pending = [];
   if (raws.length === 0) return text;
@@ -161,3 +219,19 @@ export function textsAt(json: string, pointers: Iterable<string>): Map<string, s
   });
   return found;
 }
+
+/** The exact text answerAs gave `value`, if any. */
+export const answerTextOf = (value: object): string | undefined => ANSWER.get(value);
+
+const NUMBER = `\u0000${NONCE}#`;
+const NUMBER_ESCAPED = new RegExp(`"\\\\u0000${NONCE}#([^"]*)"`, 'g');
+
+/**
+ * `text` parsed with every number kept as the text it was written as (lossless-json), for code
+ * that must compare or take apart values (diff): a number is a string no host can write (a
+ * marker with this process's nonce), equal only to the same number text.
+ */
+export const parseKeepingNumbers = (text: string): unknown => parseLossless(text, null, (n: string) => NUMBER + n);
+
+/** The JSON of a value parseKeepingNumbers made (or parts of it), each number as it was written. */
+export const withNumbersAsWritten = (value: unknown): RawJson => new RawJson(JSON.stringify(value).replace(NUMBER_ESCAPED, '$1'));

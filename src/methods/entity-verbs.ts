@@ -5,6 +5,8 @@
  */
 import type { Model, Repository } from '../store/repository.js';
 import type { RequestContext } from '../rpc/dispatcher.js';
+import { textsAt, withPartTexts } from '../json-text.js';
+import { partColumns, type EntityDescriptor } from '../store/entity.js';
 
 type Verb = (params: Record<string, unknown>, ctx: RequestContext) => unknown;
 
@@ -18,15 +20,32 @@ function filtersOf(params: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
+ * The items of a write with the texts of their structured parts as the request sent them (found
+ * in the request's own text), so the store keeps those texts (json-text.ts). `at` is where the
+ * items are in the request: `/params/item`, or `/params/items` for a list.
+ */
+export function withSentParts<T extends object>(desc: EntityDescriptor, ctx: RequestContext, at: string, items: T[], list: boolean): T[] {
+  const parts = partColumns(desc);
+  if (ctx.text === undefined || parts.length === 0) return items;
+  const base = items.map((_, i) => (list ? `${at}/${i}` : at));
+  const found = textsAt(ctx.text, base.flatMap((b) => parts.map((p) => `${b}/${p.path}`)));
+  return items.map((item, i) => withPartTexts(item, new Map(parts.flatMap((p) => {
+    const t = found.get(`${base[i]}/${p.path}`);
+    return t === undefined ? [] : [[p.path, t] as [string, string]];
+  }))));
+}
+
+/**
  * Handlers for `${family}.create` … `${family}.deleteMany`. Params are already validated against
  * the family's schemas when these run.
  */
 export function entityVerbs<T extends object>(family: string, repo: Repository<T>): Record<string, Verb> {
+  const sent = <I extends Model>(item: I, ctx: RequestContext): I => withSentParts(repo.desc, ctx, '/params/item', [item], false)[0]!;
   return {
-    [`${family}.create`]: (p) => repo.create(p.item as Model),
+    [`${family}.create`]: (p, ctx) => repo.create(sent(p.item as Model, ctx)),
     [`${family}.get`]: (p) => repo.get(p.id as string),
-    [`${family}.update`]: (p) => repo.update(p.item as Model & { id: string }, p.ifRevision as number | undefined),
-    [`${family}.save`]: (p) => repo.save(p.item as Model),
+    [`${family}.update`]: (p, ctx) => repo.update(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
+    [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx)),
     [`${family}.delete`]: (p) => repo.delete(p.id as string, p.ifRevision as number | undefined),
     [`${family}.list`]: (p) =>
       repo.list({
@@ -37,7 +56,7 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
         filters: filtersOf(p),
       }),
     [`${family}.count`]: (p) => ({ count: repo.count(filtersOf(p)) }),
-    [`${family}.saveMany`]: (p) => ({ items: repo.saveMany(p.items as Model[]) }),
+    [`${family}.saveMany`]: (p, ctx) => ({ items: repo.saveMany(withSentParts(repo.desc, ctx, '/params/items', p.items as Model[], true)) }),
     [`${family}.deleteMany`]: (p) => repo.deleteMany(p.ids as string[]),
   };
 }

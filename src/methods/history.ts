@@ -5,6 +5,7 @@
  * (src/store/history.ts); these handlers read them and write through the repositories.
  */
 import { createPatch } from 'rfc6902';
+import { answerTextOf, copyWithParts, parseKeepingNumbers, withNumbersAsWritten } from '../json-text.js';
 import { alreadyExists, conflict, invalidParams, notFound } from '../errors.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Model, type Repository } from '../store/repository.js';
 import { DEFAULT_RETENTION, type TrashEntry, type VersionInfo } from '../store/history.js';
@@ -54,7 +55,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
         let record: object;
         if (current !== undefined) {
           if (ifRevision !== undefined && ifRevision !== current) throw conflict(family, id, ifRevision, current);
-          const model: Model = { ...v.record, id };
+          const model: Model = copyWithParts(v.record, { id });
           for (const k of [...PLAY_STATE, 'revision', 'updatedAt']) delete model[k];
           record = h.as('restore', () => repo.update(model as Model & { id: string }, ifRevision));
         } else {
@@ -78,7 +79,10 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
       } else {
         target = repo.get(a.info.entityId);
       }
-      return { from: a.info, ...(toInfo ? { to: toInfo } : {}), patch: createPatch(a.record, target) };
+      // Compared with every number as written (a patch must not change 2^64 into 18446744073709552000).
+      const exact = (r: object): unknown => parseKeepingNumbers(answerTextOf(r) ?? JSON.stringify(r));
+      const patch = withNumbersAsWritten(createPatch(exact(a.record), exact(target as object)));
+      return { from: a.info, ...(toInfo ? { to: toInfo } : {}), patch };
     },
 
     [`${family}.saveVersion`]: ({ id, label }: { id: string; label: string }) =>
@@ -106,7 +110,7 @@ type Revived = { entity: string; id: string; revision: number };
 function revive(s: Services, entity: string, id: string, v: { info: VersionInfo; record: Record<string, unknown> }): Revived & { record: object } {
   const repo = (entity === 'songs' ? s.songs : s.performances) as Repository<object>;
   const newest = s.history.newest(entity, id);
-  const model: Model = { ...v.record, id, revision: Math.max(newest?.revision ?? 0, v.info.revision) + 1 };
+  const model: Model = copyWithParts(v.record, { id, revision: Math.max(newest?.revision ?? 0, v.info.revision) + 1 });
   delete model.updatedAt;
   const record = s.history.as('restore', () => repo.insertAsIs(model)) as { revision: number };
   s.history.untrash(entity, id);

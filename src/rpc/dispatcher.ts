@@ -7,7 +7,7 @@
  * promise holds the queue until it settles.
  */
 import { ErrorCode, RpcError, invalidParams, type ParamError } from '../errors.js';
-import { textOf } from './raw-text.js';
+import { textOf } from '../json-text.js';
 
 export type Id = string | number | null;
 

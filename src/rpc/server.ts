@@ -21,7 +21,7 @@ import type { MessageReader } from 'vscode-jsonrpc/node';
 import { ErrorCode, RpcError, invalidParams } from '../errors.js';
 import { jsonPointer, MAX_JSON_DEPTH, pathNotUnicode, pathTooDeep, SURROGATE_ESCAPE } from '../json-limits.js';
 import { errorResponse, runsBeside, type Dispatcher, type Id, type Response } from './dispatcher.js';
-import { textOf } from './raw-text.js';
+import { textOf } from '../json-text.js';
 import { FramingError, type StreamMessageWriter } from './transport.js';
 
 export interface ServerLog {

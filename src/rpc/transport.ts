@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode, RpcError } from '../errors.js';
-import { rememberText } from './raw-text.js';
+import { rememberText, stringifyAnswer, textsAt } from '../json-text.js';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
@@ -144,6 +144,14 @@ abstract class StreamReader extends AbstractMessageReader {
       return;
     }
     rememberText(message, text);
+    if (Array.isArray(message)) {
+      // A batch: each request keeps its own text (the parts a request stores are found in it).
+      const texts = textsAt(text, message.map((_, i) => `/${i}`));
+      message.forEach((m, i) => {
+        const t = texts.get(`/${i}`);
+        if (t !== undefined) rememberText(m, t);
+      });
+    }
     this.callback(message as Message);
   }
 
@@ -451,7 +459,7 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
  */
 export function serialize(msg: unknown): string {
   try {
-    return JSON.stringify(msg);
+    return stringifyAnswer(msg);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     if (Array.isArray(msg)) {

@@ -19,6 +19,9 @@ import type { ExportedHistory, History } from '../store/history.js';
 import { tempPath } from '../paths.js';
 import { fileError, fileRefused, type ExportKind, type Files, type ReadHandle } from '../files.js';
 import { jsonPointer, pathNotUnicode, SURROGATE_ESCAPE, tooDeepPointer } from '../json-limits.js';
+import { copyWithParts, stringifyAnswer, textsAt, withPartTexts } from '../json-text.js';
+import { partColumns } from '../store/entity.js';
+import { songs as songDesc, performances as performanceDesc } from '../store/entities.js';
 
 export const SONGS_FORMAT = 'whiteroom-songs-export';
 /** 2 adds `history` (export.songs {includeHistory}); files without history are still written as 1. */
@@ -67,6 +70,31 @@ export interface ImportConflict {
 }
 
 const CONFLICT_RESOLUTION: Record<OnConflict, ImportConflict['resolution']> = { skip: 'kept', replace: 'moved', duplicate: 'duplicated' };
+
+/**
+ * The document's songs and performances with the texts of their structured parts as the file
+ * holds them (json-text.ts): an import stores those texts, numbers as written.
+ */
+function withSentPartsOf(text: string, doc: SongsExport): SongsExport {
+  const lists: [string, typeof songDesc, object[]][] = [
+    ['songs', songDesc, doc.songs],
+    ['performances', performanceDesc, doc.performances],
+  ];
+  const pointers: string[] = [];
+  for (const [key, desc, items] of lists) items.forEach((_, i) => partColumns(desc).forEach((p) => pointers.push(`/${key}/${i}/${p.path}`)));
+  const found = textsAt(text, pointers);
+  for (const [key, desc, items] of lists) {
+    items.forEach((item, i) => {
+      const texts = new Map<string, string>();
+      for (const p of partColumns(desc)) {
+        const t = found.get(`/${key}/${i}/${p.path}`);
+        if (t !== undefined) texts.set(p.path, t);
+      }
+      withPartTexts(item, texts);
+    });
+  }
+  return doc;
+}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const SOURCES = new Set(['save', 'autosave', 'restore', 'import', 'delete']);
@@ -202,20 +230,31 @@ export function writeFileAtomic(path: string, data: FileData): number {
  * made an export eight times the size of the database and past what one import reads.
  */
 export function* jsonPieces(doc: object): Generator<string> {
-  const indent = (text: string, pad: string): string => text.replace(/\n/g, `\n${pad}`);
-  const entries = Object.entries(doc).filter(([, v]) => v !== undefined);
+  yield* members(doc, '');
+  yield '\n';
+}
+
+/**
+ * An object's members in pieces (jsonPieces): arrays one element a line, objects of arrays (an
+ * export's `history`) the same one level down. Records are written as the store holds them
+ * (stringifyAnswer: structured parts as stored, numbers as written).
+ */
+function* members(obj: object, pad: string): Generator<string> {
+  const entries = Object.entries(obj).filter(([, v]) => v !== undefined);
   yield '{';
   for (const [i, [key, value]] of entries.entries()) {
-    yield `${i ? ',' : ''}\n  ${JSON.stringify(key)}: `;
+    yield `${i ? ',' : ''}\n${pad}  ${JSON.stringify(key)}: `;
     if (Array.isArray(value) && value.length > 0) {
       yield '[';
-      for (const [j, item] of value.entries()) yield `${j ? ',' : ''}\n    ${JSON.stringify(item) ?? 'null'}`;
-      yield '\n  ]';
+      for (const [j, item] of value.entries()) yield `${j ? ',' : ''}\n${pad}    ${stringifyAnswer(item) ?? 'null'}`;
+      yield `\n${pad}  ]`;
+    } else if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).some(Array.isArray)) {
+      yield* members(value, `${pad}  `);
     } else {
-      yield indent(JSON.stringify(value, null, 2), '  ');
+      yield stringifyAnswer(value);
     }
   }
-  yield entries.length ? '\n}\n' : '}\n';
+  yield entries.length ? `\n${pad}}` : '}';
 }
 
 /**
@@ -380,7 +419,7 @@ export class Transfer {
     if (lone !== undefined) {
       throw invalidImport([{ path: jsonPointer(lone), message: 'holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair): not Unicode text' }]);
     }
-    return this.validateSongs(doc);
+    return withSentPartsOf(text, this.validateSongs(doc));
   }
 
   /** Checks an export document: format, version, every song and performance against its schema. */
@@ -474,7 +513,7 @@ export class Transfer {
           counts.replaced++;
         } else {
           id = randomUUID();
-          writes.push(() => songs.save({ ...model, id, revision: undefined }, at));
+          writes.push(() => songs.save(copyWithParts(model, { id, revision: undefined }), at));
           counts.duplicated++;
         }
         songIdMap.set(song.id, id);
@@ -485,11 +524,11 @@ export class Transfer {
         const at = `/performances/${i}`;
         const target = songIdMap.has(perf.songId) ? songIdMap.get(perf.songId) : perf.songId;
         if (target === null) return;
-        const item = { ...(perf as unknown as Model), songId: target };
+        const item = copyWithParts(perf as unknown as Model, { songId: target });
         const exists = performances.revisionOf(perf.id) !== undefined;
         const copy = (): string => {
           const id = randomUUID();
-          writes.push(() => performances.save({ ...item, id, revision: undefined }, at));
+          writes.push(() => performances.save(copyWithParts(item, { id, revision: undefined }), at));
           return id;
         };
         let stored: string;

@@ -28,6 +28,8 @@ import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type 
 import type { Store } from './store.js';
 import { performances as performanceDesc, songs as songDesc } from './entities.js';
 import { parsePart, partsOfModel, type History } from './history.js';
+import { answerAs, copyWithParts, partTextOf, textsAt, withPartTexts } from '../json-text.js';
+import { partColumns, type EntityDescriptor } from './entity.js';
 
 export type AutosaveReason = AutosaveSummary['reason'];
 export type AutosaveMode = AutosaveConfig['mode'];
@@ -140,31 +142,44 @@ function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
       parts[`performance.${name}`] = text;
     }
   }
-  if (snapshot.state !== undefined) parts.state = JSON.stringify(snapshot.state);
+  if (snapshot.state !== undefined) parts.state = partTextOf(snapshot, 'state') ?? JSON.stringify(snapshot.state);
   return parts;
 }
 
 /** The snapshot whose parts these are (the texts of snapshotParts). */
 function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
-  const records: Record<string, Record<string, unknown>> = {};
-  let state: unknown;
+  // Each record from its fields and parts, as values and as the exact text they were stored as.
+  const fields: Record<string, string> = {};
+  const parts: Record<string, Map<string, string>> = {};
   for (const [name, text] of Object.entries(texts)) {
-    if (name === 'state') {
-      state = parsePart(name, text);
-      continue;
-    }
+    if (name === 'state') continue;
     const dot = name.indexOf('.');
     const which = name.slice(0, dot);
     const part = name.slice(dot + 1);
-    // Spread, not Object.assign: a field named "__proto__" (JSON allows it) stays a field.
-    if (part === 'fields') records[which] = { ...(parsePart(name, text) as Record<string, unknown>), ...records[which] };
-    else (records[which] ??= {})[part] = parsePart(name, text);
+    if (part === 'fields') fields[which] = text;
+    else (parts[which] ??= new Map()).set(part, text);
   }
-  return {
-    song: records.song as unknown as AutosaveSnapshot['song'],
-    ...(records.performance ? { performance: records.performance as unknown as AutosaveSnapshot['performance'] } : {}),
-    ...(state === undefined ? {} : { state: state as AutosaveSnapshot['state'] }),
-  };
+  const snapshot: Record<string, unknown> = {};
+  const out: string[] = [];
+  for (const which of ['song', 'performance']) {
+    if (fields[which] === undefined && !parts[which]) continue;
+    const f = fields[which] ?? '{}';
+    const record = parsePart(`${which}.fields`, f) as Record<string, unknown>;
+    let spliced = '';
+    for (const [part, text] of parts[which] ?? []) {
+      record[part] = parsePart(`${which}.${part}`, text);
+      spliced += `,${JSON.stringify(part)}:${text}`;
+    }
+    const text = spliced ? (f === '{}' ? `{${spliced.slice(1)}}` : `${f.slice(0, -1)}${spliced}}`) : f;
+    snapshot[which] = answerAs(withPartTexts(record, parts[which]), text);
+    out.push(`${JSON.stringify(which)}:${text}`);
+  }
+  if (texts.state !== undefined) {
+    snapshot.state = parsePart('state', texts.state);
+    out.push(`"state":${texts.state}`);
+    withPartTexts(snapshot, new Map([['state', texts.state]]));
+  }
+  return answerAs(snapshot, `{${out.join(',')}}`) as unknown as AutosaveSnapshot;
 }
 
 /** The staging key of a song, or of a song and one of its performances. */
@@ -214,18 +229,47 @@ function checkSnapshot(songId: string, performanceId: string | undefined, snapsh
 
 /** The snapshot as stored: the song's and performance's ids filled in, so a restore writes the rows it came from. */
 function withIds(songId: string, performanceId: string | undefined, snapshot: AutosaveSnapshot): AutosaveSnapshot {
-  return {
-    ...snapshot,
-    song: { ...snapshot.song, id: songId },
-    ...(snapshot.performance ? { performance: { ...snapshot.performance, id: performanceId } } : {}),
-  } as AutosaveSnapshot;
+  return copyWithParts(snapshot, {
+    song: copyWithParts(snapshot.song, { id: songId }),
+    ...(snapshot.performance ? { performance: copyWithParts(snapshot.performance, { id: performanceId }) } : {}),
+  } as Partial<AutosaveSnapshot>);
+}
+
+/**
+ * The snapshot a staged body holds, its song's and performance's structured parts carrying the
+ * texts the host sent (found in the body itself: the stage request, or the snapshot's JSON).
+ */
+function stagedSnapshot(body: string, kind: 'request' | 'snapshot'): AutosaveSnapshot {
+  const parsed = JSON.parse(body) as { params?: { snapshot: AutosaveSnapshot } } & AutosaveSnapshot;
+  const snapshot = kind === 'request' ? parsed.params!.snapshot : parsed;
+  const at = kind === 'request' ? '/params/snapshot' : '';
+  const pointers: string[] = [];
+  const records: [string, EntityDescriptor, object | undefined][] = [
+    ['song', songDesc, snapshot.song],
+    ['performance', performanceDesc, snapshot.performance],
+  ];
+  for (const [name, desc] of records) for (const p of partColumns(desc)) pointers.push(`${at}/${name}/${p.path}`);
+  pointers.push(`${at}/state`);
+  const found = textsAt(body, pointers);
+  const state = found.get(`${at}/state`);
+  if (state !== undefined) withPartTexts(snapshot, new Map([['state', state]]));
+  for (const [name, desc, record] of records) {
+    if (!record) continue;
+    const texts = new Map<string, string>();
+    for (const p of partColumns(desc)) {
+      const t = found.get(`${at}/${name}/${p.path}`);
+      if (t !== undefined) texts.set(p.path, t);
+    }
+    withPartTexts(record, texts);
+  }
+  return snapshot;
 }
 
 /** Play state: never taken from a staged state (the editor's copy of it may be stale). */
 const PLAY_STATE = ['isFavorite', 'playCount', 'lastPlayedAt'] as const;
 
 function withoutPlayState<T extends object>(model: T): T {
-  const out = { ...model } as Record<string, unknown>;
+  const out = copyWithParts(model) as Record<string, unknown>;
   for (const k of PLAY_STATE) delete out[k];
   return out as T;
 }
@@ -375,13 +419,8 @@ export class Autosaves {
       // A staged request is parsed once here; its snapshot is what the song is saved from.
       let snapshot: AutosaveSnapshot;
       let text = staged.body;
-      if (staged.body_kind === 'request') {
-        const { params } = JSON.parse(staged.body) as { params: { snapshot: AutosaveSnapshot } };
-        snapshot = withIds(songId, performanceId, params.snapshot);
-        text = JSON.stringify(snapshot);
-      } else {
-        snapshot = JSON.parse(text) as AutosaveSnapshot;
-      }
+      snapshot = withIds(songId, performanceId, stagedSnapshot(staged.body, staged.body_kind));
+      if (staged.body_kind === 'request') text = JSON.stringify(snapshot);
       const newest = this.#newestInScope(songId, staged.performance_id);
       const manifest = JSON.stringify(this.#history.storeParts(snapshotParts(snapshot)));
       const sameAsNewest =

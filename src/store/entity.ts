@@ -8,6 +8,8 @@
  * are omitted again on the way out, so what a host stored is what it reads back.
  */
 
+import { partTextOf } from '../json-text.js';
+
 /**
  * The order of records by name, as `orderBy: "name"` sorts them: by the stored sort key
  * (`name_key`, sql/0003, src/text-fold.ts), ties by id. Every answer sorted by name outside a
@@ -173,7 +175,12 @@ export function toParams(
   for (const f of desc.fields) {
     const value = getPath(item, f.path);
     const present = value !== undefined;
-    const values = present
+    // A structured part the host sent is stored as the text it sent (json-text.ts), not as the
+    // parsed value written again: its numbers stay as written.
+    const raw = present && f.codec === codecs.json ? partTextOf(item, f.path) : undefined;
+    const values = raw !== undefined
+      ? [raw]
+      : present
       ? f.codec.toDb(value)
       : f.default !== undefined
         ? f.codec.toDb(f.default)
@@ -209,4 +216,47 @@ export function fieldAt(desc: EntityDescriptor, path: string): FieldSpec {
   const f = desc.fields.find((x) => x.path === path);
   if (!f) throw new Error(`${desc.entity}: no field ${path}`);
   return f;
+}
+
+/** The structured parts of an entity: its JSON columns named `*_json`, each stored as a part. */
+export function partColumns(desc: EntityDescriptor): { column: string; path: string }[] {
+  return desc.fields
+    .filter((f) => f.codec === codecs.json && f.columns.length === 1 && f.columns[0]!.endsWith('_json'))
+    .map((f) => ({ column: f.columns[0]!, path: f.path }));
+}
+
+/** The descriptor of an entity's fields without its structured parts (made once per entity). */
+const withoutParts = new WeakMap<EntityDescriptor, EntityDescriptor>();
+export function fieldsOnly(desc: EntityDescriptor): EntityDescriptor {
+  let d = withoutParts.get(desc);
+  if (!d) {
+    const parts = new Set(partColumns(desc).map((p) => p.column));
+    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => parts.has(c))) };
+    withoutParts.set(desc, d);
+  }
+  return d;
+}
+
+/**
+ * The JSON text of the record in `row`, its structured parts spliced in as stored (never parsed
+ * and written again: what the host sent is what it reads back, numbers as written).
+ */
+export function recordText(desc: EntityDescriptor, row: Row): string {
+  const fields = JSON.stringify(fromRow(fieldsOnly(desc), row));
+  let parts = '';
+  for (const { column, path } of partColumns(desc)) {
+    const text = row[column];
+    if (typeof text === 'string') parts += `,${JSON.stringify(path)}:${text}`;
+  }
+  return parts ? `${fields.slice(0, -1)}${parts}}` : fields;
+}
+
+/** The texts of a row's structured parts, by field path (as stored). */
+export function partTextsOfRow(desc: EntityDescriptor, row: Row): Map<string, string> {
+  const texts = new Map<string, string>();
+  for (const { column, path } of partColumns(desc)) {
+    const text = row[column];
+    if (typeof text === 'string') texts.set(path, text);
+  }
+  return texts;
 }

@@ -18,8 +18,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
+import { answerAs, partTextOf, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
-import { codecs, fromRow, type EntityDescriptor, type Row } from './entity.js';
+import { fieldsOnly, fromRow, partColumns, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES } from './entities.js';
 import { PartStore } from './parts.js';
 import type { RepositoryHooks } from './repository.js';
@@ -136,25 +137,6 @@ export function versionInfo(r: VersionRow): VersionInfo {
   };
 }
 
-/** The structured parts of an entity: its JSON columns named `*_json`, each stored as a part. */
-export function partColumns(desc: EntityDescriptor): { column: string; path: string }[] {
-  return desc.fields
-    .filter((f) => f.codec === codecs.json && f.columns.length === 1 && f.columns[0]!.endsWith('_json'))
-    .map((f) => ({ column: f.columns[0]!, path: f.path }));
-}
-
-/** The descriptor of an entity's fields without its structured parts (made once per entity). */
-const withoutParts = new WeakMap<EntityDescriptor, EntityDescriptor>();
-function fieldsOnly(desc: EntityDescriptor): EntityDescriptor {
-  let d = withoutParts.get(desc);
-  if (!d) {
-    const parts = new Set(partColumns(desc).map((p) => p.column));
-    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => parts.has(c))) };
-    withoutParts.set(desc, d);
-  }
-  return d;
-}
-
 /**
  * The record's parts as texts: `fields` and each structured part present (from a row: the parts
  * are the stored texts, never parsed here).
@@ -175,7 +157,7 @@ export function partsOfModel(desc: EntityDescriptor, model: Record<string, unkno
   for (const { path } of partColumns(desc)) {
     const value = rest[path];
     delete rest[path];
-    if (value !== undefined) parts[path] = JSON.stringify(value);
+    if (value !== undefined) parts[path] = partTextOf(model, path) ?? JSON.stringify(value);
   }
   return { fields: JSON.stringify(rest), ...parts };
 }
@@ -330,9 +312,19 @@ export class History {
   /** The record a manifest holds (parts parsed and put back in place). Throws StorageCorrupt. */
   recordOf(manifest: Record<string, string>): Record<string, unknown> {
     const texts = this.partTexts(manifest);
-    const record = parsePart('fields', texts.fields ?? '{}') as Record<string, unknown>;
-    for (const [name, text] of Object.entries(texts)) if (name !== 'fields') record[name] = parsePart(name, text);
-    return record;
+    const fields = texts.fields ?? '{}';
+    const record = parsePart('fields', fields) as Record<string, unknown>;
+    const parts = new Map<string, string>();
+    let spliced = '';
+    for (const [name, text] of Object.entries(texts)) {
+      if (name === 'fields') continue;
+      record[name] = parsePart(name, text);
+      parts.set(name, text);
+      spliced += `,${JSON.stringify(name)}:${text}`;
+    }
+    // Answered and written again as the texts it was stored as (json-text.ts).
+    const text = spliced && fields !== '{}' ? `${fields.slice(0, -1)}${spliced}}` : spliced ? `{${spliced.slice(1)}}` : fields;
+    return answerAs(withPartTexts(record, parts), text);
   }
 
   /**

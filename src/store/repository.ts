@@ -16,7 +16,8 @@ import type { Statement } from 'better-sqlite3';
 import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
 import { SqliteError } from './database.js';
 import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
-import { codecs, columnsOf, fieldAt, fromRow, getPath, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { codecs, columnsOf, fieldAt, fromRow, getPath, partTextsOfRow, recordText, toParams, type EntityDescriptor, type Row } from './entity.js';
+import { answerAs, withPartTexts } from '../json-text.js';
 import { sameJson } from '../canonical-json.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
@@ -125,8 +126,9 @@ export class Repository<T extends object = Model> {
     return s;
   }
 
+  /** The model of a row; an answer writes it as the row's own text (structured parts as stored). */
   #model(row: Row): T {
-    return fromRow(this.desc, row) as T;
+    return answerAs(withPartTexts(fromRow(this.desc, row), partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
   }
 
   // -------------------------------------------------------------------------------------------

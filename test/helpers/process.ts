@@ -20,6 +20,9 @@ export function sidecarCommand(): [string, string[]] {
 
 export type Framing = 'ndjson' | 'header';
 
+/** The text each message from the sidecar arrived as (by the parsed message). */
+const ARRIVED_AS = new WeakMap<object, string>();
+
 export interface RpcResponse {
   jsonrpc: '2.0';
   id: string | number | null;
@@ -139,6 +142,18 @@ export class StoreProcess {
     return answer;
   }
 
+  /**
+   * Sends a request whose params are the JSON text `paramsJson`, as it is (numbers JSON.stringify
+   * cannot write: 1e400, -0, 2^64); resolves with the text the answer arrived as.
+   */
+  async requestText(method: string, paramsJson: string, id: string | number = this.#nextId++): Promise<string> {
+    const answer = this.waitForResponse(id);
+    const json = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(method)},"params":${paramsJson}}`;
+    this.sendRaw(this.framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
+    const r = await answer;
+    return ARRIVED_AS.get(r)!;
+  }
+
   /** Sends a request; resolves with its result or rejects with RpcCallError. */
   async call(method: string, params?: unknown): Promise<any> {
     const r = await this.request(method, params);
@@ -225,7 +240,9 @@ export class StoreProcess {
         body = this.#buffer.subarray(end + 4, end + 4 + length);
         this.#buffer = this.#buffer.subarray(end + 4 + length);
       }
-      const message = JSON.parse(body.toString('utf8'));
+      const text = body.toString('utf8');
+      const message = JSON.parse(text);
+      if (message && typeof message === 'object') ARRIVED_AS.set(message, text);
       this.received.push(message);
       for (const r of Array.isArray(message) ? message : [message]) {
         if (r && typeof r === 'object' && 'id' in r && r.id !== null) {

@@ -11,7 +11,7 @@ import { IdleCheckpoint } from '../../src/services/idle-checkpoint.js';
 import { Dispatcher, type MethodEntry, type RequestContext } from '../../src/rpc/dispatcher.js';
 import { Server } from '../../src/rpc/server.js';
 import { NdjsonMessageReader, HeaderMessageReader, StreamMessageWriter } from '../../src/rpc/transport.js';
-import { textOf } from '../../src/rpc/raw-text.js';
+import { textOf } from '../../src/json-text.js';
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/database.js';
 import { openTempStore, type TempStore } from '../helpers/unit-store.js';
 
