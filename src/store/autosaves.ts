@@ -131,26 +131,57 @@ interface AutosaveRow {
   manifest_json?: string;
 }
 
+/** A record's parts under `prefix` ("song", "performance"): `<prefix>.fields`, `<prefix>.<part>`. */
+function recordParts(prefix: string, desc: typeof songDesc, model: Record<string, unknown>, into: Record<string, string>): void {
+  for (const [name, text] of Object.entries(partsOfModel(desc, model))) into[`${prefix}.${name}`] = text;
+}
+
 /** The part names of a snapshot's manifest: `song.<part>`, `performance.<part>`, `state`. */
-function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
+export function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
   const parts: Record<string, string> = {};
-  for (const [name, text] of Object.entries(partsOfModel(songDesc, snapshot.song as unknown as Record<string, unknown>))) parts[`song.${name}`] = text;
-  if (snapshot.performance) {
-    for (const [name, text] of Object.entries(partsOfModel(performanceDesc, snapshot.performance as unknown as Record<string, unknown>))) {
-      parts[`performance.${name}`] = text;
-    }
-  }
+  recordParts('song', songDesc, snapshot.song as unknown as Record<string, unknown>, parts);
+  if (snapshot.performance) recordParts('performance', performanceDesc, snapshot.performance as unknown as Record<string, unknown>, parts);
   if (snapshot.state !== undefined) parts.state = JSON.stringify(snapshot.state);
   return parts;
 }
 
-/** The snapshot whose parts these are (the texts of snapshotParts). */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The parts of a snapshot an older version stored (autosaves.snapshot_json, schemas 1 to 4, moved
+ * into the part store by migration 5), which no schema held to the AutosaveSnapshot shape: its song
+ * and performance objects and its state as snapshotParts stores them, and everything else kept
+ * verbatim, so that autosave.get answers the snapshot as it was: the other members of the object in
+ * the part `other` (an object), a snapshot that is not an object whole in the part `snapshot`.
+ * Throws (SyntaxError) for a text that is not JSON.
+ */
+export function legacySnapshotParts(text: string): Record<string, string> {
+  const snapshot = JSON.parse(text) as unknown;
+  if (!isPlainObject(snapshot)) return { snapshot: text };
+  const { song, performance, state, ...other } = snapshot;
+  const parts: Record<string, string> = {};
+  if (isPlainObject(song)) recordParts('song', songDesc, song, parts);
+  else if (song !== undefined) other.song = song;
+  if (isPlainObject(performance)) recordParts('performance', performanceDesc, performance, parts);
+  else if (performance !== undefined) other.performance = performance;
+  if (state !== undefined) parts.state = JSON.stringify(state);
+  if (Object.keys(other).length) parts.other = JSON.stringify(other);
+  return parts;
+}
+
+/** The snapshot whose parts these are (the texts of snapshotParts or legacySnapshotParts). */
 function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
+  if (texts.snapshot !== undefined) return parsePart('snapshot', texts.snapshot) as AutosaveSnapshot;
   const records: Record<string, Record<string, unknown>> = {};
   let state: unknown;
+  let other: Record<string, unknown> = {};
   for (const [name, text] of Object.entries(texts)) {
     if (name === 'state') {
       state = parsePart(name, text);
+      continue;
+    }
+    if (name === 'other') {
+      other = parsePart(name, text) as Record<string, unknown>;
       continue;
     }
     const dot = name.indexOf('.');
@@ -161,10 +192,11 @@ function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
     else (records[which] ??= {})[part] = parsePart(name, text);
   }
   return {
-    song: records.song as unknown as AutosaveSnapshot['song'],
+    ...other,
+    ...(records.song ? { song: records.song as unknown as AutosaveSnapshot['song'] } : {}),
     ...(records.performance ? { performance: records.performance as unknown as AutosaveSnapshot['performance'] } : {}),
     ...(state === undefined ? {} : { state: state as AutosaveSnapshot['state'] }),
-  };
+  } as AutosaveSnapshot;
 }
 
 /** The staging key of a song, or of a song and one of its performances. */
