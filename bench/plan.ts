@@ -196,7 +196,12 @@ try {
     const cols = (v1.pragma(`table_info(${table})`) as { name: string }[]).map((c) => `"${c.name}"`).join(', ');
     v1.exec(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM cur.${table}`);
   }
-  v1.exec("INSERT INTO autosaves (id, song_id, name, snapshot_json, created_at) SELECT 'A' || id, id, 'Auto-Save', sections_json, updated_at FROM songs");
+  // A snapshot of each song as autosave.stage stores it (its sections are most of it): migration 5
+  // moves it into the part store.
+  v1.exec(
+    `INSERT INTO autosaves (id, song_id, name, snapshot_json, created_at)
+     SELECT 'A' || id, id, 'Auto-Save', json_object('song', json_object('id', id, 'name', name, 'sections', json(sections_json))), updated_at FROM songs`,
+  );
   v1.exec('DETACH cur');
   v1.pragma('wal_checkpoint(TRUNCATE)');
   v1.close();

@@ -133,34 +133,64 @@ interface AutosaveRow {
   manifest_json?: string;
 }
 
+/** A record's parts under `prefix` ("song", "performance"): `<prefix>.fields`, `<prefix>.<part>`. */
+function recordParts(prefix: string, desc: typeof songDesc, model: Record<string, unknown>, into: Record<string, string>): void {
+  for (const [name, text] of Object.entries(partsOfModel(desc, model))) into[`${prefix}.${name}`] = text;
+}
+
 /** The part names of a snapshot's manifest: `song.<part>`, `performance.<part>`, `state`. */
-function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
+export function snapshotParts(snapshot: AutosaveSnapshot): Record<string, string> {
   const parts: Record<string, string> = {};
-  for (const [name, text] of Object.entries(partsOfModel(songDesc, snapshot.song as unknown as Record<string, unknown>))) parts[`song.${name}`] = text;
-  if (snapshot.performance) {
-    for (const [name, text] of Object.entries(partsOfModel(performanceDesc, snapshot.performance as unknown as Record<string, unknown>))) {
-      parts[`performance.${name}`] = text;
-    }
-  }
+  recordParts('song', songDesc, snapshot.song as unknown as Record<string, unknown>, parts);
+  if (snapshot.performance) recordParts('performance', performanceDesc, snapshot.performance as unknown as Record<string, unknown>, parts);
   if (snapshot.state !== undefined) parts.state = partTextOf(snapshot, 'state') ?? JSON.stringify(snapshot.state);
   return parts;
 }
 
-/** The snapshot whose parts these are (the texts of snapshotParts). */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The parts of a snapshot an older version stored (autosaves.snapshot_json, schemas 1 to 4, moved
+ * into the part store by migration 5), which no schema held to the AutosaveSnapshot shape: its song
+ * and performance objects and its state as snapshotParts stores them, and everything else kept
+ * verbatim, so that autosave.get answers the snapshot as it was: the other members of the object in
+ * the part `other` (an object), a snapshot that is not an object whole in the part `snapshot`.
+ * Throws (SyntaxError) for a text that is not JSON.
+ */
+export function legacySnapshotParts(text: string): Record<string, string> {
+  const snapshot = JSON.parse(text) as unknown;
+  if (!isPlainObject(snapshot)) return { snapshot: text };
+  const { song, performance, state, ...other } = snapshot;
+  const parts: Record<string, string> = {};
+  if (isPlainObject(song)) recordParts('song', songDesc, song, parts);
+  else if (song !== undefined) other.song = song;
+  if (isPlainObject(performance)) recordParts('performance', performanceDesc, performance, parts);
+  else if (performance !== undefined) other.performance = performance;
+  if (state !== undefined) parts.state = JSON.stringify(state);
+  if (Object.keys(other).length) parts.other = JSON.stringify(other);
+  return parts;
+}
+
+/** The snapshot whose parts these are (the texts of snapshotParts or legacySnapshotParts). */
 function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
+  if (texts.snapshot !== undefined) {
+    const whole = parsePart('snapshot', texts.snapshot);
+    return (typeof whole === 'object' && whole !== null ? answerAs(whole, texts.snapshot) : whole) as AutosaveSnapshot;
+  }
   // Each record from its fields and parts, as values and as the exact text they were stored as.
   const fields: Record<string, string> = {};
   const parts: Record<string, Map<string, string>> = {};
   for (const [name, text] of Object.entries(texts)) {
-    if (name === 'state') continue;
+    if (name === 'state' || name === 'other') continue;
     const dot = name.indexOf('.');
     const which = name.slice(0, dot);
     const part = name.slice(dot + 1);
     if (part === 'fields') fields[which] = text;
     else (parts[which] ??= new Map()).set(part, text);
   }
-  const snapshot: Record<string, unknown> = {};
-  const out: string[] = [];
+  // The members an older version's snapshot had beside song, performance and state come first.
+  const snapshot: Record<string, unknown> = texts.other === undefined ? {} : { ...(parsePart('other', texts.other) as Record<string, unknown>) };
+  const out: string[] = texts.other === undefined || texts.other === '{}' ? [] : [texts.other.slice(1, -1)];
   for (const which of ['song', 'performance']) {
     if (fields[which] === undefined && !parts[which]) continue;
     const f = fields[which] ?? '{}';

@@ -15,7 +15,8 @@
  *      codecs cannot fail on what a STRICT table holds.
  *   2. every autosave snapshot and every staged state (what recovery at start promotes) has the
  *      shape the autosave code dereferences, and the autosave settings are what
- *      autosave.configure accepts.
+ *      autosave.configure accepts. From schema 5 a snapshot is in the part store: its parts are
+ *      checked first (3.), then its song and performance as autosave.restore would write them.
  *
  * Records are not held to the result schemas: a file an older version wrote may hold looser
  * rows that the sidecar reads without trouble, and refusing it would lose them.
@@ -30,7 +31,7 @@ import { codecs, getPath, type EntityDescriptor, type Row } from './entity.js';
 import type { Connection } from './sqlite.js';
 import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { referencesOf } from './parts.js';
+import { PartStore, referencesOf } from './parts.js';
 
 interface Validate {
   (data: unknown): boolean;
@@ -279,6 +280,60 @@ function nodeProblem(r: Row, exists: (hash: string) => boolean): string | undefi
   return undefined;
 }
 
+/**
+ * snapshotProblem for snapshots in the part store (schema 5; badParts has found every part sound):
+ * what it checks (the song and performance are objects, name the row's song and performance, and
+ * their scalar fields bind) is all in the `song.fields` and `performance.fields` parts (and in
+ * `other` and `snapshot`, a snapshot migrated from an older version: legacySnapshotParts in
+ * autosaves.ts), so only those are read, not the structured parts (sections, mixGraph, …), which
+ * the json codec binds whatever they hold.
+ */
+function badManifestSnapshot(db: Connection): string | undefined {
+  const parts = new PartStore({ prepared: (sql: string) => db.prepare(sql) });
+  const rows = db.prepare('SELECT id, song_id, performance_id, manifest_json FROM autosaves').iterate() as Iterable<Row>;
+  for (const r of rows) {
+    const manifest = JSON.parse(r.manifest_json as string) as Record<string, string>;
+    const at = (column: string): string => where('autosaves', r.id, column);
+    const read = (name: string): { value?: unknown; why?: string } => {
+      const text = parts.text(manifest[name]!);
+      try {
+        return { value: JSON.parse(text) };
+      } catch (err) {
+        return { why: `${at('manifest_json')}: the part "${name}" is not JSON (${(err as Error).message})` };
+      }
+    };
+    let snapshot: Record<string, unknown> | unknown;
+    if (manifest.snapshot !== undefined) {
+      const whole = read('snapshot');
+      if (whole.why) return whole.why;
+      snapshot = whole.value;
+    } else {
+      let other: unknown = {};
+      if (manifest.other !== undefined) {
+        const o = read('other');
+        if (o.why) return o.why;
+        if (!isObject(o.value)) return `${at('manifest_json')}: the part "other" is not an object`;
+        other = o.value;
+      }
+      const built: Record<string, unknown> = { ...(other as Record<string, unknown>) };
+      for (const which of ['song', 'performance']) {
+        if (!Object.keys(manifest).some((k) => k.startsWith(`${which}.`))) continue;
+        let fields: unknown = {};
+        if (manifest[`${which}.fields`] !== undefined) {
+          const f = read(`${which}.fields`);
+          if (f.why) return f.why;
+          fields = f.value;
+        }
+        built[which] = fields;
+      }
+      snapshot = built;
+    }
+    const why = snapshotProblem(snapshot, r.song_id, r.performance_id);
+    if (why) return `${at('manifest_json')}: the snapshot ${why}`;
+  }
+  return undefined;
+}
+
 function badAutosaves(db: Connection, tables: readonly string[]): string | undefined {
   const legacy = tables.includes('autosaves') && (db.pragma('table_info(autosaves)') as { name: string }[]).some((c) => c.name === 'snapshot_json');
   if (legacy) {
@@ -289,6 +344,10 @@ function badAutosaves(db: Connection, tables: readonly string[]): string | undef
       const why = snapshotProblem(JSON.parse(r.snapshot_json as string), r.song_id, r.performance_id) ?? 'is not a snapshot';
       return `${where('autosaves', r.id, 'snapshot_json')}: the snapshot ${why}`;
     }
+  }
+  if (tables.includes('autosaves') && !legacy) {
+    const why = badManifestSnapshot(db);
+    if (why) return why;
   }
   if (tables.includes('autosave_staging')) {
     const rows = db.prepare('SELECT scope, song_id, performance_id, body, body_kind FROM autosave_staging').iterate() as Iterable<Row>;

@@ -6,7 +6,8 @@
 import type { Statement } from 'better-sqlite3';
 import { performances, songs } from './entities.js';
 import type { Row } from './entity.js';
-import { History, partsOfModel, type Sql } from './history.js';
+import { legacySnapshotParts } from './autosaves.js';
+import { History, type Sql } from './history.js';
 import type { Connection } from './sqlite.js';
 
 /** A statement cache and the clock over a bare connection. */
@@ -47,11 +48,8 @@ function history(db: Connection): void {
      VALUES (@id, @song_id, @performance_id, @name, @manifest, @created_at, @revision, @size_bytes, @recovered, @reason)`,
   );
   for (const row of rowsOf(db, 'autosaves_old')) {
-    const snapshot = JSON.parse(row.snapshot_json as string) as { song: Record<string, unknown>; performance?: Record<string, unknown> };
-    const manifest = {
-      song: h.storeParts(partsOfModel(songs, snapshot.song)),
-      ...(snapshot.performance ? { performance: h.storeParts(partsOfModel(performances, snapshot.performance)) } : {}),
-    };
+    // The manifest autosaves.ts reads: flat, part name -> hash (the triggers count each hash).
+    const manifest = h.storeParts(legacySnapshotParts(row.snapshot_json as string));
     insert.run({ ...row, manifest: JSON.stringify(manifest) });
   }
   db.exec('DROP TABLE autosaves_old');

@@ -454,19 +454,31 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
       // Autosave: nothing staged is left (recovered at start), the newest snapshot of each song has
       // reached the acknowledged stage, and the song row is the snapshot that last saved it.
       expect(Number(sqlite3(dbPath, 'SELECT count(*) FROM autosave_staging')), 'staged states recovered at start').to.equal(0);
+      // Snapshots are in the part store: read as the host reads them (autosave.list, autosave.get).
+      const snapshotsOf = async (songId: string): Promise<any[]> => {
+        const out: any[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await q.call('autosave.list', { songId, limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+          for (const s of page.items) out.push({ ...s, snapshot: (await q.call('autosave.get', { id: s.id })).snapshot });
+          cursor = page.nextCursor;
+        } while (cursor !== undefined);
+        return out;
+      };
       for (const [songId, seq] of ledger.staged) {
-        const newest = Number(sqlite3(dbPath, `SELECT max(json_extract(snapshot_json, '$.state.seq')) FROM autosaves WHERE song_id = '${songId}'`));
+        const seqs = (await snapshotsOf(songId)).map((s) => s.snapshot.state?.seq).filter((n) => typeof n === 'number');
+        const newest = seqs.length ? Math.max(...seqs) : NaN;
         if (!(newest >= seq)) lost(`${songId}: staged seq ${seq} was acknowledged, newest snapshot has ${newest}`);
       }
       for (const id of ledger.flushed) {
         if (sqlite3(dbPath, `SELECT count(*) FROM autosaves WHERE id = '${id}'`) !== '1') lost(`flushed snapshot ${id}`);
       }
       for (const songId of [...stored.keys()].filter((id) => id.startsWith('auto-'))) {
-        const last = rows(
-          dbPath,
-          `SELECT json_extract(snapshot_json, '$.song.name') AS name FROM autosaves WHERE song_id = '${songId}' AND recovered = 0 AND reason != 'pre-restore' ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-        )[0];
-        if (last) expect(sqlite3(dbPath, `SELECT name FROM songs WHERE id = '${songId}'`), `${songId}: the row is its last promoted snapshot`).to.equal(last.name);
+        // Newest first; a song's snapshots are strictly ordered by createdAt.
+        const last = (await snapshotsOf(songId)).find((s) => !s.recovered && s.reason !== 'pre-restore');
+        if (last) {
+          expect(sqlite3(dbPath, `SELECT name FROM songs WHERE id = '${songId}'`), `${songId}: the row is its last promoted snapshot`).to.equal(last.snapshot.song.name);
+        }
       }
 
       for (const f of ledger.files) if (!existsSync(f)) lost(`acknowledged file ${f}`);
@@ -580,6 +592,9 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
       expect(Number(sqlite3(db, 'SELECT count(*) FROM songs')), 'every row of the version-1 file').to.equal(v1Rows);
       expect(sqlite3(db, "SELECT revision FROM songs WHERE id = 'song-a'")).to.equal('3');
       expect(Number(sqlite3(db, 'SELECT count(*) FROM autosaves WHERE size_bytes > 0'))).to.equal(Number(sqlite3(db, 'SELECT count(*) FROM autosaves')));
+      // The version-1 snapshots moved into the part store (migration 5) read as they were written.
+      expect((await q.call('autosave.get', { id: 'auto-2' })).snapshot).to.deep.equal({ song: { name: 'Blue in Green' }, perf: 'perf-a2' });
+      expect((await q.call('autosave.get', { id: 'pad-auto-300' })).snapshot).to.deep.equal({ pad: 'z'.repeat(PAD_BYTES) });
       figures.acknowledged += v1Rows; // the version-1 file's songs were there before the start
       checkFiles(dir);
       await q.close();

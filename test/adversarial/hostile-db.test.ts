@@ -19,6 +19,13 @@ import { scribble, sha256, sqlite3 } from '../helpers/check.js';
 import { ok, fails, Procs, stop } from '../helpers/rpc.js';
 import { runOnce, type StoreProcess } from '../helpers/process.js';
 import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { createHash } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/generated/migrations.js';
+import { openDatabase } from '../../src/store/database.js';
+import { migrate } from '../../src/store/migrations.js';
+import { ROOT } from '../helpers/process.js';
 
 const INVALID_BACKUP = -32020;
 const PAGE_SIZE = 4096;
@@ -27,11 +34,59 @@ const PAGE_SIZE = 4096;
 const TOO_DEEP = `${'['.repeat(1001)}${']'.repeat(1001)}`;
 
 /** Copies `good` to `dir/name` and runs `sql` on the copy with a stock sqlite3. */
-function corrupted(good: string, dir: string, name: string, sql: string): string {
+function corrupted(good: string, dir: string, name: string, sql: string | ((good: string) => string)): string {
   const path = join(dir, name);
   copyFileSync(good, path);
-  if (sql) sqlite3(path, sql);
+  const text = typeof sql === 'function' ? sql(good) : sql;
+  if (text) sqlite3(path, text);
   return path;
+}
+
+/** The hash of part `name` of the first autosave's manifest, in SQL. */
+const partOfAutosave = (name: string): string => `(SELECT m.value FROM autosaves AS a, json_each(a.manifest_json) AS m WHERE m.key = '${name}' LIMIT 1)`;
+
+/**
+ * SQL giving the first autosave of `good` another `song.fields` part: its song's scalar fields as
+ * `edit` leaves them, stored as a sound part (keyed by the SHA-256 of its text), so that only what
+ * the part says is wrong.
+ */
+function withSongFields(edit: (fields: Record<string, any>) => void): (good: string) => string {
+  return (good) => {
+    const db = new Database(good, { readonly: true, fileMustExist: true });
+    let row: { body: Buffer; deflated: number };
+    try {
+      row = db.prepare(`SELECT body, deflated FROM parts WHERE hash = ${partOfAutosave('song.fields')}`).get() as typeof row;
+    } finally {
+      db.close();
+    }
+    const fields = JSON.parse((row.deflated ? inflateRawSync(row.body) : row.body).toString('utf8'));
+    edit(fields);
+    const text = JSON.stringify(fields);
+    expect(text, 'a song.fields part refers to no other part').to.not.include('\u0001');
+    const hash = createHash('sha256').update(text).digest('hex');
+    return `INSERT INTO parts (hash, body, deflated, size_bytes, children, refs)
+              VALUES ('${hash}', CAST('${text.replace(/'/g, "''")}' AS BLOB), 0, ${Buffer.byteLength(text)}, '', 1);
+            UPDATE autosaves SET manifest_json = json_set(manifest_json, '$."song.fields"', '${hash}') WHERE id = (SELECT id FROM autosaves LIMIT 1);`;
+  };
+}
+
+/**
+ * The fixture (test/fixtures/v1-data.sql) in a file at schema `version`, as an older version left
+ * it: before 5, snapshots are autosaves.snapshot_json. Not WAL: one file.
+ */
+async function oldFile(path: string, version: number, backupDir: string): Promise<void> {
+  const db = openDatabase(path);
+  try {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[0]!.sql);
+      db.exec(readFileSync(join(ROOT, 'test', 'fixtures', 'v1-data.sql'), 'utf8'));
+      db.pragma('user_version = 1');
+    })();
+    await migrate(db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= version) });
+    db.pragma('journal_mode = DELETE');
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -105,7 +160,7 @@ describe('hostile database files: restore checks what the sidecar will read', fu
   }
 
   /** Rows the sidecar could not read: sound SQLite files of our schema, one bad value each. */
-  const badRows: [string, string, RegExp][] = [
+  const badRows: [string, string | ((good: string) => string), RegExp][] = [
     ['not-json.db', "UPDATE songs SET sections_json = '[1, 2' WHERE id = 'S1'", /table songs, row "S1", column sections_json .*not JSON/],
     ['too-deep.db', `UPDATE songs SET mix_graph_json = '${TOO_DEEP}' WHERE id = 'S2'`, /table songs, row "S2", column mix_graph_json .*deeper than 1000/],
     ['prefs.db', "UPDATE user_preferences SET window_state_json = 'not json'", /table user_preferences, row "default", column window_state_json/],
@@ -120,18 +175,40 @@ describe('hostile database files: restore checks what the sidecar will read', fu
       "UPDATE autosave_staging SET body = json_set(body, '$.params.snapshot.song.metadata.timeSignature', 'four-four')",
       /table autosave_staging, row "S2", column body: .*\/song\/metadata\/timeSignature (is not a pair|must be array)/,
     ],
-    ['snapshot-shape.db', "UPDATE autosaves SET snapshot_json = '[]'", /table autosaves, row "[^"]+", column snapshot_json: .*not an object/],
-    ['snapshot-other-song.db', "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.id', 'S2')", /table autosaves, .*\/song\/id is "S2"/],
+    // Snapshots are in the part store (schema 5): a manifest that is not one, a part that cannot be read...
+    ['manifest-shape.db', "UPDATE autosaves SET manifest_json = '[]'", /table autosaves, row "[^"]+", column manifest_json names a part that is not in the part store/],
+    [
+      'manifest-missing-part.db',
+      `UPDATE autosaves SET manifest_json = json_set(manifest_json, '$.state', '${'0'.repeat(64)}')`,
+      /table autosaves, row "[^"]+", column manifest_json names a part that is not in the part store/,
+    ],
+    [
+      'part-deflate.db',
+      `UPDATE parts SET body = x'ff00ff00ff', deflated = 1 WHERE hash = ${partOfAutosave('song.fields')}`,
+      /table parts, row "[0-9a-f]{64}", column body does not inflate/,
+    ],
+    [
+      'part-hash.db',
+      `UPDATE parts SET body = CAST('{"name":"not this part"}' AS BLOB), deflated = 0 WHERE hash = ${partOfAutosave('song.fields')}`,
+      /table parts, row "[0-9a-f]{64}", column body is not the text its hash names/,
+    ],
+    [
+      'part-children.db',
+      `UPDATE parts SET children = ${partOfAutosave('song.sections')} WHERE hash = ${partOfAutosave('song.fields')}`,
+      /table parts, row "[0-9a-f]{64}", column body lists other children than its text refers to/,
+    ],
+    // ... and sound parts holding a snapshot autosave.restore must not write (old files: see below).
+    ['snapshot-other-song.db', withSongFields((f) => (f.id = 'S2')), /table autosaves, .*\/song\/id is "S2"/],
     // autosave.restore writes the snapshot's song: a field no column can hold used to be -32603 there.
     [
       'snapshot-unbindable.db',
-      `UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.name', json('{"x": 1}'))`,
-      /table autosaves, .*column snapshot_json: the snapshot \/song\/name is an object/,
+      withSongFields((f) => (f.name = { x: 1 })),
+      /table autosaves, .*column manifest_json: the snapshot \/song\/name is an object/,
     ],
     [
       'snapshot-pair.db',
-      "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.metadata.timeSignature', 'four-four')",
-      /table autosaves, .*column snapshot_json: the snapshot \/song\/metadata\/timeSignature is not a pair/,
+      withSongFields((f) => (f.metadata.timeSignature = 'four-four')),
+      /table autosaves, .*column manifest_json: the snapshot \/song\/metadata\/timeSignature is not a pair/,
     ],
     ['settings.db', 'UPDATE metadata SET value = \'{"keep": "all"}\' WHERE key = \'autosave_settings\'', /table metadata, row "autosave_settings", column value: .*\/keep must be integer/],
   ];
@@ -154,6 +231,42 @@ describe('hostile database files: restore checks what the sidecar will read', fu
       baseline.backups = backups();
       await refused('backup.restore', name, reason);
       expect(existsSync(path), `${name} is left where it was`).to.equal(true);
+    }
+  });
+
+  it('a file of an older schema (4: snapshots in autosaves.snapshot_json) whose snapshot is of another shape: ok:false, -32020', async () => {
+    const dir = join(p.dataDir, 'backups');
+    const v4 = join(work, 'v4.db');
+    await oldFile(v4, 4, procs.ownDir('wr-hostile-v4-'));
+    // The good file verifies: each refusal below is its one bad row.
+    corrupted(v4, dir, 'v4-good.db', '');
+    const g = await ok(p, 'backup.verify', { path: 'v4-good.db' });
+    expect(g, JSON.stringify(g)).to.include({ ok: true, schemaVersion: 4 });
+    const cases: [string, string, RegExp][] = [
+      ['v4-snapshot-shape.db', "UPDATE autosaves SET snapshot_json = '[]' WHERE id = 'auto-1'", /table autosaves, row "auto-1", column snapshot_json: .*not an object/],
+      [
+        'v4-snapshot-other-song.db',
+        "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.id', 'song-b') WHERE id = 'auto-1'",
+        /table autosaves, row "auto-1", .*\/song\/id is "song-b"/,
+      ],
+      [
+        'v4-snapshot-unbindable.db',
+        `UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.name', json('{"x": 1}')) WHERE id = 'auto-1'`,
+        /table autosaves, row "auto-1", column snapshot_json: the snapshot \/song\/name is an object/,
+      ],
+      [
+        'v4-snapshot-pair.db',
+        "UPDATE autosaves SET snapshot_json = json_set(snapshot_json, '$.song.metadata.timeSignature', 'four-four') WHERE id = 'auto-1'",
+        /table autosaves, row "auto-1", column snapshot_json: the snapshot \/song\/metadata\/timeSignature is not a pair/,
+      ],
+    ];
+    for (const [name, sql, reason] of cases) {
+      corrupted(v4, dir, name, sql);
+      const v = await ok(p, 'backup.verify', { path: name });
+      expect(v.ok, `${name}: ${JSON.stringify(v)}`).to.equal(false);
+      expect(v.reason, name).to.match(reason);
+      baseline.backups = backups();
+      await refused('backup.restore', name, reason);
     }
   });
 

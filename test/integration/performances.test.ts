@@ -331,7 +331,7 @@ describe('performances.saveMany, deleteMany, delete', function () {
     const db = new Database(join(dataDir, 'data.db'));
     try {
       db.pragma('foreign_keys = ON');
-      const ins = db.prepare(`INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at) VALUES (?, ?, ?, ?, '{"v":1}', ?)`);
+      const ins = db.prepare(`INSERT INTO autosaves (id, song_id, performance_id, name, manifest_json, created_at) VALUES (?, ?, ?, ?, '{}', ?)`);
       ins.run('as-1', sid, gone.id, 'Auto-Save 1', Date.now());
       ins.run('as-2', sid, gone.id, 'Auto-Save 2', Date.now());
       ins.run('as-3', sid, keep.id, 'Auto-Save 3', Date.now());

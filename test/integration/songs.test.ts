@@ -90,7 +90,7 @@ function insertChildren(
        VALUES (?, ?, ?, ?, ?, 'SOLO_PIANO', '{"piano":"inst-1"}', '{"gain":0}')`,
     );
     const auto = db.prepare(
-      `INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at) VALUES (?, ?, ?, ?, '{"v":1}', ?)`,
+      `INSERT INTO autosaves (id, song_id, performance_id, name, manifest_json, created_at) VALUES (?, ?, ?, ?, '{}', ?)`,
     );
     db.transaction(() => {
       for (const [id, songId] of rows.performances ?? []) perf.run(id, songId, `Performance ${id}`, now, now);

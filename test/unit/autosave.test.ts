@@ -16,6 +16,7 @@ import { RpcError } from '../../src/errors.js';
 import type { AutosaveSnapshot, StoredPerformance, StoredSong } from '../../src/generated/types.js';
 import { historyOf, openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
 import type { History } from '../../src/store/history.js';
+import { partColumns } from '../../src/store/entity.js';
 import { makeSong } from '../helpers/fixtures.js';
 
 type Loose = Record<string, any>;
@@ -96,6 +97,20 @@ const rawRow = (c: Ctx, table: string, id: string): Loose =>
 
 const autosaveRows = (c: Ctx, songId: string): Loose[] =>
   c.ts.store.db.prepare('SELECT * FROM autosaves WHERE song_id = ? ORDER BY created_at').all(songId) as Loose[];
+
+/** The snapshot an autosaves row holds, as autosave.get answers it. */
+const snapshotOf = (c: Ctx, row: Loose): Loose => c.autosaves.get(row.id).snapshot as unknown as Loose;
+
+/** A song model split as the part store keeps it: its scalar fields, and its structured parts by name. */
+function splitSong(song: Loose): { fields: Loose; parts: Loose } {
+  const fields = { ...song };
+  const parts: Loose = {};
+  for (const { path } of partColumns(songs)) {
+    if (path in fields) parts[path] = fields[path];
+    delete fields[path];
+  }
+  return { fields, parts };
+}
 
 /** Stages `song` with a new name and promotes it at once; answers the new snapshot's id. */
 function saveVersion(c: Ctx, song: Loose, name: string, options: PromoteOptions = AND_SONG, reason: AutosaveReason = 'flush'): string {
@@ -276,7 +291,14 @@ describe('Autosaves: promote', () => {
       `Auto-Save ${d.getHours() % 12 || 12}:${String(d.getMinutes()).padStart(2, '0')} ${d.getHours() < 12 ? 'AM' : 'PM'}`,
     );
     const json = JSON.stringify({ song, state: { note: 'Ω≈ç√' } });
-    expect(row.snapshot_json).to.equal(json);
+    // Stored in the part store: the song's scalar fields, each structured part, the state, each as its JSON text.
+    const { fields, parts } = splitSong(song);
+    expect(c.history.partTexts(JSON.parse(row.manifest_json))).to.deep.equal({
+      'song.fields': JSON.stringify(fields),
+      ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [`song.${k}`, JSON.stringify(v)])),
+      state: JSON.stringify({ note: 'Ω≈ç√' }),
+    });
+    expect(c.autosaves.get(row.id).snapshot).to.deep.equal({ song, state: { note: 'Ω≈ç√' } });
     expect(row.size_bytes).to.equal(Buffer.byteLength(json, 'utf8'));
     expect(row.size_bytes).to.be.greaterThan(json.length);
     expect(row).to.include({ song_id: song.id, performance_id: null, created_at: T0 + 1000, recovered: 0, reason: 'debounce', revision: 1 });
@@ -482,7 +504,7 @@ describe('Autosaves: list and get', () => {
         ...(s.performanceId ? ['performanceId'] : []),
       );
       expect(s.songId).to.equal(song.id);
-      expect(s.sizeBytes).to.equal(Buffer.byteLength(rawRow(c, 'autosaves', s.id).snapshot_json));
+      expect(s.sizeBytes).to.equal(Buffer.byteLength(JSON.stringify(c.autosaves.get(s.id).snapshot)));
     }
     expect(new Set(items.map((s) => s.id))).to.deep.equal(new Set([...songScope, ...perfScope]));
     const filtered = c.autosaves.list(song.id, { performanceId: perf.id }).items;
@@ -812,7 +834,7 @@ describe('AutosaveService', () => {
     const rows = autosaveRows(c, song.id);
     expect(rows).to.have.length(1);
     expect(rows[0]!.created_at).to.equal(T0 + 3500);
-    expect(JSON.parse(rows[0]!.snapshot_json).song.name).to.equal('second');
+    expect(snapshotOf(c, rows[0]!).song.name).to.equal('second');
   });
 
   it('debounce timers are per scope: another song\'s stage does not delay this one', () => {
@@ -842,7 +864,7 @@ describe('AutosaveService', () => {
       ['interval', T0 + 120_000],
     ]);
     // The state saved at 60 s is the last one staged before it.
-    expect(JSON.parse(rows[0]!.snapshot_json).song.name).to.equal('edit 60');
+    expect(snapshotOf(c, rows[0]!).song.name).to.equal('edit 60');
     // Once the editing stops, the debounce saves the last state.
     clock.tick(1000);
     expect(reasons(song.id)).to.deep.equal(['interval', 'interval', 'debounce']);
@@ -920,7 +942,7 @@ describe('AutosaveService', () => {
       clock.tick(100);
     }
     expect(rawRow(c, 'songs', song.id)).to.deep.equal(before);
-    expect(autosaveRows(c, song.id).map((r) => JSON.parse(r.snapshot_json).song.name)).to.deep.equal(['b', 'c']);
+    expect(autosaveRows(c, song.id).map((r) => snapshotOf(c, r).song.name)).to.deep.equal(['b', 'c']);
   });
 
   it('onSaved listeners get {songId, performanceId?, autosaveId, at, rowWritten, reason?, revision, performanceRevision?} for every snapshot added', () => {

@@ -10,7 +10,12 @@ import { migrate, NewerSchemaError } from '../../src/store/migrations.js';
 import { MIGRATIONS, type Migration } from '../../src/generated/migrations.js';
 import { openDatabase, type Connection } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import { tempDir } from '../helpers/unit-store.js';
+import { historyOf, tempDir } from '../helpers/unit-store.js';
+import { Repository } from '../../src/store/repository.js';
+import { performances, songs } from '../../src/store/entities.js';
+import { Autosaves } from '../../src/store/autosaves.js';
+import { unreadableContent } from '../../src/store/content-check.js';
+import type { StoredPerformance, StoredSong } from '../../src/generated/types.js';
 import { sha256 } from '../helpers/check.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -29,6 +34,7 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
   { version: 3, name: 'name_order_and_folded_search', sha256: '9d9a8679771644990efe51310d1870d82c74574e1bfe0f2f4ce17b6106e89168' },
   { version: 4, name: 'favourites_in_rows', sha256: 'c3f28add70339fe1b169199792e1aee8ff52237a25e9e16dfb17f79ba364457c' },
+  { version: 5, name: 'history', sha256: '87259eafda65f60d583139c1d11eb608dd44a7578680e3f7c3ad836f9557fc2f' },
 ];
 
 
@@ -304,8 +310,9 @@ describe('migrations: 0002_autosave on a version-1 database', () => {
     buildV1(path);
     const store = Store.open(path);
     try {
-      const outcome = await migrate(store.db, path, { backupDir });
-      expect(outcome.applied).to.include(2);
+      // Up to 2 only: from 5 on, snapshots are in the part store (see 0005_history below).
+      const outcome = await migrate(store.db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= 2) });
+      expect(outcome.applied).to.deep.equal([2]);
       expect(fixtureCounts(store.db)).to.deep.equal(FIXTURE_COUNTS);
       const rows = store.db.prepare('SELECT snapshot_json, size_bytes, recovered, reason FROM autosaves').all() as {
         snapshot_json: string;
@@ -385,6 +392,120 @@ describe('migrations: 0004_favourites_in_rows on a version-3 database', () => {
       await migrate(store.db, path, { backupDir, migrations: FAVOURITES });
       expect({ songs: flags(store.db, 'songs'), performances: flags(store.db, 'performances') }).to.deep.equal(before);
       expect(store.db.prepare('SELECT favorite_songs_json AS s, favorite_performances_json AS p FROM user_preferences').get()).to.deep.equal({ s: '[]', p: '[]' });
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('migrations: 0005_history moves autosave snapshots into the part store', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  /** Snapshots as an older version stored them: what its autosave.get answered (JSON.parse of snapshot_json). */
+  const LEGACY: [id: string, songId: string, performanceId: string | null, snapshot: string][] = [
+    // A whole snapshot: structured parts (sections, roles), a performance, state.
+    [
+      'legacy-full',
+      'song-a',
+      'perf-a2',
+      JSON.stringify({
+        song: { id: 'song-a', name: 'Blue in Green', sections: [{ id: 's1', text: 'x'.repeat(3000) }], roles: [{ id: 'r1' }], bpm: 120.5 },
+        performance: { id: 'perf-a2', songId: 'song-a', name: 'Trio', instrumentationMap: { piano: 'inst-piano' } },
+        state: { cursor: 12, view: { zoom: 2 } },
+      }),
+    ],
+    // The same song twice: its parts are stored once and referred to twice.
+    ['legacy-same', 'song-a', null, JSON.stringify({ song: { id: 'song-a', name: 'Blue in Green', sections: [{ id: 's1', text: 'x'.repeat(3000) }] } })],
+    // Loose snapshots no schema refused before 5: kept as they were.
+    ['legacy-loose', 'song-b', null, '{"v":1,"song":"not an object","performance":null,"__proto__":{"x":1},"state":null}'],
+    ['legacy-array', 'song-b', null, '[1, 2, {"a": 3}]'],
+    ['legacy-number', 'song-c', null, '1.50'],
+  ];
+
+  /** The fixture at version `version`, with the LEGACY snapshots added when it has autosaves. */
+  async function oldFile(version: number): Promise<{ store: Store; path: string; backupDir: string; before: Map<string, unknown> }> {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    buildV1(path);
+    const store = Store.open(path);
+    await migrate(store.db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= version) });
+    const add = store.db.prepare("INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at) VALUES (?, ?, ?, 'Auto-Save', ?, 1700000040000)");
+    for (const [id, songId, perfId, text] of LEGACY) add.run(id, songId, perfId, text);
+    const before = new Map<string, unknown>();
+    for (const r of store.db.prepare('SELECT id, snapshot_json FROM autosaves').all() as { id: string; snapshot_json: string }[]) {
+      before.set(r.id, JSON.parse(r.snapshot_json));
+    }
+    return { store, path, backupDir, before };
+  }
+
+  for (const version of [1, 2, 4]) {
+    it(`from version ${version}: autosave.get answers every snapshot as before, and the part store passes every check`, async () => {
+      const { store, path, backupDir, before } = await oldFile(version);
+      try {
+        // Version 1 has no size_bytes: 0002 fills it in with the snapshot's UTF-8 length.
+        const sized = columnsOf(store.db, 'autosaves').includes('size_bytes');
+        const kept = new Map(
+          (store.db.prepare(`SELECT id, created_at, ${sized ? 'size_bytes' : 'length(CAST(snapshot_json AS BLOB))'} AS size FROM autosaves`).all() as {
+            id: string;
+            created_at: number;
+            size: number;
+          }[]).map((r) => [r.id, [r.created_at, r.size]]),
+        );
+        const outcome = await migrate(store.db, path, { backupDir });
+        expect(outcome.to).to.equal(LATEST);
+        expect(columnsOf(store.db, 'autosaves')).to.not.include('snapshot_json');
+        expect(hasTable(store.db, 'autosaves_old')).to.equal(false);
+        expect(fixtureCounts(store.db)).to.deep.equal({ ...FIXTURE_COUNTS, autosaves: FIXTURE_COUNTS.autosaves + LEGACY.length });
+
+        const history = historyOf(store);
+        const autosaves = new Autosaves(
+          store,
+          new Repository<StoredSong>(store, songs, history.hooks),
+          new Repository<StoredPerformance>(store, performances, history.hooks),
+          history,
+        );
+        expect(before.size).to.equal(FIXTURE_COUNTS.autosaves + LEGACY.length);
+        for (const [id, snapshot] of before) {
+          const got = autosaves.get(id);
+          expect(got.snapshot, id).to.deep.equal(snapshot);
+          expect([got.createdAt, got.sizeBytes], id).to.deep.equal(kept.get(id));
+        }
+        // Every hash a manifest names is a part, each counted once per holder: counting again changes nothing.
+        expect(store.db.transaction(() => history.parts.recount())()).to.equal(0);
+        // As before 5, a file holding a snapshot of another shape is one a restore refuses (content-check.ts);
+        // without those, every check passes.
+        expect(unreadableContent(store.db)).to.match(/^table autosaves, row "legacy-loose", column manifest_json: the snapshot \/song is not an object/);
+        store.db.prepare("DELETE FROM autosaves WHERE id IN ('legacy-loose', 'legacy-array', 'legacy-number')").run();
+        expect(unreadableContent(store.db)).to.equal(undefined);
+        // The shared song parts are one node each: the two snapshots of song-a name the same sections.
+        const manifests = new Map(
+          (store.db.prepare('SELECT id, manifest_json FROM autosaves').all() as { id: string; manifest_json: string }[]).map((r) => [r.id, JSON.parse(r.manifest_json)]),
+        );
+        expect(manifests.get('legacy-full')['song.sections']).to.be.a('string').and.equal(manifests.get('legacy-same')['song.sections']);
+        // Every song and performance has its current state as its first version.
+        expect(count(store.db, 'versions')).to.equal(FIXTURE_COUNTS.songs + FIXTURE_COUNTS.performances);
+        expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
+      } finally {
+        store.close();
+      }
+    });
+  }
+
+  it('a snapshot that is not JSON stops the migration, which is rolled back whole', async () => {
+    const { store, path, backupDir } = await oldFile(4);
+    try {
+      store.db.prepare("UPDATE autosaves SET snapshot_json = '{not json' WHERE id = 'legacy-same'").run();
+      let err: unknown;
+      await migrate(store.db, path, { backupDir }).catch((e: unknown) => (err = e));
+      expect(err).to.be.instanceOf(SyntaxError);
+      expect(userVersion(store.db)).to.equal(4);
+      expect(columnsOf(store.db, 'autosaves')).to.include('snapshot_json');
+      expect(hasTable(store.db, 'parts')).to.equal(false);
     } finally {
       store.close();
     }

@@ -46,7 +46,7 @@ function insertPerformance(ts: TempStore, id: string, songId: string): void {
 function insertAutosave(ts: TempStore, id: string, songId: string, performanceId: string | null = null): void {
   ts.store.db
     .prepare(
-      `INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at)
+      `INSERT INTO autosaves (id, song_id, performance_id, name, manifest_json, created_at)
        VALUES (?, ?, ?, 'Auto-Save', '{}', 1)`,
     )
     .run(id, songId, performanceId);

@@ -810,7 +810,7 @@ describe('health: doctor and lastAutosaveAt', () => {
     expect(lastAutosaveAt(c.ts.store)).to.equal(undefined);
     const song = c.songs.create(makeSong());
     const insert = c.ts.store.db.prepare(
-      `INSERT INTO autosaves (id, song_id, performance_id, name, snapshot_json, created_at) VALUES (?, ?, NULL, 'Auto-Save', '{}', ?)`,
+      `INSERT INTO autosaves (id, song_id, performance_id, name, manifest_json, created_at) VALUES (?, ?, NULL, 'Auto-Save', '{}', ?)`,
     );
     insert.run('a1', song.id, T0 + 300);
     expect(lastAutosaveAt(c.ts.store)).to.equal(T0 + 300);
