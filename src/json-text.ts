@@ -25,6 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parse as parseLossless } from 'lossless-json';
+import { MAX_JSON_DEPTH } from './json-limits.js';
 
 /** A JSON text that goes into an answer verbatim. */
 export class RawJson {
@@ -129,6 +130,12 @@ export interface ScanOptions {
 }
 
 /**
+ * The deepest nesting scanJson reads (a SyntaxError past it, never a stack overflow): what a
+ * message may hold (MAX_JSON_DEPTH, 1,000) and the few levels of its envelope.
+ */
+export const MAX_SCAN_DEPTH = MAX_JSON_DEPTH + 16;
+
+/**
  * Reads `json` in one pass and answers its compact text (or what `options.visit` put in its place).
  * Throws SyntaxError for what is not JSON.
  */
@@ -155,6 +162,7 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
       }
     }
   };
+  let depth = 0;
   const value = (pointer: string): string => {
     space();
     const c = json.charCodeAt(i);
@@ -169,6 +177,7 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
       text = json.slice(start, i);
     } else {
       container = true;
+      if (++depth > MAX_SCAN_DEPTH) fail(`nesting deeper than ${MAX_SCAN_DEPTH} levels`);
       const object = c === 0x7b;
       const close = object ? 0x7d : 0x5d;
       i++;
@@ -195,6 +204,7 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
         }
       }
       text = object ? `{${join(members)}}` : `[${join(members)}]`;
+      depth--;
     }
     const replaced = visit?.(pointer, text, container);
     return typeof replaced === 'string' ? replaced : text;

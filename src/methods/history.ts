@@ -6,12 +6,27 @@
  */
 import { createPatch } from 'rfc6902';
 import { answerTextOf, copyWithParts, parseKeepingNumbers, withNumbersAsWritten } from '../json-text.js';
-import { alreadyExists, conflict, invalidParams, notFound } from '../errors.js';
+import { ErrorCode, RpcError, alreadyExists, conflict, invalidParams, notFound } from '../errors.js';
+import * as validators from '../generated/validators.js';
+import { paramErrors, type Validator } from '../rpc/dispatcher.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Model, type Repository } from '../store/repository.js';
 import { DEFAULT_RETENTION, type TrashEntry, type VersionInfo } from '../store/history.js';
 import type { Services } from './services.js';
 
 type Handler = (params: any) => unknown;
+
+/**
+ * Refuses to write back a version that a save would refuse: the store only records states it
+ * wrote, so such a version was made by another tool (StorageCorrupt, naming the first problem),
+ * never an internal error or a record of the wrong shape.
+ */
+function checkRestorable(family: string, model: Model, versionId: string): void {
+  const validate = (validators as unknown as Record<string, Validator>)[`${family}_save__params`]!;
+  if (validate({ item: model })) return;
+  const [first] = paramErrors(validate.errors ?? []);
+  const details = `version ${versionId} holds a record a save refuses (${first ? `${first.path.replace(/^\/item/, '') || '/'} ${first.message}` : 'not valid'}): it was not made by this store`;
+  throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+}
 
 /** Play state is use, not content: restoring a version never changes it (as autosave does not). */
 const PLAY_STATE = ['isFavorite', 'playCount', 'lastPlayedAt'];
@@ -57,6 +72,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
           if (ifRevision !== undefined && ifRevision !== current) throw conflict(family, id, ifRevision, current);
           const model: Model = copyWithParts(v.record, { id });
           for (const k of [...PLAY_STATE, 'revision', 'updatedAt']) delete model[k];
+          checkRestorable(family, model, versionId);
           record = h.as('restore', () => repo.update(model as Model & { id: string }, ifRevision));
         } else {
           record = revive(s, family, id, v).record;
@@ -112,6 +128,7 @@ function revive(s: Services, entity: string, id: string, v: { info: VersionInfo;
   const newest = s.history.newest(entity, id);
   const model: Model = copyWithParts(v.record, { id, revision: Math.max(newest?.revision ?? 0, v.info.revision) + 1 });
   delete model.updatedAt;
+  checkRestorable(entity, model, v.info.versionId);
   const record = s.history.as('restore', () => repo.insertAsIs(model)) as { revision: number };
   s.history.untrash(entity, id);
   return { entity, id, revision: record.revision, record };

@@ -146,11 +146,16 @@ abstract class StreamReader extends AbstractMessageReader {
     rememberText(message, text);
     if (Array.isArray(message)) {
       // A batch: each request keeps its own text (the parts a request stores are found in it).
-      const texts = textsAt(text, message.map((_, i) => `/${i}`));
-      message.forEach((m, i) => {
-        const t = texts.get(`/${i}`);
-        if (t !== undefined) rememberText(m, t);
-      });
+      // One nested too deep keeps none: the server refuses it before any handler runs.
+      try {
+        const texts = textsAt(text, message.map((_, i) => `/${i}`));
+        message.forEach((m, i) => {
+          const t = texts.get(`/${i}`);
+          if (t !== undefined) rememberText(m, t);
+        });
+      } catch {
+        /* see above */
+      }
     }
     this.callback(message as Message);
   }

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sameJson } from '../canonical-json.js';
-import { constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
+import { ErrorCode, RpcError, constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
 import type {
   AutosaveConfig,
   AutosaveSnapshot,
@@ -155,10 +155,16 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * and performance objects and its state as snapshotParts stores them, and everything else kept
  * verbatim, so that autosave.get answers the snapshot as it was: the other members of the object in
  * the part `other` (an object), a snapshot that is not an object whole in the part `snapshot`.
- * Throws (SyntaxError) for a text that is not JSON.
+ * A text that is not JSON is kept, as the JSON string of it, in the part `unreadable` (answered StorageCorrupt).
  */
 export function legacySnapshotParts(text: string): Record<string, string> {
-  const snapshot = JSON.parse(text) as unknown;
+  let snapshot: unknown;
+  try {
+    snapshot = JSON.parse(text);
+  } catch {
+    // Not JSON (another tool, a damaged page): kept as the text it is, answered StorageCorrupt.
+    return { unreadable: JSON.stringify(text) };
+  }
   if (!isPlainObject(snapshot)) return { snapshot: text };
   const { song, performance, state, ...other } = snapshot;
   const parts: Record<string, string> = {};
@@ -173,6 +179,10 @@ export function legacySnapshotParts(text: string): Record<string, string> {
 
 /** The snapshot whose parts these are (the texts of snapshotParts or legacySnapshotParts). */
 function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
+  if (texts.unreadable !== undefined) {
+    const details = 'this autosave was not JSON when it was moved into the part store (migration 5); its text is kept as it was';
+    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+  }
   if (texts.snapshot !== undefined) {
     const whole = parsePart('snapshot', texts.snapshot);
     return (typeof whole === 'object' && whole !== null ? answerAs(whole, texts.snapshot) : whole) as AutosaveSnapshot;

@@ -303,6 +303,7 @@ function badManifestSnapshot(db: Connection): string | undefined {
       }
     };
     let snapshot: Record<string, unknown> | unknown;
+    if (manifest.unreadable !== undefined) return `${at('manifest_json')}: the snapshot was not JSON when it was migrated`;
     if (manifest.snapshot !== undefined) {
       const whole = read('snapshot');
       if (whole.why) return whole.why;

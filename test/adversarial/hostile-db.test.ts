@@ -64,8 +64,8 @@ function withSongFields(edit: (fields: Record<string, any>) => void): (good: str
     const text = JSON.stringify(fields);
     expect(text, 'a song.fields part refers to no other part').to.not.include('\u0001');
     const hash = createHash('sha256').update(text).digest('hex');
-    return `INSERT INTO parts (hash, body, deflated, size_bytes, children, refs)
-              VALUES ('${hash}', CAST('${text.replace(/'/g, "''")}' AS BLOB), 0, ${Buffer.byteLength(text)}, '', 1);
+    return `INSERT INTO parts (hash, body, deflated, size_bytes, refs)
+              VALUES ('${hash}', CAST('${text.replace(/'/g, "''")}' AS BLOB), 0, ${Buffer.byteLength(text)}, 1);
             UPDATE autosaves SET manifest_json = json_set(manifest_json, '$."song.fields"', '${hash}') WHERE id = (SELECT id FROM autosaves LIMIT 1);`;
   };
 }
@@ -193,9 +193,14 @@ describe('hostile database files: restore checks what the sidecar will read', fu
       /table parts, row "[0-9a-f]{64}", column body is not the text its hash names/,
     ],
     [
-      'part-children.db',
-      `UPDATE parts SET children = ${partOfAutosave('song.sections')} WHERE hash = ${partOfAutosave('song.fields')}`,
-      /table parts, row "[0-9a-f]{64}", column body lists other children than its text refers to/,
+      // A node whose hash is its text's, referring to a node the file does not hold.
+      'part-missing-child.db',
+      (() => {
+        const text = `[\u0001${'a'.repeat(64)}]`;
+        const hash = createHash('sha256').update(text).digest('hex');
+        return `INSERT INTO parts (hash, body, deflated, size_bytes, refs) VALUES ('${hash}', CAST('${text}' AS BLOB), 0, ${Buffer.byteLength(text)}, 0)`;
+      })(),
+      /table parts, row "[0-9a-f]{64}", column body refers to part a{64}, which is not in the part store/,
     ],
     // ... and sound parts holding a snapshot autosave.restore must not write (old files: see below).
     ['snapshot-other-song.db', withSongFields((f) => (f.id = 'S2')), /table autosaves, .*\/song\/id is "S2"/],

@@ -85,7 +85,7 @@ describe('transfer: export.songs and import.songs through the process', function
     const b = await launch();
     expect(await ok(b, 'songs.count', {})).to.deep.equal({ count: 0 });
     const result = await ok(b, 'import.songs', { path: exp.path, onConflict: 'skip' });
-    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] });
+    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0, conflicts: [], versions: 0 });
 
     for (const id of songIds) {
       const [x, y] = await Promise.all([a.request('songs.get', { id }), b.request('songs.get', { id })]);
@@ -176,9 +176,10 @@ describe('transfer: export.songs and import.songs through the process', function
       replaced: 0,
       duplicated: 0,
       conflicts: [],
+      versions: 0,
     });
     const dup = await ok(p, 'import.songs', { path: exp.path, onConflict: 'duplicate' });
-    expect(dup).to.deep.equal({ songs: 1, performances: 1, skipped: 0, replaced: 0, duplicated: 1, conflicts: [] });
+    expect(dup).to.deep.equal({ songs: 1, performances: 1, skipped: 0, replaced: 0, duplicated: 1, conflicts: [], versions: 0 });
     expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 2 });
     expect((await ok(p, 'backup.list', {})).items).to.have.length(1);
     await stop(p);
@@ -205,11 +206,11 @@ describe('transfer: export.songs and import.songs through the process', function
     });
 
     const skip = await ok(p, 'import.songs', { path: 'moved.json', onConflict: 'skip' });
-    expect(skip).to.deep.equal({ songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('kept')] });
+    expect(skip).to.deep.equal({ songs: 0, performances: 0, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('kept')], versions: 0 });
     expect(await ok(p, 'performances.get', { id: perf.id }), 'skip: the stored performance wins').to.deep.equal(perf);
 
     const dup = await ok(p, 'import.songs', { path: 'moved.json', onConflict: 'duplicate' });
-    expect(dup).to.deep.equal({ songs: 0, performances: 1, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('duplicated')] });
+    expect(dup).to.deep.equal({ songs: 0, performances: 1, skipped: 0, replaced: 0, duplicated: 0, conflicts: [conflict('duplicated')], versions: 0 });
     expect(await ok(p, 'performances.get', { id: perf.id }), 'duplicate: the stored performance stays').to.deep.equal(perf);
     const ofB = (await listAll(p, 'performances.list', { songId: b.id })).items as Json[];
     expect(ofB.map((x) => x.name)).to.deep.equal(['Take of B']);

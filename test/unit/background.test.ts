@@ -171,10 +171,10 @@ describe('request text kept for handlers (ctx.text)', () => {
     expect(seen).to.deep.equal([text]);
   });
 
-  it('is absent for batch members and for messages that did not come from a reader', async () => {
-    await through((i) => new NdjsonMessageReader(i, 1 << 20), '[{"jsonrpc":"2.0","id":1,"method":"echo"}]\n');
+  it('is each batch member\'s own text (compact), and absent for messages that did not come from a reader', async () => {
+    await through((i) => new NdjsonMessageReader(i, 1 << 20), '[{"jsonrpc":"2.0", "id":1, "method":"echo"}]\n');
     await new Dispatcher([echo]).handle({ jsonrpc: '2.0', id: 2, method: 'echo' });
-    expect(seen).to.deep.equal([undefined, undefined]);
+    expect(seen).to.deep.equal(['{"jsonrpc":"2.0","id":1,"method":"echo"}', undefined]);
     expect(textOf({})).to.equal(undefined);
     expect(textOf(null)).to.equal(undefined);
   });

@@ -16,7 +16,8 @@ import { performances, songs } from '../../src/store/entities.js';
 import { Autosaves } from '../../src/store/autosaves.js';
 import { unreadableContent } from '../../src/store/content-check.js';
 import type { StoredPerformance, StoredSong } from '../../src/generated/types.js';
-import { sha256 } from '../helpers/check.js';
+import { sha256, thrown } from '../helpers/check.js';
+import { RpcError } from '../../src/errors.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SQL_DIR = join(ROOT, 'sql');
@@ -34,7 +35,7 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 2, name: 'autosave', sha256: '6e96183d6ee0259ea1bb74e1eb7be7114ecb5a166c0f1a4ec4ee51fdf8acb8ef' },
   { version: 3, name: 'name_order_and_folded_search', sha256: '9d9a8679771644990efe51310d1870d82c74574e1bfe0f2f4ce17b6106e89168' },
   { version: 4, name: 'favourites_in_rows', sha256: 'c3f28add70339fe1b169199792e1aee8ff52237a25e9e16dfb17f79ba364457c' },
-  { version: 5, name: 'history', sha256: '87259eafda65f60d583139c1d11eb608dd44a7578680e3f7c3ad836f9557fc2f' },
+  { version: 5, name: 'history', sha256: 'bb3cd43e108b81adcffc2fc3ed0bd9f381acda458f05797f7ec8e0c700b64d5c' },
 ];
 
 
@@ -496,16 +497,25 @@ describe('migrations: 0005_history moves autosave snapshots into the part store'
     });
   }
 
-  it('a snapshot that is not JSON stops the migration, which is rolled back whole', async () => {
-    const { store, path, backupDir } = await oldFile(4);
+  it('a snapshot that is not JSON does not stop the migration: its text is kept, autosave.get answers StorageCorrupt, the others read as before', async () => {
+    const { store, path, backupDir, before } = await oldFile(4);
     try {
       store.db.prepare("UPDATE autosaves SET snapshot_json = '{not json' WHERE id = 'legacy-same'").run();
-      let err: unknown;
-      await migrate(store.db, path, { backupDir }).catch((e: unknown) => (err = e));
-      expect(err).to.be.instanceOf(SyntaxError);
-      expect(userVersion(store.db)).to.equal(4);
-      expect(columnsOf(store.db, 'autosaves')).to.include('snapshot_json');
-      expect(hasTable(store.db, 'parts')).to.equal(false);
+      const outcome = await migrate(store.db, path, { backupDir });
+      expect(outcome.to).to.equal(LATEST);
+      const history = historyOf(store);
+      const autosaves = new Autosaves(
+        store,
+        new Repository<StoredSong>(store, songs, history.hooks),
+        new Repository<StoredPerformance>(store, performances, history.hooks),
+        history,
+      );
+      const e = thrown(() => autosaves.get('legacy-same'));
+      expect(e).to.be.instanceOf(RpcError);
+      expect((e as RpcError).code).to.equal(-32012);
+      const manifest = JSON.parse(store.db.prepare("SELECT manifest_json FROM autosaves WHERE id = 'legacy-same'").pluck().get() as string);
+      expect(JSON.parse(history.parts.text(manifest.unreadable))).to.equal('{not json');
+      for (const [id, snapshot] of before) if (id !== 'legacy-same') expect(autosaves.get(id).snapshot, id).to.deep.equal(snapshot);
     } finally {
       store.close();
     }

@@ -254,7 +254,9 @@ describe('transfer: export', () => {
     const doc = c.transfer.songsDocument();
     expect(Object.keys(doc).sort()).to.deep.equal(['app', 'exportedAt', 'format', 'formatVersion', 'performances', 'schemaVersion', 'songs']);
     expect(doc.format).to.equal('whiteroom-songs-export').and.equal(SONGS_FORMAT);
-    expect(doc.formatVersion).to.equal(1).and.equal(SONGS_FORMAT_VERSION);
+    // Without history an export is formatVersion 1, which every version reads (2 adds history).
+    expect(doc.formatVersion).to.equal(1);
+    expect(SONGS_FORMAT_VERSION).to.equal(2);
     expect(doc.app).to.deep.equal({ name: 'whiteroom-store', version: APP_VERSION });
     expect(doc.schemaVersion).to.equal(Store.latestSchemaVersion).and.equal(c.ts.store.schemaVersion);
     expect(doc.exportedAt).to.equal(NOW0);
@@ -351,7 +353,7 @@ describe('transfer: export, then import into an empty store', () => {
     const b = await h.open(T0 + 99_000_000); // another clock: nothing may be stamped anew
     expect(counts(b)).to.deep.equal({ songs: 0, performances: 0 });
     const result = b.transfer.importSongs(b.transfer.readSongs(path), 'skip');
-    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] });
+    expect(result).to.deep.equal({ songs: songIds.length, performances: perfIds.length, skipped: 0, replaced: 0, duplicated: 0, conflicts: [], versions: 0 });
     for (const id of songIds) expect(b.songs.get(id), id).to.deep.equal(a.songs.get(id));
     for (const id of perfIds) expect(b.perfs.get(id), id).to.deep.equal(a.perfs.get(id));
     expect(all(b.songs)).to.deep.equal(all(a.songs));
@@ -453,7 +455,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
 
   it('a newer formatVersion alone, and songs that are not an array', async () => {
     const doc = await sourceDoc();
-    const newer = importError(h.ctx, 'newer.json', JSON.stringify({ ...doc, formatVersion: 2 }));
+    const newer = importError(h.ctx, 'newer.json', JSON.stringify({ ...doc, formatVersion: SONGS_FORMAT_VERSION + 1 }));
     expect(newer.data.errors.map((e: Json) => e.path)).to.deep.equal(['/formatVersion']);
     const noSongs = importError(h.ctx, 'nosongs.json', JSON.stringify({ ...doc, songs: { a: 1 }, performances: 'x' }));
     expect(noSongs.data.errors.map((e: Json) => e.path)).to.deep.equal(['/songs', '/performances']);
@@ -507,7 +509,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
     const song = c.songs.create(makeSong());
     const perf = makePerformance(song.id);
     const doc = c.transfer.validateSongs({ format: SONGS_FORMAT, formatVersion: 1, songs: [], performances: [perf] });
-    expect(c.transfer.importSongs(doc, 'skip')).to.deep.equal({ songs: 0, performances: 1, skipped: 0, replaced: 0, duplicated: 0, conflicts: [] });
+    expect(c.transfer.importSongs(doc, 'skip')).to.deep.equal({ songs: 0, performances: 1, skipped: 0, replaced: 0, duplicated: 0, conflicts: [], versions: 0 });
     expect(c.perfs.get(perf.id)).to.include({ songId: song.id, name: perf.name, revision: 1 });
   });
 
@@ -568,7 +570,7 @@ describe('transfer: importing songs that are stored already', () => {
   it('skip: the stored song stays as it is, and the file\'s performances of it are skipped', () => {
     const s = setup();
     const { c } = s;
-    expect(c.transfer.importSongs(s.doc, 'skip')).to.deep.equal({ songs: 0, performances: 0, skipped: 1, replaced: 0, duplicated: 0, conflicts: [] });
+    expect(c.transfer.importSongs(s.doc, 'skip')).to.deep.equal({ songs: 0, performances: 0, skipped: 1, replaced: 0, duplicated: 0, conflicts: [], versions: 0 });
     expect(c.songs.get(s.songId)).to.deep.equal(s.song);
     expect(c.perfs.get(s.perfId)).to.deep.equal(s.perf);
     expect(c.perfs.revisionOf(s.newPerfId), 'the new performance of a skipped song is not imported').to.equal(undefined);
@@ -579,7 +581,7 @@ describe('transfer: importing songs that are stored already', () => {
   it('replace: the stored song is overwritten by the file\'s, its revision grows, performances follow', () => {
     const s = setup();
     const { c } = s;
-    expect(c.transfer.importSongs(s.doc, 'replace')).to.deep.equal({ songs: 1, performances: 2, skipped: 0, replaced: 1, duplicated: 0, conflicts: [] });
+    expect(c.transfer.importSongs(s.doc, 'replace')).to.deep.equal({ songs: 1, performances: 2, skipped: 0, replaced: 1, duplicated: 0, conflicts: [], versions: 0 });
     const fileSong = s.doc.songs[0] as Json;
     const now = c.ts.clock.now;
     const { updatedAt: _u, revision: _r, ...fileFields } = fileSong;
@@ -596,7 +598,7 @@ describe('transfer: importing songs that are stored already', () => {
   it('duplicate: a new song with a new id, the performances follow it, the originals are untouched', () => {
     const s = setup();
     const { c } = s;
-    expect(c.transfer.importSongs(s.doc, 'duplicate')).to.deep.equal({ songs: 1, performances: 2, skipped: 0, replaced: 0, duplicated: 1, conflicts: [] });
+    expect(c.transfer.importSongs(s.doc, 'duplicate')).to.deep.equal({ songs: 1, performances: 2, skipped: 0, replaced: 0, duplicated: 1, conflicts: [], versions: 0 });
     expect(c.songs.get(s.songId)).to.deep.equal(s.song);
     expect(c.perfs.get(s.perfId)).to.deep.equal(s.perf);
     const after = all(c.songs);
