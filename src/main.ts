@@ -9,6 +9,8 @@
  * 2 for a usage error.
  */
 import { appendFileSync } from 'node:fs';
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { rememberText, stringifyAnswer } from './json-text.js';
 import { CommanderError } from 'commander';
 import { openApp, VERSION, type App } from './app.js';
 import { exitCodeOf, parseArgs, type Invocation, type ServeOptions } from './cli/options.js';
@@ -198,7 +200,10 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
   }
   let response;
   try {
-    response = await app.dispatcher.handle({ jsonrpc: '2.0', id: 1, method, ...(params === undefined ? {} : { params }) });
+    const message = { jsonrpc: '2.0' as const, id: 1, method, ...(params === undefined ? {} : { params }) };
+    // The params as typed: a structured part keeps its numbers as written, as from a host.
+    if (paramsText !== undefined) rememberText(message, `{"params":${paramsText}}`);
+    response = await app.dispatcher.handle(message);
   } catch (err) {
     response = errorResponse(1, new RpcError(ErrorCode.InternalError, String(err)));
   } finally {
@@ -209,7 +214,8 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
     process.stderr.write(`${JSON.stringify(r.error, null, 2)}\n`);
     process.exitCode = EXIT_FAILURE;
   } else {
-    process.stdout.write(`${JSON.stringify(r?.result ?? null, null, 2)}\n`);
+    // Indented for a person, every number and string as stored (json-text.ts).
+    process.stdout.write(`${stringifyLossless(parseLossless(stringifyAnswer(r?.result ?? null)), null, 2)}\n`);
   }
 }
 

@@ -91,6 +91,15 @@ describe('the packaged binary, alone in an empty folder', function () {
     expect(JSON.parse(String(missing.stderr))).to.deep.include({ code: -32001 });
   });
 
+  it('call keeps the numbers of a structured part as typed, and prints them so', () => {
+    const data = join(dir, 'data-call3');
+    const item = '{"id":"N","name":"Numbers","metadata":{"tempo":120,"timeSignature":[4,4],"tags":[]},"determinismSeed":"1",' +
+      '"sections":[{"samplePos":9223372036854775807,"huge":1e400,"neg0":-0}],"roles":[],"projections":[],"mixGraph":{"tracks":[]}}';
+    expect(run(['--data-dir', data, 'call', 'songs.save', `{"item":${item}}`]).status).to.equal(0);
+    const got = String(run(['--data-dir', data, 'call', 'songs.get', '{"id":"N"}']).stdout);
+    expect(got).to.include('"samplePos": 9223372036854775807').and.include('"huge": 1e400').and.include('"neg0": -0');
+  });
+
   it('serves piped NDJSON: one answer per request, exit 0 at end of input', () => {
     const data = join(dir, 'data-pipe');
     const input =
