@@ -149,7 +149,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     store: opened,
     onError: (err) => log.warn({ err }, 'idle checkpoint failed; the next one will retry'),
   });
-  const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload() });
+  const backups = new Backups({ store: opened, paths, onReopened: () => autosave.reload(), log });
   let notify: (method: string, params: unknown) => void = () => {};
   let draining = false;
   const files = new Files(paths);

@@ -213,15 +213,17 @@ describe('backup.*', function () {
       expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');
     });
 
-    it('keeps serving while it runs: reads and writes behind it are answered first, and a write made meanwhile is in the copy', async () => {
+    it('keeps serving while it copies: requests sent meanwhile are answered first; the copy is the state when it began (a write made meanwhile is in the next one)', async () => {
       const d = await bigDataDir();
-      const p = await launch(d);
+      const p = await launch(d, [...NO_AUTO, '--log-level', 'info']);
       const extra = makeSong({ name: 'Written during the backup' });
       const order: string[] = [];
       const backup = p.request('backup.create', { label: 'beside', workDoneToken: 'b' }, 'the-backup').then((r) => {
         order.push('backup');
         return r;
       });
+      // Sent once the copy is under way (its first step reported): served while it copies.
+      await waitFor('the first step of the copy', async () => (p.notifications('$/progress').some((n) => n.token === 'b' && n.value.kind === 'report') ? true : undefined), 10_000);
       const count = p.request('songs.count', {}).then((r) => {
         order.push('count');
         return r;
@@ -234,11 +236,18 @@ describe('backup.*', function () {
       expect(c.result).to.deep.equal({ count: BIG_SONGS });
       expect(sv.error).to.equal(undefined);
       expect(b.error, JSON.stringify(b.error)).to.equal(undefined);
-      expect(order, 'the requests behind the backup were answered before it').to.deep.equal(['count', 'save', 'backup']);
-      // The copy is consistent and carries the write made on the same connection between its steps.
+      expect(order, 'the requests sent during the backup were answered before it').to.deep.equal(['count', 'save', 'backup']);
+      // The database file was copied under a snapshot (the log says how), so the copy is the state
+      // when the backup began: the write made meanwhile went to the WAL, not into the copy.
+      const written = p.stderr.split('\n').filter((l) => l.includes('"backup written"')).map((l) => JSON.parse(l) as { method: string });
+      expect(written.map((w) => w.method)).to.have.length(1);
+      expect(written[0]!.method).to.be.oneOf(['copy', 'clone']);
       const path = b.result.path as string;
       expect(sqlite3(path, 'PRAGMA integrity_check')).to.equal('ok');
-      expect(sqlite3(path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
+      expect(sqlite3(path, 'SELECT count(*) FROM songs')).to.equal(String(BIG_SONGS));
+      expect(sqlite3(path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('0');
+      const next = await ok(p, 'backup.create', {});
+      expect(sqlite3(next.path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
       await stop(p);
     });
 
