@@ -155,8 +155,8 @@ const BYTES_PER_STEP = PAGES_PER_STEP * 4096;
  * this long per try (the event loop waits with it), and is tried this many times, with the event
  * loop let through between tries, before the backup falls back to the online backup API.
  */
-const CHECKPOINT_WAIT_MS = 50;
-const CHECKPOINT_TRIES = 5;
+const CHECKPOINT_WAIT_MS = 25;
+const CHECKPOINT_TRIES = 20;
 
 /**
  * Copies the database behind `db` into `dir` as `data_YYYY-MM-DD_HHMMSS.db` (with `-2`, `-3`, …
@@ -349,7 +349,7 @@ export async function openSnapshot(path: string, hooks: { afterCheckpoint?: () =
         release();
         return last;
       }
-      await sleep(CHECKPOINT_WAIT_MS / 5);
+      await sleep(2);
     }
     hooks.afterCheckpoint?.();
     db.exec('BEGIN');
