@@ -17,6 +17,8 @@
  * stops between transactions and prints one JSON line of counts, then exits.
  */
 import Database from 'better-sqlite3';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** The older row that transaction n rewrites (n ≥ 2). */
 export const target = (n: number): number => 1 + ((n * 2654435761) % (n - 1));
@@ -106,6 +108,33 @@ function main(path: string, table: 't' | 'songs'): void {
     setImmediate(step);
   };
   step();
+}
+
+/** The writer process on the database file `path`, started (its first transaction committed); stop() answers its counts. */
+export async function startWriter(path: string, table: 't' | 'songs'): Promise<{ child: ChildProcess; stop(): Promise<WriterCounts> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), path, table], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready\n')) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`the writer did not start: ${err}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return {
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`the writer failed (${code}): ${err}`);
+      return JSON.parse(out.trim().split('\n').pop()!) as WriterCounts;
+    },
+  };
 }
 
 if (process.argv[1] && /wal-writer\.js$/.test(process.argv[1])) {

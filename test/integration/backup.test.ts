@@ -14,6 +14,7 @@ import { makeSong } from '../helpers/fixtures.js';
 import { tempDir, type RpcResponse, type StoreProcess } from '../helpers/process.js';
 import { Procs, fails, ok, stop } from '../helpers/rpc.js';
 import { sleep, sqlite3 } from '../helpers/check.js';
+import { expectedRows, songId, startWriter } from '../helpers/wal-writer.js';
 
 const INVALID_PARAMS = -32602;
 const NOT_FOUND = -32001;
@@ -249,6 +250,40 @@ describe('backup.*', function () {
       const next = await ok(p, 'backup.create', {});
       expect(sqlite3(next.path, `SELECT count(*) FROM songs WHERE id = '${extra.id}'`)).to.equal('1');
       await stop(p);
+    });
+
+    it('while another process writes songs and checkpoints throughout, every backup is whole and holds exactly the transactions committed before it', async () => {
+      const d = await bigDataDir();
+      const p = await launch(d, [...NO_AUTO, '--log-level', 'info']);
+      const db = join(d, 'data.db');
+      // The other process's transactions so far (its songs are W0000001, W0000002, … in order).
+      const committed = (file: string): number => Number(sqlite3(file, "SELECT count(*) FROM songs WHERE id LIKE 'W%'"));
+      const writer = await startWriter(db, 'songs');
+      const made: { path: string; before: number; after: number }[] = [];
+      try {
+        for (let i = 0; i < 10; i++) {
+          const before = committed(db); // committed before backup.create was sent
+          const b = await ok(p, 'backup.create', {});
+          made.push({ path: b.path, before, after: committed(db) });
+        }
+      } finally {
+        await writer.stop();
+      }
+      await stop(p);
+      const methods = p.stderr.split('\n').filter((l) => l.includes('"backup written"')).map((l) => (JSON.parse(l) as { method: string }).method);
+      expect(methods.filter((m) => m !== 'backup-api').length, `copied under a snapshot: ${methods.join(', ')}`).to.be.at.least(7);
+      process.stderr.write(`        (${methods.filter((m) => m !== 'backup-api').length}/10 copied under a snapshot)\n`);
+      for (const { path, before, after } of made) {
+        expect(sqlite3(path, 'PRAGMA integrity_check')).to.equal('ok');
+        expect(sqlite3(path, "SELECT count(*) FROM songs WHERE id NOT LIKE 'W%'")).to.equal(String(BIG_SONGS));
+        const rows = sqlite3(path, "SELECT id, updated_at, length(sections_json) FROM songs WHERE id LIKE 'W%' ORDER BY id");
+        const m = rows === '' ? 0 : rows.split('\n').length;
+        expect(m).to.be.within(before, after);
+        // Exactly transactions 1..m: every song the other process wrote, as its last transaction in the copy left it.
+        const expected = expectedRows(m).map(([n, k, pad]) => `${songId(n)}|${k}|${pad + '[{"pad":""}]'.length}`).join('\n');
+        expect(rows === expected, `${path}: transactions 1..${m}`).to.equal(true);
+      }
+      expect(made[made.length - 1]!.after, 'the other process wrote throughout').to.be.greaterThan(made[0]!.before + 100);
     });
 
     it('rejects a label over 200 characters and unknown params with -32602', async () => {

@@ -13,22 +13,19 @@
  * as root where an XFS image can be made, the clone.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import FakeTimers from '@sinonjs/fake-timers';
 import { BackupCancelled, openSnapshot, writeBackup, type BackupInfo, type Snapshot } from '../../src/store/backup.js';
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/database.js';
 import { connect, type Connection } from '../../src/store/sqlite.js';
 import { Store } from '../../src/store/store.js';
 import { IdleCheckpoint } from '../../src/services/idle-checkpoint.js';
-import { expectedRows, lastTransaction, writerTransaction, type WriterCounts } from '../helpers/wal-writer.js';
+import { expectedRows, lastTransaction, startWriter, writerTransaction, type WriterCounts } from '../helpers/wal-writer.js';
 import { extents, mountXfs, unmountXfs, usedBytes, type Xfs } from '../helpers/xfs.js';
 import { rejection, sha256File, sleep } from '../helpers/check.js';
 import { tempDir } from '../helpers/unit-store.js';
 
-const WRITER = fileURLToPath(new URL('../helpers/wal-writer.js', import.meta.url));
 /** Rows the database starts with (about 17 MB with the writer's rows and index), and filler bytes. */
 const START_ROWS = 12_000;
 const FILLER_BYTES = 16 * 1024 * 1024;
@@ -67,30 +64,6 @@ function integrity(path: string): string {
   }
 }
 
-/** The writer process on `path`, started (its first transaction committed). */
-async function startWriter(path: string): Promise<{ child: ChildProcess; stop(): Promise<WriterCounts> }> {
-  const child = spawn(process.execPath, [WRITER, path, 't'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready\n')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the writer did not start: ${err}`);
-    await sleep(5);
-  }
-  return {
-    child,
-    async stop() {
-      child.kill('SIGTERM');
-      const code = await exited;
-      if (code !== 0) throw new Error(`the writer failed (${code}): ${err}`);
-      return JSON.parse(out.trim().split('\n').pop()!) as WriterCounts;
-    },
-  };
-}
-
 /** openSnapshot, tried until it has one (another process may keep the checkpoint busy now and then). */
 async function snapshotOf(path: string): Promise<Snapshot> {
   for (let i = 0; i < 20; i++) {
@@ -122,7 +95,7 @@ describe('backups copied under a snapshot, while another process writes and chec
   });
 
   it('while a snapshot holds, the file does not change: the other process commits and checkpoints in every mode, and this one checkpoints too', async () => {
-    const writer = await startWriter(path);
+    const writer = await startWriter(path, 't');
     const other = connect(path, { timeout: 10 }); // this process's own checkpoints, beside the store's connection
     try {
       const snap = await snapshotOf(path);
@@ -164,7 +137,7 @@ describe('backups copied under a snapshot, while another process writes and chec
   });
 
   it('every one of 20 backups is whole (integrity_check) and holds exactly the rows committed before it began', async () => {
-    const writer = await startWriter(path);
+    const writer = await startWriter(path, 't');
     const reader = connect(path, { readonly: true });
     const made: { info: BackupInfo; before: number; seen: number; after: number }[] = [];
     let counts: WriterCounts;
