@@ -378,10 +378,11 @@ describe('a backup on a file system that clones (XFS with reflink, on a loop dev
     expect(e.shared, e.text).to.be.greaterThan(0);
     expect(grew, `the file system grew by ${grew} bytes for a ${size}-byte copy`).to.be.below(size / 10);
     process.stderr.write(`      (a ${(size / 1e6).toFixed(1)} MB backup cloned: ${e.shared} of ${e.total} extents shared, the file system grew by ${(grew / 1024).toFixed(0)} KiB)\n`);
-    // A plain copy beside it, for contrast (clone: false).
+    // clone: false asks for a plain copy; on XFS the kernel's copy (copy_file_range) shares the
+    // blocks all the same, so that copy is not checked for extents here.
     const copied = await writeBackup(store.db, backups, 'manual', { now: Date.now() + 1000, clone: false });
     expect(copied.method).to.equal('copy');
-    expect(extents(copied.path).shared).to.equal(0);
+    expect(integrity(copied.path)).to.equal('ok');
     expect(existsSync(made.path)).to.equal(true);
   });
 });
