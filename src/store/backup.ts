@@ -11,6 +11,7 @@
  * file (and its journal), which the next start or the next backup removes.
  */
 import { closeSync, constants as fsConstants, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
@@ -370,47 +371,76 @@ export async function openSnapshot(path: string, hooks: { afterCheckpoint?: () =
 /**
  * Copies the database file `source` to `dest`: a clone where the file system makes one (APFS,
  * btrfs, XFS with reflink: no data is copied, the two files share their blocks until either is
- * written), else a plain copy by the kernel (copy_file_range), one call on libuv's thread pool.
- * Answers which it made.
+ * written), else a plain copy by the kernel (copy_file_range). Answers which it made.
  *
- * The kernel's copy cannot be stopped half-way: while it runs, the copied fraction (the size
- * `dest` has reached) is reported and `isCancelled` polled every PROGRESS_INTERVAL_MS, and a
- * cancellation takes effect when it returns (BackupCancelled; the caller removes `dest`). A copy
- * made in steps through the process (read, write) would be stoppable anywhere, but was 4-8x slower
- * than the kernel's on the development VMs once the file system held a few earlier copies.
+ * Never by opening `source` in this process (POSIX): closing any descriptor of a file drops every
+ * fcntl lock the process holds on it, SQLite's included. The store's connection would lose its
+ * SHARED lock on data.db, and another process closing its last connection would then take the
+ * file for unused, checkpoint and delete the -wal under it. So on Linux and macOS the copy is made
+ * by `cp` in a child process (a few ms to start): `--reflink=always` (Linux) or `-c` (macOS,
+ * clonefile) first, a plain `cp` when that fails. On Windows, whose locks belong to a handle,
+ * fs.copyFile (COPYFILE_FICLONE_FORCE first) runs on libuv's thread pool.
+ *
+ * While it runs, the fraction copied (the size `dest` has reached) is reported and `isCancelled`
+ * polled every PROGRESS_INTERVAL_MS; a cancellation stops `cp` (SIGKILL) or, in-process, takes
+ * effect when the copy returns (BackupCancelled; the caller removes `dest`). A copy in steps
+ * through this process (read, write) would avoid both, but was 4-8x slower than the kernel's on
+ * the development VMs once the file system held a few earlier copies.
  */
 async function copyDatabaseFile(source: string, dest: string, bytes: number, options: WriteBackupOptions): Promise<'clone' | 'copy'> {
-  if (options.clone !== false) {
-    try {
-      // FICLONE_FORCE fails where there is no clone (COPYFILE_FICLONE would make a plain copy
-      // instead, without telling which it made); libuv removes `dest` then.
-      await copyFile(source, dest, fsConstants.COPYFILE_FICLONE_FORCE);
-      options.onProgress?.(1);
-      return 'clone';
-    } catch {
-      rmSync(dest, { force: true });
-    }
-  }
   const total = Math.max(bytes, statSync(source).size, 1);
   let cancelled = false;
+  let child: ChildProcess | undefined;
   let reported = 0;
   const poll = setInterval(() => {
     if (cancelled) return;
     if (options.isCancelled?.()) {
       cancelled = true;
+      child?.kill('SIGKILL');
       return;
     }
     const fraction = Math.min(1, (statSync(dest, { throwIfNoEntry: false })?.size ?? 0) / total);
     if (fraction > reported) options.onProgress?.((reported = fraction));
   }, PROGRESS_INTERVAL_MS);
+  /** Runs one copy; true when it succeeded. */
+  const attempt = async (how: 'clone' | 'copy'): Promise<boolean> => {
+    if (process.platform === 'win32') {
+      try {
+        await copyFile(source, dest, how === 'clone' ? fsConstants.COPYFILE_FICLONE_FORCE : fsConstants.COPYFILE_EXCL);
+        return true;
+      } catch (err) {
+        if (how === 'clone') return false;
+        throw err;
+      }
+    }
+    const flags = how === 'copy' ? [] : process.platform === 'darwin' ? ['-c'] : ['--reflink=always'];
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      child = spawn('cp', [...flags, '--', source, dest], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stderr: err.trim() }));
+    });
+    child = undefined;
+    if (code === 0 || cancelled) return code === 0;
+    rmSync(dest, { force: true });
+    if (how === 'clone') return false;
+    // cp says why in words: a full disk must still read as one (StorageFull).
+    const error: NodeJS.ErrnoException = new Error(`cp ${source} ${dest} failed: ${stderr}`);
+    const known = /No space left on device/i.test(stderr) ? 'ENOSPC' : /quota exceeded/i.test(stderr) ? 'EDQUOT' : /File too large/i.test(stderr) ? 'EFBIG' : undefined;
+    if (known) error.code = known;
+    throw error;
+  };
+  let method: 'clone' | 'copy';
   try {
-    await copyFile(source, dest, fsConstants.COPYFILE_EXCL);
+    method = options.clone !== false && (await attempt('clone')) ? 'clone' : 'copy';
+    if (method === 'copy' && !cancelled) await attempt('copy');
   } finally {
     clearInterval(poll);
   }
   if (cancelled || options.isCancelled?.()) throw new BackupCancelled();
   options.onProgress?.(1);
-  return 'copy';
+  return method;
 }
 
 /** Removes what backups interrupted by a crash left in `dir`: `.partial` files and their journals. */

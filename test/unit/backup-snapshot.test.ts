@@ -23,7 +23,7 @@ import { Store } from '../../src/store/store.js';
 import { IdleCheckpoint } from '../../src/services/idle-checkpoint.js';
 import { expectedRows, lastTransaction, startWriter, writerTransaction, type WriterCounts } from '../helpers/wal-writer.js';
 import { extents, mountXfs, unmountXfs, usedBytes, type Xfs } from '../helpers/xfs.js';
-import { rejection, sha256File, sleep } from '../helpers/check.js';
+import { rejection, sha256File, sleep, sqlite3 } from '../helpers/check.js';
 import { tempDir } from '../helpers/unit-store.js';
 
 /** Rows the database starts with (about 17 MB with the writer's rows and index), and filler bytes. */
@@ -134,6 +134,15 @@ describe('backups copied under a snapshot, while another process writes and chec
       other.close();
       await writer.stop();
     }
+  });
+
+  it('the copy never opens the database file in this process: SQLite keeps its lock, and another process closing its last connection leaves the -wal alone', async () => {
+    const made = await writeBackup(store.db, backups, 'manual', { pinWal: () => store.pinWal() });
+    expect(made.method).to.be.oneOf(['clone', 'copy']);
+    // Closing any descriptor of data.db here would drop the store's POSIX lock on it; the sqlite3
+    // shell would then find no other user when it closes, and checkpoint and delete the -wal.
+    expect(sqlite3(path, 'PRAGMA wal_checkpoint(TRUNCATE)')).to.equal('0|0|0');
+    expect(existsSync(`${path}-wal`), 'the -wal of a database this process has open').to.equal(true);
   });
 
   it('every one of 20 backups is whole (integrity_check) and holds exactly the rows committed before it began', async () => {
