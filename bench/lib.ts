@@ -46,8 +46,8 @@ export class Peer {
     });
   }
 
-  static spawn(command: string, args: string[]): Peer {
-    return new Peer(spawn(command, args));
+  static spawn(command: string, args: string[], env?: NodeJS.ProcessEnv): Peer {
+    return new Peer(spawn(command, args, env ? { env } : {}));
   }
 
   /** Sends one request (a JSON text with an `id`) and resolves with its answer line. */

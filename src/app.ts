@@ -163,6 +163,7 @@ export async function openApp(options: AppOptions): Promise<App> {
       history.reset();
       autosave.reload();
     },
+    log,
   });
   let notify: (method: string, params: unknown) => void = () => {};
   let draining = false;

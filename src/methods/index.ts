@@ -28,9 +28,11 @@ const validatorFor = (method: string, part: 'params' | 'result'): Validator => {
 };
 
 /**
- * Long operations that let the requests behind them be served while they run: SQLite's online
- * backup copies a step at a time, and writes made on the same connection between its steps are
- * carried into the copy, so the backup stays consistent (it is the state when it completes).
+ * Long operations that let the requests behind them be served while they run: a backup copies the
+ * database file on libuv's thread pool under a snapshot that keeps checkpoints off it (writes made
+ * meanwhile go to the WAL, not into the copy: it is the state when it began), or, as a fallback,
+ * with SQLite's online backup a step at a time (writes between its steps are carried into the
+ * copy: it is the state when it completes). Either way the backup is consistent.
  */
 const BESIDE_THE_QUEUE: ReadonlySet<string> = new Set(['backup.create', 'export.full']);
 

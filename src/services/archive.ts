@@ -124,6 +124,7 @@ export class Archive {
         label: 'export.full',
         onProgress: (f) => op.progress?.report(f * 0.8),
         isCancelled: op.cancelled,
+        pinWal: () => store.pinWal(),
       });
       // Written in pieces, as export.songs writes it (a library can be larger than one string),
       // and hashed as it is written.

@@ -1,5 +1,6 @@
 /**
- * Backups of the data directory: made with SQLite's online backup API (src/store/backup.ts),
+ * Backups of the data directory: a copy of the database file under a snapshot that holds every
+ * checkpoint off it, or SQLite's online backup API where there is none (src/store/backup.ts),
  * listed, verified, pruned, taken automatically once a day, and restored by swapping the file
  * atomically after the source has been validated and the current state backed up.
  *
@@ -49,6 +50,7 @@ import {
   type BackupKind,
 } from '../store/backup.js';
 import type { Store } from '../store/store.js';
+import type { Logger } from '../log.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Page } from '../store/repository.js';
 
 export type Kind = BackupInfoModel['kind'];
@@ -72,6 +74,8 @@ export interface BackupsOptions {
   /** Called after the database file was replaced and reopened (services reload their state). */
   onReopened?: () => void;
   now?: () => number;
+  /** Told how each backup was copied (info), and why one fell back to the online backup API. */
+  log?: Logger;
 }
 
 export const AUTOMATIC_KEEP = 10;
@@ -184,12 +188,16 @@ export class Backups {
   async #create(kind: BackupKind, label: string | undefined, op: LongOperation): Promise<BackupInfoModel> {
     op.progress?.begin('Backing up');
     try {
+      const started = performance.now();
       const made = await writeBackup(this.#o.store.db, this.#dir, kind, {
         now: this.#now(),
         ...(label === undefined ? {} : { label }),
         onProgress: (f) => op.progress?.report(f),
         isCancelled: op.cancelled,
+        pinWal: () => this.#o.store.pinWal(),
       });
+      const ms = Math.round(performance.now() - started);
+      this.#o.log?.info({ name: made.name, kind, method: made.method, ms, ...(made.fallback ? { fallback: made.fallback } : {}) }, 'backup written');
       return this.info(made.path);
     } catch (err) {
       if (err instanceof BackupCancelled) throw requestCancelled();

@@ -47,6 +47,11 @@ export class IdleCheckpoint {
       this.#timer = undefined;
       this.#run(() => {
         if (this.#closed || !this.#store.db.open || this.#store.db.inTransaction) return;
+        // A backup's file copy holds every checkpoint off the file (Store.pinWal): try again later.
+        if (this.#store.walPinned) {
+          this.#arm();
+          return;
+        }
         try {
           // PASSIVE: never waits for other connections' readers; what it cannot copy now the next one will.
           this.#store.db.pragma('wal_checkpoint(PASSIVE)');

@@ -1,15 +1,20 @@
 /**
- * Backup files: consistent copies of the live database taken with SQLite's online backup API
- * (never a file copy, which with WAL can be torn or miss committed pages still in the -wal file).
+ * Backup files: consistent copies of the live database. A backup is a copy of the database file
+ * taken while a read snapshot that began at an empty WAL holds every checkpoint off that file (a
+ * clone where the file system has one); when no such snapshot can be had, SQLite's online backup
+ * API. Never a plain file copy of a live WAL database, which can be torn or miss committed pages
+ * still in the -wal file.
  *
  * A backup is written beside its final name, marked with its kind, checked, fsynced, and only then
  * linked into place (link, not rename: it never overwrites an existing backup), and the folder is
  * fsynced so the new name survives a power cut. A crash at any step leaves at most a `.partial`
  * file (and its journal), which the next start or the next backup removes.
  */
-import { closeSync, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, existsSync, fsync, fsyncSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Migration } from '../generated/migrations.js';
 import { unreadableContent } from './content-check.js';
 import { runMigrationStep } from './migration-steps.js';
@@ -96,11 +101,21 @@ export function fsyncInBackground(path: string): Promise<void> {
   });
 }
 
+/**
+ * How a backup was copied: `clone` (the file system's copy-on-write clone of the database file),
+ * `copy` (a plain copy of it), both under a snapshot that held every checkpoint off the file;
+ * `backup-api` (SQLite's online backup, page by page), when no such snapshot could be had.
+ */
+export type BackupMethod = 'clone' | 'copy' | 'backup-api';
+
 export interface BackupInfo {
   path: string;
   name: string;
   kind: BackupKind;
   createdAt: number;
+  method: BackupMethod;
+  /** Why the file could not be copied (method `backup-api`). */
+  fallback?: string;
 }
 
 export interface WriteBackupOptions {
@@ -112,6 +127,17 @@ export interface WriteBackupOptions {
   onProgress?: (fraction: number) => void;
   /** Polled between steps; true stops the copy (BackupCancelled) and removes what it wrote. */
   isCancelled?: () => boolean;
+  /**
+   * Called when a file copy's snapshot starts to hold the WAL; the function it answers is called
+   * when the snapshot is let go (the store's WAL limit and checkpoints pause meanwhile: Store.pinWal).
+   */
+  pinWal?: () => () => void;
+  /** false: never a clone, a plain copy (tests of the stepwise copy on a file system that clones). */
+  clone?: boolean;
+  /** Tests only: called on the snapshot's connection, inside its read transaction, before the copy. */
+  onSnapshot?: (snapshot: Connection) => void;
+  /** Tests only: see openSnapshot. */
+  afterCheckpoint?: () => void;
 }
 
 /** The copy was stopped by its caller; nothing was left behind. */
@@ -124,12 +150,25 @@ export class BackupCancelled extends Error {
 
 /** Pages copied per step of the online backup (4 MiB): progress and cancellation between steps. */
 const PAGES_PER_STEP = 1024;
+/** While the kernel copies the file, progress is reported and cancellation polled this often. */
+const PROGRESS_INTERVAL_MS = 10;
+/**
+ * The snapshot's TRUNCATE checkpoint waits for another process's write transaction or old reader
+ * this long per try (the event loop waits with it), and is tried this many times, with the event
+ * loop let through between tries, before the backup falls back to the online backup API.
+ */
+const CHECKPOINT_WAIT_MS = 25;
+const CHECKPOINT_TRIES = 20;
 
 /**
  * Copies the database behind `db` into `dir` as `data_YYYY-MM-DD_HHMMSS.db` (with `-2`, `-3`, …
  * when a backup of the same second exists), recording `kind` and the time in its metadata table.
  * The copy is a single self-contained file (rollback journal, not WAL). Throws when the copy fails
  * its quick_check; nothing is left behind then.
+ *
+ * The copy is the database as it was when the copy began: a file copy under a snapshot
+ * (openSnapshot) when one can be had, else the online backup API, whose copy is the state when it
+ * ends (writes made between its steps are carried into it).
  */
 export async function writeBackup(
   db: Connection,
@@ -142,6 +181,50 @@ export async function writeBackup(
   removePartials(dir);
   const stem = backupStem(new Date(now));
   const partial = join(dir, `${stem}-${process.pid}${PARTIAL_SUFFIX}`);
+  try {
+    // 2. A consistent copy: the file under a snapshot, else the online backup API.
+    const copied = await copyUnderSnapshot(db, partial, options);
+    const method = typeof copied === 'string' ? copied : 'backup-api';
+    if (typeof copied !== 'string') await onlineBackup(db, partial, options);
+    // Each phase below holds the event loop; what arrived meanwhile is served between them.
+    const between = async (): Promise<void> => {
+      await nextTurn();
+      if (options.isCancelled?.()) throw new BackupCancelled();
+    };
+    await between();
+    // 3. Make it standalone and label it; quick_check before it is called a backup. Nothing is
+    // synced on the way (a crash leaves a .partial, which is removed): the copy goes to disk once,
+    // on the thread pool, while quick_check reads it.
+    let flushed: Promise<void> | undefined;
+    const copy = connect(partial);
+    try {
+      copy.pragma(`mmap_size = ${MMAP_SIZE_BYTES}`); // a private file: see openUntrusted
+      copy.pragma('synchronous = OFF');
+      copy.pragma('journal_mode = DELETE');
+      labelBackup(copy, kind, now, options.label);
+      await between();
+      flushed = fsyncInBackground(partial);
+      const check = copy.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`the copy failed quick_check: ${String(check)}`);
+    } finally {
+      copy.close();
+      // 4. Durable before it is visible.
+      await flushed;
+    }
+    // 5. Link into place under the first free name; link fails rather than overwrite.
+    const path = linkIntoPlace(partial, dir, stem);
+    rmSync(partial);
+    // 6. Make the new directory entry durable.
+    fsyncPath(dir);
+    return { path, name: path.slice(dir.length + 1), kind, createdAt: now, method, ...(typeof copied === 'string' ? {} : { fallback: copied.fallback }) };
+  } catch (err) {
+    removeDatabaseFile(partial);
+    throw err;
+  }
+}
+
+/** SQLite's online backup of `db` into `partial`, 1024 pages per step. */
+async function onlineBackup(db: Connection, partial: string, options: WriteBackupOptions): Promise<void> {
   // What the copy has written so far goes to disk on the thread pool while the next steps run,
   // so the fsync SQLite makes when the copy commits (on this thread) finds little left to do.
   let flushing: Promise<void> | undefined;
@@ -151,46 +234,214 @@ export async function writeBackup(
       .catch(() => undefined) // the commit's own fsync reports a failing disk
       .finally(() => (flushing = undefined));
   };
-  try {
-    // 2. Online backup: a consistent snapshot, even while writes go on between its steps.
-    await db.backup(partial, {
+  // A consistent snapshot, even while writes go on between its steps.
+  await db
+    .backup(partial, {
       progress: ({ totalPages, remainingPages }) => {
         if (options.isCancelled?.()) throw new BackupCancelled();
         options.onProgress?.(totalPages === 0 ? 1 : (totalPages - remainingPages) / totalPages);
         flushSoFar();
         return PAGES_PER_STEP;
       },
-    }).finally(() => flushing);
-    // Each phase below holds the event loop; what arrived meanwhile is served between them.
-    const between = async (): Promise<void> => {
-      await nextTurn();
-      if (options.isCancelled?.()) throw new BackupCancelled();
-    };
-    await between();
-    // 3. Make it standalone and label it; quick_check before it is called a backup.
-    const copy = connect(partial);
-    try {
-      copy.pragma(`mmap_size = ${MMAP_SIZE_BYTES}`); // a private file: see openUntrusted
-      copy.pragma('journal_mode = DELETE');
-      labelBackup(copy, kind, now, options.label);
-      await between();
-      const check = copy.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new Error(`the copy failed quick_check: ${String(check)}`);
-    } finally {
-      copy.close();
+    })
+    .finally(() => flushing);
+}
+
+/**
+ * Copies the file of `db` to `partial` under a snapshot (openSnapshot): answers `clone` or `copy`,
+ * or, when no snapshot could be had, why (and nothing was written). The copy runs on libuv's
+ * thread pool: requests are served meanwhile, and writes made on `db` go to the WAL, not the file.
+ */
+async function copyUnderSnapshot(db: Connection, partial: string, options: WriteBackupOptions): Promise<'clone' | 'copy' | { fallback: string }> {
+  if (db.memory || db.readonly) return { fallback: 'an in-memory or read-only connection' };
+  if (db.pragma('journal_mode', { simple: true }) !== 'wal') return { fallback: 'the database is not in WAL mode' };
+  const source = db.name;
+  const snapshot = await openSnapshot(source, options);
+  if (typeof snapshot === 'string') return { fallback: snapshot };
+  const unpin = options.pinWal?.();
+  try {
+    options.onSnapshot?.(snapshot.db);
+    const before = statSync(source);
+    const method = await copyDatabaseFile(source, partial, snapshot.bytes, options);
+    // A tripwire, not the proof (the proof is read-lock 0, see openSnapshot): had anything written
+    // the file during the copy, its size or modification time would most likely show it. Then the
+    // copy is dropped and the online backup API makes the backup.
+    const after = statSync(source);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+      removeDatabaseFile(partial);
+      return { fallback: `${source} changed while it was copied under a snapshot` };
     }
-    // 4. Durable before it is visible (on the thread pool).
-    await fsyncInBackground(partial);
-    // 5. Link into place under the first free name; link fails rather than overwrite.
-    const path = linkIntoPlace(partial, dir, stem);
-    rmSync(partial);
-    // 6. Make the new directory entry durable.
-    fsyncPath(dir);
-    return { path, name: path.slice(dir.length + 1), kind, createdAt: now };
-  } catch (err) {
-    removeDatabaseFile(partial);
-    throw err;
+    return method;
+  } finally {
+    snapshot.release();
+    unpin?.();
   }
+}
+
+/** A read snapshot of a database file that holds every checkpoint off it (openSnapshot). */
+export interface Snapshot {
+  /** The connection whose read transaction is the snapshot. */
+  db: Connection;
+  /** The database's size in the snapshot (page_count × page_size). */
+  bytes: number;
+  /** Ends the read transaction and closes the connection. Idempotent. */
+  release(): void;
+}
+
+/**
+ * Opens a read snapshot of the WAL database at `path` during which the main file cannot change,
+ * even from another process, so that a copy of the file is the database as of the snapshot.
+ * Answers it, or why there is none (a backup then falls back to the online backup API).
+ *
+ * How: on a connection of its own, `wal_checkpoint(TRUNCATE)` (retried a few times, the event loop
+ * let through between tries) must answer busy=0, log=0: every frame is in the file and the WAL is
+ * truncated to 0 bytes. Then a read transaction begins (BEGIN; a SELECT), and the -wal file must
+ * still be empty (0 bytes, or absent) once it has begun.
+ *
+ * Why that is sound (SQLite's wal.c): a reader that begins when every frame of the WAL is in the
+ * file (nBackfill == mxFrame, an empty WAL included) takes read-lock 0 and reads the file alone,
+ * ignoring the WAL. A checkpoint may write to the file only while it holds read-lock 0 exclusively
+ * (walCheckpoint: backfilling, and truncating the file, are done under it), so while our reader
+ * holds it shared, no checkpoint of any process, mode or connection writes the file; writers only
+ * append to the WAL (or restart it), never to the file. The check after BEGIN rules out the other
+ * case: a reader that begins while the WAL holds frames not yet in the file takes another read
+ * lock K ≥ 1 (aReadMark[K] = mxFrame > 0), and checkpoints may then copy frames up to its mark
+ * into the file while it reads. Frames exist in the -wal file before the wal-index counts them, and
+ * while a reader holds lock K ≥ 1 the WAL can be neither restarted nor truncated (both need every
+ * lock K ≥ 1 exclusively), nor deleted (closing the last connection needs the file's EXCLUSIVE
+ * lock, and every WAL connection holds SHARED); so a 0-byte -wal seen after BEGIN means our reader
+ * holds lock 0. A WAL that is not empty then (a write of another process came between the
+ * checkpoint and BEGIN) is refused, though our reader may hold lock 0 too: a false alarm costs a
+ * fallback, never a torn copy.
+ *
+ * `afterCheckpoint` is for tests: it runs between the checkpoint and BEGIN.
+ */
+export async function openSnapshot(path: string, hooks: { afterCheckpoint?: () => void } = {}): Promise<Snapshot | string> {
+  let db: Connection;
+  try {
+    db = connect(path, { fileMustExist: true, timeout: CHECKPOINT_WAIT_MS });
+  } catch (err) {
+    return `cannot open a second connection: ${(err as Error).message}`;
+  }
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    let last = '';
+    for (let attempt = 1; ; attempt++) {
+      let busy: boolean;
+      try {
+        const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+        busy = r!.busy !== 0 || r!.log !== 0;
+        last = `the checkpoint was busy (busy ${r!.busy}, log ${r!.log} frames): another connection is writing or reads an older snapshot`;
+      } catch (err) {
+        if (!/^SQLITE_(BUSY|LOCKED)/.test((err as { code?: string }).code ?? '')) throw err;
+        busy = true;
+        last = `the checkpoint was busy (${(err as { code?: string }).code})`;
+      }
+      if (!busy) break;
+      if (attempt >= CHECKPOINT_TRIES) {
+        release();
+        return last;
+      }
+      await sleep(2);
+    }
+    hooks.afterCheckpoint?.();
+    db.exec('BEGIN');
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const pageCount = db.pragma('page_count', { simple: true }) as number; // reads page 1: the read has begun
+    const wal = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (wal !== 0) {
+      release();
+      return `a write reached the WAL between the checkpoint and the snapshot (${wal} bytes)`;
+    }
+    return { db, bytes: pageCount * pageSize, release };
+  } catch (err) {
+    release();
+    return `${(err as Error).message}`;
+  }
+}
+
+/**
+ * Copies the database file `source` to `dest`: a clone where the file system makes one (APFS,
+ * btrfs, XFS with reflink: no data is copied, the two files share their blocks until either is
+ * written), else a plain copy by the kernel (copy_file_range). Answers which it made.
+ *
+ * Never by opening `source` in this process (POSIX): closing any descriptor of a file drops every
+ * fcntl lock the process holds on it, SQLite's included. The store's connection would lose its
+ * SHARED lock on data.db, and another process closing its last connection would then take the
+ * file for unused, checkpoint and delete the -wal under it. So on Linux and macOS the copy is made
+ * by `cp` in a child process (a few ms to start): `--reflink=always` (Linux) or `-c` (macOS,
+ * clonefile) first, a plain `cp` when that fails. On Windows, whose locks belong to a handle,
+ * fs.copyFile (COPYFILE_FICLONE_FORCE first) runs on libuv's thread pool.
+ *
+ * While it runs, the fraction copied (the size `dest` has reached) is reported and `isCancelled`
+ * polled every PROGRESS_INTERVAL_MS; a cancellation stops `cp` (SIGKILL) or, in-process, takes
+ * effect when the copy returns (BackupCancelled; the caller removes `dest`). A copy in steps
+ * through this process (read, write) would avoid both, but was 4-8x slower than the kernel's on
+ * the development VMs once the file system held a few earlier copies.
+ */
+async function copyDatabaseFile(source: string, dest: string, bytes: number, options: WriteBackupOptions): Promise<'clone' | 'copy'> {
+  const total = Math.max(bytes, statSync(source).size, 1);
+  let cancelled = false;
+  let child: ChildProcess | undefined;
+  let reported = 0;
+  const poll = setInterval(() => {
+    if (cancelled) return;
+    if (options.isCancelled?.()) {
+      cancelled = true;
+      child?.kill('SIGKILL');
+      return;
+    }
+    const fraction = Math.min(1, (statSync(dest, { throwIfNoEntry: false })?.size ?? 0) / total);
+    if (fraction > reported) options.onProgress?.((reported = fraction));
+  }, PROGRESS_INTERVAL_MS);
+  /** Runs one copy; true when it succeeded. */
+  const attempt = async (how: 'clone' | 'copy'): Promise<boolean> => {
+    if (process.platform === 'win32') {
+      try {
+        await copyFile(source, dest, how === 'clone' ? fsConstants.COPYFILE_FICLONE_FORCE : fsConstants.COPYFILE_EXCL);
+        return true;
+      } catch (err) {
+        if (how === 'clone') return false;
+        throw err;
+      }
+    }
+    const flags = how === 'copy' ? [] : process.platform === 'darwin' ? ['-c'] : ['--reflink=always'];
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      child = spawn('cp', [...flags, '--', source, dest], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c, stderr: err.trim() }));
+    });
+    child = undefined;
+    if (code === 0 || cancelled) return code === 0;
+    rmSync(dest, { force: true });
+    if (how === 'clone') return false;
+    // cp says why in words: a full disk must still read as one (StorageFull).
+    const error: NodeJS.ErrnoException = new Error(`cp ${source} ${dest} failed: ${stderr}`);
+    const known = /No space left on device/i.test(stderr) ? 'ENOSPC' : /quota exceeded/i.test(stderr) ? 'EDQUOT' : /File too large/i.test(stderr) ? 'EFBIG' : undefined;
+    if (known) error.code = known;
+    throw error;
+  };
+  let method: 'clone' | 'copy';
+  try {
+    method = options.clone !== false && (await attempt('clone')) ? 'clone' : 'copy';
+    if (method === 'copy' && !cancelled) await attempt('copy');
+  } finally {
+    clearInterval(poll);
+  }
+  if (cancelled || options.isCancelled?.()) throw new BackupCancelled();
+  options.onProgress?.(1);
+  return method;
 }
 
 /** Removes what backups interrupted by a crash left in `dir`: `.partial` files and their journals. */

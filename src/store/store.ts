@@ -75,6 +75,10 @@ export class Store {
   /** When the WAL's size was last looked at (performance.now()), and whether it was past the limit. */
   #walCheckedAt = -Infinity;
   #walOverLimit = false;
+  /** Snapshots of this process's own backups that hold every checkpoint off the file (pinWal). */
+  #walPins = 0;
+  /** The connection's wal_autocheckpoint before the first pin, restored when the last is let go. */
+  #autocheckpointBeforePins = 0;
 
   constructor(db: Connection, path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -192,6 +196,7 @@ export class Store {
    * limit by what is written in that time (and by the write admitted last).
    */
   #ensureWalRoom(): void {
+    if (this.#walPins > 0) return; // our own backup's snapshot: it lets go when its copy ends
     const now = performance.now();
     if (!this.#walOverLimit && now - this.#walCheckedAt < WAL_CHECK_INTERVAL_MS) return;
     this.#walCheckedAt = now;
@@ -209,6 +214,40 @@ export class Store {
     const after = this.walBytes();
     this.#walOverLimit = after > limit;
     if (this.#walOverLimit) throw walPinned(after, limit);
+  }
+
+  /**
+   * Says that a backup of this process holds a read snapshot that keeps every checkpoint off the
+   * main file (src/store/backup.ts, a file copy) until the function answered is called. Meanwhile:
+   *   - the WAL limit is not enforced: the snapshot that pins the WAL is our own and ends with the
+   *     copy; refusing writes (`wal-pinned`) for it would stop the host's saves during every long
+   *     backup. The first write after it is let go checks the WAL again (and resets it);
+   *   - the automatic checkpoint is off: it could copy nothing into the file anyway (the snapshot
+   *     holds read-lock 0, which a checkpoint must take to write the file), and each try would
+   *     sort the whole WAL inside a commit;
+   *   - `walPinned` is true, and the idle checkpoint waits for it to end.
+   */
+  pinWal(): () => void {
+    const db = this.#db;
+    if (this.#walPins++ === 0) {
+      this.#autocheckpointBeforePins = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+      db.pragma('wal_autocheckpoint = 0');
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#walPins === 0) {
+        // A connection replaced meanwhile (never while a backup runs: a restore waits) has its own.
+        if (db === this.#db && db.open) db.pragma(`wal_autocheckpoint = ${this.#autocheckpointBeforePins}`);
+        this.#walCheckedAt = -Infinity; // the next write looks at the WAL at once
+      }
+    };
+  }
+
+  /** True while a backup of this process holds the WAL (pinWal). */
+  get walPinned(): boolean {
+    return this.#walPins > 0;
   }
 
   /** A prepared statement for `sql`, prepared once and reused (for the store's fixed queries). */
