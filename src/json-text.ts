@@ -5,7 +5,8 @@
  *
  * - `scanJson(text, visit)` reads a JSON text in one pass and hands each value's compact text to
  *   `visit` with its JSON pointer: strings, numbers and literals keep the characters they were
- *   written as (escapes included), white space between tokens goes.
+ *   written as (escapes included), white space between tokens goes, and a key given twice in an
+ *   object keeps its last value in its first place (as JSON.parse reads it).
  * - `compactJson(text)` is that compact text.
  * - `textsAt(text, pointers)` answers the compact text of the values at some pointers (the
  *   structured parts of a request, found in the request's own text).
@@ -182,6 +183,9 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
       const close = object ? 0x7d : 0x5d;
       i++;
       const members: string[] = [];
+      // A key given twice is read as JSON.parse reads it (the last value, in the first one's
+      // place), so the text kept and every reader of it agree with what was validated.
+      const keys = object ? new Map<string, number>() : undefined;
       space();
       if (json.charCodeAt(i) === close) {
         i++;
@@ -193,7 +197,15 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
             const key = string();
             space();
             if (json.charCodeAt(i++) !== 0x3a) fail('a missing colon');
-            members.push(`${key}:${value(pointers ? child(pointer, JSON.parse(key) as string) : '')}`);
+            const name = key.includes('\\') ? (JSON.parse(key) as string) : key.slice(1, -1);
+            const member = `${key}:${value(pointers ? child(pointer, name) : '')}`;
+            const at = keys!.get(name);
+            if (at === undefined) {
+              keys!.set(name, members.length);
+              members.push(member);
+            } else {
+              members[at] = member;
+            }
           } else {
             members.push(value(pointers ? `${pointer}/${index}` : ''));
           }

@@ -47,7 +47,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
   return {
     [`${family}.history`]: ({ id, limit, cursor }: { id: string; limit?: number; cursor?: string }) => {
       const size = limit ?? DEFAULT_PAGE_SIZE;
-      const scope = { entityId: id };
+      const scope = { entity: family, entityId: id };
       const before = cursor === undefined ? undefined : (decodeCursor(cursor, 'createdAt', 'desc', scope)[0] as number);
       const items = h.list(family, id, size + 1, before);
       const page = items.slice(0, size);
@@ -75,8 +75,9 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
           checkRestorable(family, model, versionId);
           record = h.as('restore', () => repo.update(model as Model & { id: string }, ifRevision));
         } else {
+          const trashed = h.trashed(family, id);
           record = revive(s, family, id, v).record;
-          if (family === 'songs') for (const p of h.trashedWithSong(id)) reviveEntry(s, p);
+          if (family === 'songs' && trashed) for (const p of h.trashedWithSong(id, trashed.deletedAt)) reviveEntry(s, p);
         }
         return { [one]: record, version: h.newest(family, id) };
       }),
@@ -96,7 +97,15 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
         target = repo.get(a.info.entityId);
       }
       // Compared with every number as written (a patch must not change 2^64 into 18446744073709552000).
-      const exact = (r: object): unknown => parseKeepingNumbers(answerTextOf(r) ?? JSON.stringify(r));
+      const exact = (r: object): unknown => {
+        try {
+          return parseKeepingNumbers(answerTextOf(r) ?? JSON.stringify(r));
+        } catch (err) {
+          // The store writes only JSON with each key once; anything else was made by another tool.
+          const details = `a stored record cannot be compared: ${(err as Error).message}`;
+          throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+        }
+      };
       const patch = withNumbersAsWritten(createPatch(exact(a.record), exact(target as object)));
       return { from: a.info, ...(toInfo ? { to: toInfo } : {}), patch };
     },
@@ -174,7 +183,7 @@ export function historyMethods(s: Services): Record<string, Handler> {
         if (!t) throw notFound('trash', id);
         if (repoOf(entity).revisionOf(id) !== undefined) throw alreadyExists(entity, id);
         const restored = [reviveEntry(s, t)!];
-        if (entity === 'songs') for (const p of h.trashedWithSong(id)) restored.push(...[reviveEntry(s, p)].filter((x) => x !== undefined));
+        if (entity === 'songs') for (const p of h.trashedWithSong(id, t.deletedAt)) restored.push(...[reviveEntry(s, p)].filter((x) => x !== undefined));
         return { restored };
       }),
 

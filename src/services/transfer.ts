@@ -97,6 +97,10 @@ function withSentPartsOf(text: string, doc: SongsExport): SongsExport {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Control characters (C0, DEL, C1) and bidirectional overrides: never in a label or an id we show. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** The latest time JavaScript can hold (8.64e15 ms). */
+const MAX_TIME = 8.64e15;
 const SOURCES = new Set(['save', 'autosave', 'restore', 'import', 'delete']);
 
 /**
@@ -119,11 +123,13 @@ function historyErrors(history: unknown, songIds: ReadonlySet<string>, perfIds: 
     const at = `/history/versions/${i}`;
     const ok =
       typeof v === 'object' && v !== null &&
-      typeof v.versionId === 'string' && v.versionId.length > 0 && v.versionId.length <= 100 &&
+      typeof v.versionId === 'string' && v.versionId.length > 0 && v.versionId.length <= 100 && !CONTROL.test(v.versionId) &&
       (v.entity === 'songs' || v.entity === 'performances') && typeof v.entityId === 'string' &&
-      Number.isSafeInteger(v.revision) && v.revision >= 1 && Number.isSafeInteger(v.createdAt) &&
-      SOURCES.has(v.source) && (v.label === undefined || (typeof v.label === 'string' && v.label.length <= 200)) &&
-      typeof v.pinned === 'boolean' && typeof v.deviceId === 'string' && Number.isSafeInteger(v.sizeBytes) && v.sizeBytes >= 0 &&
+      Number.isSafeInteger(v.revision) && v.revision >= 1 && v.revision < Number.MAX_SAFE_INTEGER &&
+      Number.isSafeInteger(v.createdAt) && v.createdAt >= 0 && v.createdAt <= MAX_TIME &&
+      SOURCES.has(v.source) && (v.label === undefined || (typeof v.label === 'string' && v.label.length > 0 && v.label.length <= 200 && !CONTROL.test(v.label))) &&
+      typeof v.pinned === 'boolean' && typeof v.deviceId === 'string' && v.deviceId.length <= 100 && !CONTROL.test(v.deviceId) &&
+      Number.isSafeInteger(v.sizeBytes) && v.sizeBytes >= 0 &&
       typeof v.manifest === 'object' && v.manifest !== null && !Array.isArray(v.manifest) &&
       Object.values(v.manifest).every((x) => typeof x === 'string' && HEX64.test(x));
     if (!ok) {

@@ -18,6 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
+import * as validators from '../generated/validators.js';
+import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
 import { answerAs, partTextOf, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 import { fieldsOnly, fromRow, partColumns, type EntityDescriptor, type Row } from './entity.js';
@@ -60,6 +62,12 @@ export function trashEntry(r: TrashRow): TrashEntry {
     deletedAt: r.deleted_at,
     versionId: r.version_id,
   };
+}
+
+/** A compiled JSON Schema validator (src/generated/validators.ts). */
+interface Validator {
+  (data: unknown): boolean;
+  errors?: { instancePath: string; message?: string }[] | null;
 }
 
 export type VersionSource = 'save' | 'autosave' | 'restore' | 'import' | 'delete';
@@ -213,7 +221,19 @@ export class History {
    */
   readonly hooks: RepositoryHooks = {
     written: (desc, row) => {
-      if (HISTORY_FAMILIES.has(desc.entity)) this.record(desc, row);
+      if (!HISTORY_FAMILIES.has(desc.entity)) return undefined;
+      // A record created again with an id that has history (in the trash, or deleted and emptied
+      // only in part) goes on from its highest revision: a revision names one state of an id.
+      let final = row;
+      const newest = this.#sql
+        .prepared('SELECT revision FROM versions WHERE entity = ? AND entity_id = ? ORDER BY seq DESC LIMIT 1')
+        .pluck()
+        .get(desc.entity, row.id) as number | undefined;
+      if (newest !== undefined && newest >= (row.revision as number)) {
+        final = this.#sql.prepared(`UPDATE "${desc.table}" SET revision = ? WHERE id = ? RETURNING *`).get(newest + 1, row.id) as Row;
+      }
+      this.record(desc, final);
+      return final;
     },
     deleting: (desc, ids, cascades) => {
       if (!HISTORY_FAMILIES.has(desc.entity)) return;
@@ -261,9 +281,14 @@ export class History {
     return rows.map(trashEntry);
   }
 
-  /** The performances in the trash that the delete of `songId` put there. */
-  trashedWithSong(songId: string): TrashEntry[] {
-    const rows = this.#sql.prepared("SELECT * FROM trash WHERE entity = 'performances' AND with_song_id = ? ORDER BY entity_id").all(songId) as TrashRow[];
+  /**
+   * The performances in the trash that the delete of `songId` at `deletedAt` put there (not those
+   * an earlier delete of a song with that id took).
+   */
+  trashedWithSong(songId: string, deletedAt: number): TrashEntry[] {
+    const rows = this.#sql
+      .prepared("SELECT * FROM trash WHERE entity = 'performances' AND with_song_id = ? AND deleted_at = ? ORDER BY entity_id")
+      .all(songId, deletedAt) as TrashRow[];
     return rows.map(trashEntry);
   }
 
@@ -401,9 +426,12 @@ export class History {
    * added; throws the first problem as an ImportError-like {path, message}.
    */
   importHistory(history: ExportedHistory, ids: ReadonlyMap<string, string>): number {
+    const refuse = (why: string, at: string): never => {
+      throw Object.assign(new Error(why), { importPath: at });
+    };
     history.parts.forEach(([hash, text], i) => {
       const why = this.parts.putNode(hash, text);
-      if (why) throw Object.assign(new Error(why), { importPath: `/history/parts/${i}` });
+      if (why) refuse(why, `/history/parts/${i}`);
     });
     const exists = this.#sql.prepared('SELECT 1 FROM versions WHERE id = ?');
     const hasPart = this.#sql.prepared('SELECT 1 FROM parts WHERE hash = ?');
@@ -411,18 +439,62 @@ export class History {
       `INSERT INTO versions (id, entity, entity_id, revision, created_at, source, label, pinned, device_id, size_bytes, manifest_json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // Each part is read once (versions share them): JSON, at most MAX_JSON_DEPTH deep.
+    const parsed = new Map<string, { value: unknown; size: number } | string>();
+    const part = (hash: string): { value: unknown; size: number } | string => {
+      let p = parsed.get(hash);
+      if (p === undefined) {
+        try {
+          const text = this.parts.text(hash);
+          const value = JSON.parse(text) as unknown;
+          const deep = tooDeepPointer(value);
+          p = deep === undefined ? { value, size: text.length } : `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+        } catch (err) {
+          p = `is not JSON once its parts are put together (${(err as Error).message})`;
+        }
+        parsed.set(hash, p);
+      }
+      return p;
+    };
+    const seen = new Set<string>();
     let added = 0;
     history.versions.forEach((v, i) => {
+      const at = `/history/versions/${i}`;
+      if (seen.has(v.versionId)) refuse('has the versionId of a version before it in the file', `${at}/versionId`);
+      seen.add(v.versionId);
       const to = ids.get(`${v.entity}\n${v.entityId}`);
-      if (to === undefined || exists.get(v.versionId)) return;
-      for (const h of Object.values(v.manifest)) {
-        if (!hasPart.get(h)) throw Object.assign(new Error(`names part ${h}, which is neither in the file nor stored`), { importPath: `/history/versions/${i}/manifest` });
+      if (to === undefined) return;
+      const desc = ENTITIES[v.entity]!;
+      const names = new Set(['fields', ...partColumns(desc).map((c) => c.path)]);
+      if (v.manifest.fields === undefined) refuse('has no "fields" part', `${at}/manifest`);
+      const record: Record<string, unknown> = {};
+      let size = 0;
+      for (const [name, hash] of Object.entries(v.manifest)) {
+        if (!names.has(name)) refuse(`names a part "${name}" that a ${v.entity} record does not have`, `${at}/manifest`);
+        if (!hasPart.get(hash)) refuse(`names part ${hash}, which is neither in the file nor stored`, `${at}/manifest/${name}`);
+        const p = part(hash);
+        if (typeof p === 'string') refuse(`part "${name}" ${p}`, `${at}/manifest/${name}`);
+        const { value, size: bytes } = p as { value: unknown; size: number };
+        size += bytes;
+        if (name !== 'fields') record[name] = value;
+        else if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('has a "fields" part that is not an object', `${at}/manifest/fields`);
+        else Object.assign(record, { ...(value as Record<string, unknown>) });
       }
-      insert.run(v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, v.sizeBytes, JSON.stringify(v.manifest));
+      if (record.id !== undefined && record.id !== v.entityId) refuse(`holds the record ${JSON.stringify(record.id)}, not ${JSON.stringify(v.entityId)}`, `${at}/manifest/fields`);
+      const validate = (validators as unknown as Record<string, Validator>)[`${v.entity}_save__params`]!;
+      if (!validate({ item: { ...record, id: v.entityId } })) {
+        const e = validate.errors?.[0];
+        refuse(`holds a record a save refuses: ${(e?.instancePath ?? '').replace(/^\/item/, '') || '/'} ${e?.message ?? 'is not valid'}`, `${at}/manifest`);
+      }
+      // A copy (duplicate) gets versions of its own; an import of the same record skips those it has.
+      const copy = to !== v.entityId;
+      if (!copy && exists.get(v.versionId)) return;
+      insert.run(copy ? randomUUID() : v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, size, JSON.stringify(v.manifest));
       added++;
     });
     return added;
   }
+
 
   /** One version's facts, or undefined. */
   info(versionId: string): VersionInfo | undefined {

@@ -53,8 +53,11 @@ export interface DeleteResult {
  * (history.ts records versions and keeps the trash).
  */
 export interface RepositoryHooks {
-  /** A full write (create, update, save, insertAsIs) left `row` in the table. */
-  written?(desc: EntityDescriptor, row: Row): void;
+  /**
+   * A full write (create, update, save, insertAsIs) left `row` in the table. May answer the row as
+   * it changed it (history gives a record created again with an id it knows the next revision).
+   */
+  written?(desc: EntityDescriptor, row: Row): Row | void;
   /**
    * Records `ids` of `desc` are about to be deleted, and with them the rows the schema's cascades
    * remove (by family), found before anything is deleted.
@@ -104,10 +107,11 @@ export class Repository<T extends object = Model> {
     this.#hooks = hooks;
   }
 
-  /** Tells the hooks about a row a full write left, and answers its model. */
-  #written(row: Row): T {
-    this.#hooks.written?.(this.desc, row);
-    return this.#model(row);
+  /** Tells the hooks about a row a full write left, announces it, and answers its model. */
+  #written(row: Row, op: 'insert' | 'update'): T {
+    const final = this.#hooks.written?.(this.desc, row) ?? row;
+    this.#store.recordChange(this.desc.entity, op, [final.id as string], revisionsOfRow(final));
+    return this.#model(final);
   }
 
   get #table(): string {
@@ -285,8 +289,7 @@ export class Repository<T extends object = Model> {
         }
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
-      return this.#written(row);
+      return this.#written(row, 'insert');
     });
   }
 
@@ -306,8 +309,7 @@ export class Repository<T extends object = Model> {
         );
       }).get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
-      this.#store.recordChange(this.desc.entity, 'update', [item.id], revisionsOfRow(row));
-      return this.#written(row);
+      return this.#written(row, 'update');
     });
   }
 
@@ -322,8 +324,7 @@ export class Repository<T extends object = Model> {
             `${this.desc.timestamps.updated ? ', "updated_at" = excluded."updated_at"' : ''}, "revision" = "revision" + 1`,
         );
       }).get(params) as Row, params);
-      this.#store.recordChange(this.desc.entity, row.revision === 1 ? 'insert' : 'update', [row.id as string], revisionsOfRow(row));
-      return this.#written(row);
+      return this.#written(row, row.revision === 1 ? 'insert' : 'update');
     });
   }
 
@@ -343,8 +344,7 @@ export class Repository<T extends object = Model> {
         if (err instanceof SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(this.desc.entity, params.id as string);
         throw this.#named(err, params);
       }
-      this.#store.recordChange(this.desc.entity, 'insert', [row.id as string], revisionsOfRow(row));
-      return this.#written(row);
+      return this.#written(row, 'insert');
     });
   }
 

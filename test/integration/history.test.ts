@@ -130,6 +130,31 @@ describe('history: a song saved over comes back as it was', function () {
     const [ov] = (await ok(p, 'songs.history', { id: other.id })).items;
     await fails(p, 'songs.diff', { from: v1.versionId, to: ov.versionId }, -32602);
   });
+
+  it('a key given twice in a part is kept as JSON.parse reads it (last value, first place): diff, validation and usage agree', async () => {
+    const p = await procs.launch();
+    const item = (pan: string): string =>
+      `{"id":"dup","name":"Dup","metadata":{"tempo":120,"timeSignature":[4,4],"tags":[]},"determinismSeed":"1","sections":[{"dup":1,"x":0,"dup":2}],` +
+      `"roles":[],"projections":[],"mixGraph":{"tracks":[{"id":"t","name":"T","volume":1,"pan":${pan},"mute":false,"solo":false}]}}`;
+    const saved = await p.requestText('songs.save', `{"item":${item('5,"pan":0')}}`);
+    expect(saved).to.include('"sections":[{"dup":2,"x":0}]').and.include('"pan":0,"mute"');
+    expect(JSON.parse(await p.requestText('songs.save', `{"item":${item('0,"pan":5')}}`)).error.code).to.equal(-32602);
+    const [v] = (await ok(p, 'songs.history', { id: 'dup' })).items;
+    expect((await ok(p, 'songs.diff', { from: v.versionId })).patch).to.deep.equal([]);
+  });
+
+  it('a history cursor is for its own family and record: another family\'s is refused', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ id: 'X' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'X2' } });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'host' }) });
+    const q = await ok(p, 'performances.create', { item: perf('host', { id: 'X' }) });
+    await ok(p, 'performances.update', { item: { ...q, name: 'X2' } });
+    const page = await ok(p, 'songs.history', { id: 'X', limit: 1 });
+    await fails(p, 'performances.history', { id: 'X', limit: 1, cursor: page.nextCursor }, -32602);
+    const perfPage = await ok(p, 'performances.history', { id: 'X', limit: 1 });
+    await fails(p, 'songs.history', { id: 'X', limit: 1, cursor: perfPage.nextCursor }, -32602);
+  });
 });
 
 describe('history: named versions', function () {
@@ -194,7 +219,24 @@ describe('trash: a song deleted by mistake comes back with its performances', fu
     expect(e.data).to.include({ entity: 'songs', id: s.id });
     expect(await ok(p, 'songs.get', { id: s.id })).to.deep.equal(again);
     expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => t.id)).to.deep.equal([s.id]);
-    expect(await sources(p, 'songs', s.id)).to.deep.equal(['save@1', 'delete@1', 'save@1']);
+    // Created again, the id goes on from its highest revision: a revision names one state of an id.
+    expect(again.revision).to.equal(2);
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['save@2', 'delete@1', 'save@1']);
+  });
+
+  it('restoring a song brings back the performances of its last delete only, not of an earlier one', async () => {
+    const p = await procs.launch();
+    const first = await ok(p, 'songs.create', { item: makeSong({ id: 'S1' }) });
+    const old = await ok(p, 'performances.create', { item: perf(first.id, { id: 'P-old' }) });
+    await ok(p, 'songs.delete', { id: 'S1' });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'S1', name: 'Again' }) });
+    const fresh = await ok(p, 'performances.create', { item: perf('S1', { id: 'P-new' }) });
+    await ok(p, 'songs.delete', { id: 'S1' });
+    const restored = await ok(p, 'trash.restore', { entity: 'songs', id: 'S1' });
+    expect(restored.restored.map((r: Rec) => r.id).sort()).to.deep.equal(['P-new', 'S1']);
+    await fails(p, 'performances.get', { id: old.id }, -32001);
+    expect((await ok(p, 'performances.get', { id: fresh.id })).songId).to.equal('S1');
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => t.id)).to.deep.equal(['P-old']);
   });
 
   it('restoreVersion of a deleted song brings it back, with its performances', async () => {
@@ -311,6 +353,67 @@ describe('history: export and import carry it when asked', function () {
     expect(none.versions).to.equal(0);
     const skipped = await ok(third, 'import.songs', { path: withHistory.path, onConflict: 'skip', includeHistory: false });
     expect(skipped.versions).to.equal(0);
+  });
+
+  it('a duplicated import gives the copy the history too', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'One' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'Two' } });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    const dup = await ok(p, 'import.songs', { path: file.path, onConflict: 'duplicate' });
+    expect(dup.versions).to.equal(2);
+    const copy = (await ok(p, 'songs.list', {})).items.find((x: Rec) => x.id !== s.id);
+    expect((await sources(p, 'songs', copy.id)).slice(1)).to.deep.equal(['save@2', 'save@1']);
+    const old = (await ok(p, 'songs.history', { id: copy.id })).items.at(-1);
+    expect((await ok(p, 'songs.getVersion', { versionId: old.versionId })).song.name).to.equal('One');
+  });
+
+  it('refuses history whose parts do not make a record a save accepts, naming where (nothing imported)', async () => {
+    const p = await procs.launch();
+    await ok(p, 'songs.create', { item: makeSong({ id: 'H1' }) });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    const { createHash } = await import('node:crypto');
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const good = JSON.parse(readFileSync(file.path, 'utf8'));
+    await ok(p, 'songs.delete', { id: 'H1' });
+    await ok(p, 'trash.empty', {});
+    const node = (text: string): string => createHash('sha256').update(text).digest('hex');
+    const cases: [string, (d: Rec) => void, string][] = [
+      ['fields that are not an object', (d) => {
+        d.history.parts.push([node('5'), '5']);
+        d.history.versions[0].manifest.fields = node('5');
+      }, '/history/versions/0/manifest/fields'],
+      ['a part that is not JSON', (d) => {
+        d.history.parts.push([node('{not json'), '{not json']);
+        d.history.versions[0].manifest.sections = node('{not json');
+      }, '/history/versions/0/manifest/sections'],
+      ['a part the record does not have', (d) => {
+        d.history.versions[0].manifest.name = d.history.versions[0].manifest.fields;
+      }, '/history/versions/0/manifest'],
+      ['fields of another record', (d) => {
+        const text = JSON.stringify({ ...good.songs[0], id: 'OTHER', sections: undefined, roles: undefined, projections: undefined, mixGraph: undefined, realizationPolicy: undefined });
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.fields = node(text);
+      }, '/history/versions/0/manifest/fields'],
+      ['two versions with one versionId', (d) => {
+        d.history.versions.push({ ...d.history.versions[0] });
+      }, '/history/versions/1/versionId'],
+      ['a revision no restore could go past', (d) => {
+        d.history.versions[0].revision = Number.MAX_SAFE_INTEGER;
+      }, '/history/versions/0'],
+      ['a label with a control character', (d) => {
+        d.history.versions[0].label = 'a\u0000b';
+      }, '/history/versions/0'],
+    ];
+    for (const [what, edit, at] of cases) {
+      const doc = JSON.parse(JSON.stringify(good));
+      edit(doc);
+      writeFileSync(file.path, JSON.stringify(doc));
+      const e = await fails(p, 'import.songs', { path: file.path, onConflict: 'skip' }, -32021);
+      expect(e.data.errors[0].path, what).to.equal(at);
+      expect((await ok(p, 'songs.count', {})).count, what).to.equal(0);
+      expect((await ok(p, 'songs.history', { id: 'H1' })).items, what).to.deep.equal([]);
+    }
   });
 
   it('refuses an export whose history part is not the text its hash names (nothing imported)', async () => {

@@ -15,6 +15,8 @@ describe('nameSortKey', () => {
       ['Æon', 'aeon'],
       ['ﬁne', 'fine', 'ＦＩＮＥ'],
       ['  padded ', 'padded'],
+      ['\u200bZebra', 'zebra', 'Ze\u00adbra'],
+      ['Take \u0663', 'Take 3', 'Take \u0969'],
       ['Σοφος', 'σοφοσ', 'ΣΟΦΟΣ', 'σοφος'],
     ]) {
       const keys = new Set(group.map(nameSortKey));
