@@ -323,9 +323,9 @@ export class Repository<T extends object = Model> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const view = options.view ?? 'full';
     const match = ftsQuery(text);
-    // The cursor is bound to the query as searched (its words after folding: "Łódź" and "lodz"
-    // are one query) and to the folding itself.
-    const scope = { query: match ?? null, '(folding)': FOLD_VERSION };
+    // The cursor is bound to the family, to the query as searched (its words after folding:
+    // "Łódź" and "lodz" are one query) and to the folding itself.
+    const scope = { entity: this.desc.entity, query: match ?? null, '(folding)': FOLD_VERSION };
     const after =
       options.cursor === undefined
         ? undefined
