@@ -262,7 +262,7 @@ export function summaryDescriptor(desc: EntityDescriptor): EntityDescriptor {
 
 /**
  * The columns a summary reads: id, the summary's fields, timestamps, revision and `extra` (the
- * sort key a cursor needs). The parts left out are never read from the table.
+ * sort key a cursor needs). The parts left out are not selected.
  */
 export function summaryColumns(desc: EntityDescriptor, extra: readonly string[] = []): string[] {
   const d = summaryDescriptor(desc);

@@ -47,7 +47,7 @@ export type Direction = 'asc' | 'desc';
 export type CursorOrder = OrderBy | 'rank' | 'accessedAt';
 /**
  * `full`: records whole. `summary`: records without the structured parts a browser does not
- * show (sections, mix graph, …: EntityDescriptor.summaryParts), which are not even read.
+ * show (sections, mix graph, …: EntityDescriptor.summaryParts), which are not selected.
  */
 export type View = 'full' | 'summary';
 
@@ -179,7 +179,11 @@ export class Repository<T extends object = Model> {
     return model;
   }
 
-  /** The SELECT list of a view (`extra`: columns the caller needs beside the record's). */
+  /**
+   * The SELECT list of a view (`extra`: columns the caller needs beside the record's). A summary
+   * selects no part: none is copied out of SQLite (which still steps through a part's overflow
+   * pages to reach the columns stored after it in the row).
+   */
   #columns(view: View, alias = '', extra: readonly string[] = []): string {
     if (view === 'full') return `${alias}*`;
     return summaryColumns(this.desc, extra).map((c) => `${alias}${q(c)}`).join(', ');
