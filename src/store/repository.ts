@@ -328,7 +328,7 @@ export class Repository<T extends object = Model> {
     const view = options.view ?? 'full';
     const match = ftsQuery(text);
     // The cursor is bound to the family, to the query as searched (its words after folding:
-    // "Łódź" and "lodz" are one query) and to the folding itself.
+    // "łódź" and "lodz" are one query; case counts) and to the folding itself.
     const scope = { entity: this.desc.entity, query: match ?? null, '(folding)': FOLD_VERSION };
     const after =
       options.cursor === undefined
