@@ -15,7 +15,7 @@ export function autosaveMethods(s: Services): FamilyHandlers<'autosave'> {
     'autosave.get': ({ id }) => s.autosaves.get(id),
     'autosave.restore': ({ id }) => s.autosave.restore(id),
     'autosave.delete': ({ id }) => s.autosaves.delete(id),
-    'autosave.recoverable': () => ({ items: s.autosaves.recoverable() }),
+    'autosave.recoverable': ({ limit, cursor }) => s.autosaves.recoverable({ limit, cursor }),
     'autosave.configure': (patch) => s.autosave.configure(patch),
   };
 }

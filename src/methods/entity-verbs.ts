@@ -3,15 +3,15 @@
  * create, get, update, save, delete, list, count, saveMany, deleteMany.
  * Families add their own methods beside these (songs.search, songs.setFavorite, …).
  */
-import type { Model, Repository } from '../store/repository.js';
+import type { Model, Repository, View } from '../store/repository.js';
 import type { RequestContext } from '../rpc/dispatcher.js';
 import { textsAt, withPartTexts } from '../json-text.js';
 import { partColumns, type EntityDescriptor } from '../store/entity.js';
 
 type Verb = (params: Record<string, unknown>, ctx: RequestContext) => unknown;
 
-/** Params of list that are paging and ordering; every other param of list/count is a filter. */
-const PAGING = new Set(['limit', 'cursor', 'orderBy', 'direction']);
+/** Params of list that are paging, ordering and view; every other param of list/count is a filter. */
+const PAGING = new Set(['limit', 'cursor', 'orderBy', 'direction', 'view']);
 
 function filtersOf(params: Record<string, unknown>): Record<string, unknown> {
   const filters: Record<string, unknown> = {};
@@ -53,6 +53,7 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
         cursor: p.cursor as string | undefined,
         orderBy: p.orderBy as 'updatedAt' | 'createdAt' | 'name' | undefined,
         direction: p.direction as 'asc' | 'desc' | undefined,
+        view: p.view as View | undefined,
         filters: filtersOf(p),
       }),
     [`${family}.count`]: (p) => ({ count: repo.count(filtersOf(p)) }),

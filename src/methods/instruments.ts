@@ -13,7 +13,7 @@ const usage =
 export function instrumentsMethods(s: Services): FamilyHandlers<'instruments'> {
   return {
     ...(entityVerbs('instruments', s.instruments) as unknown as Omit<FamilyHandlers<'instruments'>, 'instruments.search' | 'instruments.usage'>),
-    'instruments.search': ({ query, limit }) => ({ items: s.instruments.search(query, limit) }),
+    'instruments.search': ({ query, limit, cursor, view }) => s.instruments.search(query, { limit, cursor, view }) as Result<'instruments.search'>,
     'instruments.usage': usage(s, 'instrumentId'),
   };
 }
@@ -28,7 +28,7 @@ export function voicesMethods(s: Services): FamilyHandlers<'voices'> {
 export function presetsMethods(s: Services): FamilyHandlers<'presets'> {
   return {
     ...(entityVerbs('presets', s.presets) as unknown as Omit<FamilyHandlers<'presets'>, 'presets.search' | 'presets.usage'>),
-    'presets.search': ({ query, limit }) => ({ items: s.presets.search(query, limit) }),
+    'presets.search': ({ query, limit, cursor, view }) => s.presets.search(query, { limit, cursor, view }) as Result<'presets.search'>,
     'presets.usage': usage(s, 'presetId'),
   };
 }

@@ -13,7 +13,7 @@ export function preferencesMethods(s: Services): FamilyHandlers<'preferences'> {
 export function recentMethods(s: Services): FamilyHandlers<'recent'> {
   return {
     'recent.touch': (p) => s.recent.touch(p),
-    'recent.list': ({ itemType, limit }) => ({ items: s.recent.list(itemType, limit) }),
+    'recent.list': ({ itemType, limit, cursor }) => s.recent.list({ itemType, limit, cursor }),
     'recent.clear': ({ itemType }) => ({ count: s.recent.clear(itemType) }),
   };
 }

@@ -637,18 +637,32 @@ export class Autosaves {
     return row;
   }
 
-  /** Snapshots recovered at start and not yet restored or deleted, oldest first. */
-  recoverable(): RecoverableItem[] {
+  /**
+   * Snapshots recovered at start and not yet restored or deleted, oldest first (by createdAt, then
+   * id), in keyset pages.
+   */
+  recoverable(options: { limit?: number; cursor?: string } = {}): Page<RecoverableItem> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const scope = { list: 'recoverable' };
+    const [at, id] = options.cursor === undefined ? [null, null] : decodeCursor(options.cursor, 'createdAt', 'asc', scope);
     const rows = this.#store
-      .prepared(`SELECT ${SUMMARY_COLUMNS} FROM autosaves WHERE recovered = 1 ORDER BY created_at, id`)
-      .all() as AutosaveRow[];
-    return rows.map((r) => ({
+      .prepared(
+        `SELECT ${SUMMARY_COLUMNS} FROM autosaves WHERE recovered = 1 ` +
+          'AND (@at IS NULL OR created_at > @at OR (created_at = @at AND id > @id)) ' +
+          'ORDER BY created_at, id LIMIT @limit',
+      )
+      .all({ at, id, limit: limit + 1 }) as AutosaveRow[];
+    const items: RecoverableItem[] = rows.slice(0, limit).map((r) => ({
       songId: r.song_id,
       ...(r.performance_id === null ? {} : { performanceId: r.performance_id }),
       autosaveId: r.id,
       createdAt: r.created_at,
       name: r.name,
     }));
+    const last = items[limit - 1];
+    return rows.length > limit && last
+      ? { items, nextCursor: encodeCursor('createdAt', 'asc', last.createdAt, last.autosaveId, scope) }
+      : { items };
   }
 
   // -------------------------------------------------------------------------------------------

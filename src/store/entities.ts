@@ -74,6 +74,8 @@ export const performances: EntityDescriptor = {
   nameKey: true,
   timestamps: { created: true, updated: true },
   recentType: 'performance',
+  // The performance's counterpart of a song's metadata columns: what a browser lists.
+  summaryParts: ['metadata'],
 };
 
 export const instruments: EntityDescriptor = {

@@ -121,6 +121,11 @@ export interface EntityDescriptor {
   /** The recently_used item_type of this entity: its recent entries go when a record is deleted. */
   readonly recentType?: string;
   /**
+   * Structured parts a summary (`view: "summary"`) keeps, by field path: small ones a library
+   * browser shows (a performance's `metadata`). Every other part is left out of summaries.
+   */
+  readonly summaryParts?: readonly string[];
+  /**
    * Rules across fields or rows that a JSON Schema cannot state, checked before each write on the
    * column values that will be written (`row.id` included). Returns the error to answer, or
    * undefined.
@@ -235,6 +240,40 @@ export function fieldsOnly(desc: EntityDescriptor): EntityDescriptor {
     withoutParts.set(desc, d);
   }
   return d;
+}
+
+/** The structured parts a summary leaves out (every part but the descriptor's `summaryParts`). */
+export function summaryDroppedParts(desc: EntityDescriptor): { column: string; path: string }[] {
+  const kept = new Set(desc.summaryParts ?? []);
+  return partColumns(desc).filter((p) => !kept.has(p.path));
+}
+
+/** The descriptor of a summary: the entity's fields without the parts summaries leave out (made once per entity). */
+const summaries = new WeakMap<EntityDescriptor, EntityDescriptor>();
+export function summaryDescriptor(desc: EntityDescriptor): EntityDescriptor {
+  let d = summaries.get(desc);
+  if (!d) {
+    const dropped = new Set(summaryDroppedParts(desc).map((p) => p.column));
+    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => dropped.has(c))) };
+    summaries.set(desc, d);
+  }
+  return d;
+}
+
+/**
+ * The columns a summary reads: id, the summary's fields, timestamps, revision and `extra` (the
+ * sort key a cursor needs). The parts left out are not selected.
+ */
+export function summaryColumns(desc: EntityDescriptor, extra: readonly string[] = []): string[] {
+  const d = summaryDescriptor(desc);
+  return [
+    'id',
+    ...columnsOf(d),
+    ...(desc.timestamps.created ? ['created_at'] : []),
+    ...(desc.timestamps.updated ? ['updated_at'] : []),
+    'revision',
+    ...extra,
+  ];
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { RecentItem } from '../generated/types.js';
 import { notFound } from '../errors.js';
+import { decodeCursor, encodeCursor, type Page } from './repository.js';
 import { fromRow, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES, recent as desc } from './entities.js';
 import type { Store } from './store.js';
@@ -90,18 +91,26 @@ export class RecentItems {
   }
 
   /**
-   * Entries newest first, of one type or all. Only entries whose item exists: one left behind by a
-   * write that did not remove it (an older version of the store, another tool on the file) is
-   * never answered.
+   * Entries newest first (ties, which only a file written by another tool can hold, by id), of
+   * one type or all, in keyset pages: a cursor holds the last entry's accessedAt and id and the
+   * type it was made for (-32602 at /cursor with another). Only entries whose item exists: one
+   * left behind by a write that did not remove it (an older version of the store, another tool on
+   * the file) is never answered.
    */
-  list(itemType?: string, limit = DEFAULT_RECENT_PER_TYPE): RecentItem[] {
+  list(options: { itemType?: string; limit?: number; cursor?: string } = {}): Page<RecentItem> {
+    const limit = options.limit ?? DEFAULT_RECENT_PER_TYPE;
+    const scope = { itemType: options.itemType };
+    const [at, id] = options.cursor === undefined ? [null, null] : decodeCursor(options.cursor, 'accessedAt', 'desc', scope);
     const rows = this.#store
       .prepared(
         `SELECT r.* FROM "recently_used" AS r WHERE (@type IS NULL OR r."item_type" = @type) AND (${ITEM_EXISTS})
+         AND (@at IS NULL OR r."accessed_at" < @at OR (r."accessed_at" = @at AND r."id" > @id))
          ORDER BY r."accessed_at" DESC, r."id" LIMIT @limit`,
       )
-      .all({ type: itemType ?? null, limit }) as Row[];
-    return rows.map((r) => fromRow(desc, r) as unknown as RecentItem);
+      .all({ type: options.itemType ?? null, at, id, limit: limit + 1 }) as Row[];
+    const items = rows.slice(0, limit).map((r) => fromRow(desc, r) as unknown as RecentItem);
+    const last = items[limit - 1];
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor('accessedAt', 'desc', last.accessedAt, last.id, scope) } : { items };
   }
 
   /** Removes the entries of one type, or all; answers how many. */

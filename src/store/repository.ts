@@ -16,8 +16,22 @@ import type { Statement } from 'better-sqlite3';
 import { alreadyExists, conflict, constraintViolation, invalidParams, notFound } from '../errors.js';
 import { SqliteError } from './database.js';
 import { ENTITIES, FAMILY_OF_TABLE } from './entities.js';
-import { codecs, columnsOf, fieldAt, fromRow, getPath, partTextsOfRow, recordText, toParams, type EntityDescriptor, type Row } from './entity.js';
-import { answerAs, withPartTexts } from '../json-text.js';
+import {
+  codecs,
+  columnsOf,
+  fieldAt,
+  fromRow,
+  getPath,
+  partColumns,
+  partTextsOfRow,
+  recordText,
+  summaryColumns,
+  summaryDescriptor,
+  toParams,
+  type EntityDescriptor,
+  type Row,
+} from './entity.js';
+import { answerAs, RawJson, withPartTexts } from '../json-text.js';
 import { sameJson } from '../canonical-json.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
@@ -26,6 +40,16 @@ import type { Store } from './store.js';
 export type Model = Record<string, unknown>;
 export type OrderBy = 'updatedAt' | 'createdAt' | 'name';
 export type Direction = 'asc' | 'desc';
+/**
+ * What a cursor continues: a list's order, or another keyset walk (`rank`: search results by
+ * score; `accessedAt`: recent entries).
+ */
+export type CursorOrder = OrderBy | 'rank' | 'accessedAt';
+/**
+ * `full`: records whole. `summary`: records without the structured parts a browser does not
+ * show (sections, mix graph, …: EntityDescriptor.summaryParts), which are not selected.
+ */
+export type View = 'full' | 'summary';
 
 export interface ListOptions {
   limit?: number;
@@ -34,6 +58,13 @@ export interface ListOptions {
   direction?: Direction;
   /** Filter values by filter name (descriptor.filters); undefined entries are ignored. */
   filters?: Record<string, unknown>;
+  view?: View;
+}
+
+export interface SearchOptions {
+  limit?: number;
+  cursor?: string;
+  view?: View;
 }
 
 export interface Page<T> {
@@ -135,6 +166,37 @@ export class Repository<T extends object = Model> {
     return answerAs(withPartTexts(fromRow(this.desc, row), partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
   }
 
+  /**
+   * The summary of a row read with `summaryColumns`: plain values (written by JSON.stringify, as
+   * a full record's scalar fields are), and each part a summary keeps written as its stored text.
+   * It carries no part texts and no record text: it is never taken for a whole record.
+   */
+  #summary(row: Row): Model {
+    const model = fromRow(summaryDescriptor(this.desc), row);
+    const kept = new Set(this.desc.summaryParts ?? []);
+    for (const { column, path } of partColumns(this.desc)) {
+      const text = row[column];
+      if (!kept.has(path) || typeof text !== 'string' || path.includes('.')) continue;
+      const value = model[path];
+      model[path] = typeof value === 'object' && value !== null ? answerAs(value, text) : new RawJson(text);
+    }
+    return model;
+  }
+
+  /**
+   * The SELECT list of a view (`extra`: columns the caller needs beside the record's). A summary
+   * selects no part: none is copied out of SQLite (which still steps through a part's overflow
+   * pages to reach the columns stored after it in the row).
+   */
+  #columns(view: View, alias = '', extra: readonly string[] = []): string {
+    if (view === 'full') return `${alias}*`;
+    return summaryColumns(this.desc, extra).map((c) => `${alias}${q(c)}`).join(', ');
+  }
+
+  #answer(view: View): (row: Row) => T {
+    return view === 'full' ? (r) => this.#model(r) : (r) => this.#summary(r) as T;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Reads
   // -------------------------------------------------------------------------------------------
@@ -187,6 +249,7 @@ export class Repository<T extends object = Model> {
     const orderBy = options.orderBy ?? 'updatedAt';
     const direction = options.direction ?? (orderBy === 'name' ? 'asc' : 'desc');
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const view = options.view ?? 'full';
     const { where, params, key } = this.#filters(options.filters);
     let after: [unknown, string] | undefined;
     const scope = this.#cursorScope(orderBy, options.filters);
@@ -194,10 +257,10 @@ export class Repository<T extends object = Model> {
     const sort = SORT_SQL[orderBy];
     const cmp = direction === 'asc' ? '>' : '<';
     const clauses = after ? [...where, `(${sort}, "id") ${cmp} (@cursor_value, @cursor_id)`] : where;
-    const stmt = this.#stmt(`list:${orderBy}:${direction}:${key}:${after ? 1 : 0}`, () => {
+    const stmt = this.#stmt(`list:${view}:${orderBy}:${direction}:${key}:${after ? 1 : 0}`, () => {
       const dir = direction.toUpperCase();
       return (
-        `SELECT * FROM ${this.#table}` +
+        `SELECT ${this.#columns(view, '', this.desc.nameKey ? [NAME_KEY] : [])} FROM ${this.#table}` +
         (clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '') +
         ` ORDER BY ${sort} ${dir}, "id" ${dir} LIMIT @limit`
       );
@@ -207,7 +270,7 @@ export class Repository<T extends object = Model> {
       ...(after ? { cursor_value: after[0], cursor_id: after[1] } : {}),
       limit: limit + 1,
     }) as Row[];
-    const page: Page<T> = { items: rows.slice(0, limit).map((r) => this.#model(r)) };
+    const page: Page<T> = { items: rows.slice(0, limit).map(this.#answer(view)) };
     if (rows.length > limit) {
       const last = rows[limit - 1]!;
       const value = orderBy === 'name' ? last[NAME_KEY] : orderBy === 'createdAt' ? last.created_at : last.updated_at;
@@ -256,20 +319,48 @@ export class Repository<T extends object = Model> {
   }
 
   /**
-   * Full-text search, best match first. Every word must match a word or the start of one,
-   * ignoring case and diacritics. The text is never parsed as FTS5 syntax.
+   * Full-text search, best match first: by BM25 score, ties by id. Every word must match a word or
+   * the start of one, ignoring case and diacritics. The text is never parsed as FTS5 syntax.
+   * Keyset pages: a cursor holds the last row's score and id and the query it was made for
+   * (-32602 at /cursor with another query). Scores depend on the whole index (BM25 weighs a word
+   * by how many rows hold it), so a write between pages may move rows across the cursor.
    */
-  search(text: string, limit = DEFAULT_PAGE_SIZE): T[] {
+  search(text: string, options: SearchOptions = {}): Page<T> {
     const spec = this.desc.search;
     if (!spec) throw new Error(`${this.desc.entity} has no full-text index`);
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    const view = options.view ?? 'full';
     const match = ftsQuery(text);
-    if (!match) return [];
+    // The cursor is bound to the family, to the query as searched (its words after folding:
+    // "łódź" and "lodz" are one query; case counts) and to the folding itself.
+    const scope = { entity: this.desc.entity, query: match ?? null, '(folding)': FOLD_VERSION };
+    const after =
+      options.cursor === undefined
+        ? undefined
+        : decodeCursor(options.cursor, 'rank', 'asc', scope, 'was made for another query: ask again with the query of the first page, or start again without a cursor');
+    if (!match) return { items: [] };
     const fts = q(spec.table);
-    const stmt = this.#stmt('search', () =>
-      `SELECT t.* FROM ${fts} JOIN ${this.#table} AS t ON t.rowid = ${fts}.rowid ` +
-      `WHERE ${fts} MATCH @match ORDER BY bm25(${fts}, ${spec.weights.join(', ')}), t."id" LIMIT @limit`,
+    // The matches are ranked on their ids alone, and only the page's rows are read whole: the
+    // sorter never holds the big columns of every match.
+    const stmt = this.#stmt(`search:${view}:${after ? 1 : 0}`, () =>
+      `SELECT ${this.#columns(view, 't.')}, p."score" AS "(score)" FROM (` +
+      `SELECT * FROM (SELECT m."rowid" AS "rid", m."id" AS "id", bm25(${fts}, ${spec.weights.join(', ')}) AS "score" ` +
+      `FROM ${fts} JOIN ${this.#table} AS m ON m."rowid" = ${fts}."rowid" WHERE ${fts} MATCH @match)` +
+      (after ? ' WHERE ("score", "id") > (@cursor_value, @cursor_id)' : '') +
+      ' ORDER BY "score", "id" LIMIT @limit' +
+      `) AS p JOIN ${this.#table} AS t ON t."rowid" = p."rid" ORDER BY p."score", p."id"`,
     );
-    return (stmt.all({ match, limit }) as Row[]).map((r) => this.#model(r));
+    const rows = stmt.all({
+      match,
+      limit: limit + 1,
+      ...(after ? { cursor_value: after[0], cursor_id: after[1] } : {}),
+    }) as Row[];
+    const page: Page<T> = { items: rows.slice(0, limit).map(this.#answer(view)) };
+    if (rows.length > limit) {
+      const last = rows[limit - 1]!;
+      page.nextCursor = encodeCursor('rank', 'asc', last['(score)'], last.id as string, scope);
+    }
+    return page;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -588,7 +679,7 @@ export function filtersFingerprint(filters: Record<string, unknown> = {}): strin
 }
 
 /** The cursor that continues after the row (`value`, `id`) of a list in this order, with these filters. */
-export function encodeCursor(orderBy: OrderBy, direction: Direction, value: unknown, id: string, filters?: Record<string, unknown>): string {
+export function encodeCursor(orderBy: CursorOrder, direction: Direction, value: unknown, id: string, filters?: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify([orderBy, direction, value, id, filtersFingerprint(filters)])).toString('base64url');
 }
 
@@ -596,7 +687,13 @@ export function encodeCursor(orderBy: OrderBy, direction: Direction, value: unkn
  * The row a cursor continues after. Throws InvalidParams at /cursor for a cursor this store did
  * not make, or made for another order or other filters (`filters` as given to encodeCursor).
  */
-export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direction, filters?: Record<string, unknown>): [unknown, string] {
+export function decodeCursor(
+  cursor: string,
+  orderBy: CursorOrder,
+  direction: Direction,
+  filters?: Record<string, unknown>,
+  otherScope = 'was made for a list with other filters than these: ask again with the filters of the first page, or start again without a cursor',
+): [unknown, string] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -624,7 +721,7 @@ export function decodeCursor(cursor: string, orderBy: OrderBy, direction: Direct
     throw invalidParams([
       {
         path: '/cursor',
-        message: 'was made for a list with other filters than these: ask again with the filters of the first page, or start again without a cursor',
+        message: otherScope,
       },
     ]);
   }

@@ -84,6 +84,11 @@ export class StoreProcess {
   #waiters = new Map<string | number, (r: RpcResponse) => void>();
   #listeners: (() => void)[] = [];
   #buffer = Buffer.alloc(0);
+  /** Chunks not yet joined to #buffer: a large answer arrives in many, and is joined once. */
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
+  /** The bytes #buffer must hold before the message it starts can be complete (header framing). */
+  #need = 0;
 
   private constructor(options: StartOptions) {
     this.#ownsDir = !options.dataDir;
@@ -222,7 +227,15 @@ export class StoreProcess {
   }
 
   #onData(chunk: Buffer): void {
-    this.#buffer = Buffer.concat([this.#buffer, chunk]);
+    this.#chunks.push(chunk);
+    this.#chunkBytes += chunk.length;
+    // Join only when a message can be complete: joining every chunk of a 50 MB answer to what came
+    // before copies the answer hundreds of times over.
+    if (this.framing === 'ndjson' ? chunk.indexOf(0x0a) === -1 : this.#buffer.length + this.#chunkBytes < this.#need) return;
+    this.#buffer = Buffer.concat([this.#buffer, ...this.#chunks]);
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#need = 0;
     for (;;) {
       let body: Buffer | undefined;
       if (this.framing === 'ndjson') {
@@ -236,7 +249,10 @@ export class StoreProcess {
         const m = /Content-Length: (\d+)/i.exec(this.#buffer.subarray(0, end).toString('ascii'));
         if (!m) throw new Error(`bad header from sidecar: ${this.#buffer.subarray(0, end).toString()}`);
         const length = Number(m[1]);
-        if (this.#buffer.length < end + 4 + length) break;
+        if (this.#buffer.length < end + 4 + length) {
+          this.#need = end + 4 + length;
+          break;
+        }
         body = this.#buffer.subarray(end + 4, end + 4 + length);
         this.#buffer = this.#buffer.subarray(end + 4 + length);
       }

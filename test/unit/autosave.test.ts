@@ -468,7 +468,7 @@ describe('Autosaves: retention', () => {
     const listed = c.autosaves.list(song.id).items;
     expect(listed.map((s) => s.id)).to.deep.equal([ids[4], ids[3], ids[2], r.snapshot.autosaveId]);
     expect(listed[3]).to.include({ recovered: true, reason: 'recovery' });
-    expect(c.autosaves.recoverable().map((i) => i.autosaveId)).to.deep.equal([r.snapshot.autosaveId]);
+    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([r.snapshot.autosaveId]);
   });
 });
 
@@ -690,17 +690,17 @@ describe('Autosaves: restore', () => {
     c.autosaves.promote(a.id, 'recovery', recovery);
     c.ts.clock.tick();
     c.autosaves.promote(b.id, 'recovery', recovery);
-    const items = c.autosaves.recoverable();
+    const items = c.autosaves.recoverable().items;
     expect(items.map((i) => i.songId)).to.deep.equal([a.id, b.id]);
     const [ra, rb] = items;
     const from = c.ts.commits.length;
     c.autosaves.restore(ra!.autosaveId, { keep: 50 });
     expect(c.songRepo.get(a.id).name).to.equal('a crashed');
-    expect(c.autosaves.recoverable().map((i) => i.autosaveId)).to.deep.equal([rb!.autosaveId]);
+    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([rb!.autosaveId]);
     expect(c.autosaves.get(ra!.autosaveId)).to.include({ recovered: false, revision: 2, reason: 'recovery' });
     expect(commitsSince(c, from)[0]).to.deep.include({ entity: 'autosaves', op: 'update', ids: [ra!.autosaveId] });
     c.autosaves.delete(rb!.autosaveId);
-    expect(c.autosaves.recoverable()).to.deep.equal([]);
+    expect(c.autosaves.recoverable().items).to.deep.equal([]);
   });
 });
 
@@ -1077,7 +1077,7 @@ describe('AutosaveService', () => {
       expect(r).to.include({ reason: 'recovery', recovered: 1 });
       expect(r.name).to.match(RECOVERED_NAME);
     }
-    expect(c.autosaves.recoverable()).to.deep.equal(
+    expect(c.autosaves.recoverable().items).to.deep.equal(
       recovered.map((p) => ({
         songId: p.songId,
         ...(p.performanceId ? { performanceId: p.performanceId } : {}),
@@ -1086,14 +1086,14 @@ describe('AutosaveService', () => {
         name: c.autosaves.get(p.autosaveId).name,
       })),
     );
-    expect(c.autosaves.recoverable().map((i) => i.performanceId)).to.deep.equal([undefined, perf.id]);
+    expect(c.autosaves.recoverable().items.map((i) => i.performanceId)).to.deep.equal([undefined, perf.id]);
     // Nothing staged: recover() again adds nothing and logs nothing.
     expect(service.recover()).to.deep.equal([]);
     expect(infos).to.have.length(1);
     // Restoring through the service un-marks it.
     service.restore(recovered[0]!.autosaveId);
     expect(c.songRepo.get(song.id).name).to.equal('lost edit');
-    expect(c.autosaves.recoverable().map((i) => i.autosaveId)).to.deep.equal([recovered[1]!.autosaveId]);
+    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([recovered[1]!.autosaveId]);
   });
 
   it('flush(songId) promotes that song now and cancels its debounce; other songs keep waiting', () => {

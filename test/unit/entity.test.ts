@@ -9,10 +9,16 @@ import {
   fieldAt,
   fromRow,
   getPath,
+  summaryColumns,
+  summaryDroppedParts,
   toParams,
   type EntityDescriptor,
 } from '../../src/store/entity.js';
+import * as entities from '../../src/store/entities.js';
 import { songs } from '../../src/store/entities.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A small descriptor exercising every codec, defaults, keepWhenAbsent and nesting. */
 const widget: EntityDescriptor = {
@@ -283,4 +289,36 @@ describe('entity mapper: helpers', () => {
     expect(fieldAt(widget, 'shape.ratio').columns).to.deep.equal(['ratio_num', 'ratio_den']);
     expect(() => fieldAt(widget, 'nope')).to.throw(/no field nope/);
   });
+});
+
+describe('summaries (view "summary") and their schemas', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'rpc-schema', 'definitions');
+  const read = (name: string): any => JSON.parse(readFileSync(join(root, `${name}.json`), 'utf8'));
+  const families: [EntityDescriptor, string][] = [
+    [entities.songs, 'Song'],
+    [entities.performances, 'Performance'],
+    [entities.instruments, 'Instrument'],
+    [entities.voices, 'Voice'],
+    [entities.presets, 'Preset'],
+  ];
+  for (const [desc, name] of families) {
+    it(`${name}Summary is ${name} without exactly the parts the ${desc.entity} summary leaves out`, () => {
+      const dropped = summaryDroppedParts(desc).map((p) => p.path);
+      const full = read(name);
+      const storedRequired: string[] = read(`Stored${name}`).allOf[1].required;
+      if (dropped.length === 0) {
+        // Nothing to leave out (voices): the summary is the stored record, and no schema of its own.
+        expect(existsSync(join(root, `${name}Summary.json`))).to.equal(false);
+        return;
+      }
+      const summary = read(`${name}Summary`);
+      expect(summary.additionalProperties).to.equal(false);
+      expect(summary.properties).to.deep.equal(Object.fromEntries(Object.entries(full.properties).filter(([k]) => !dropped.includes(k))));
+      expect([...summary.required].sort()).to.deep.equal([...new Set([...full.required, ...storedRequired])].filter((k) => !dropped.includes(k)).sort());
+      // The columns a summary reads are the record's columns without the parts it leaves out.
+      const droppedColumns = summaryDroppedParts(desc).map((p) => p.column);
+      expect(summaryColumns(desc)).to.not.include.members(droppedColumns);
+      expect(summaryColumns(desc)).to.include.members(columnsOf(desc).filter((c) => !droppedColumns.includes(c)));
+    });
+  }
 });

@@ -610,10 +610,10 @@ describe('Repository (songs): full-text search', () => {
     const a = song('Déjà Vu Blues');
     const b = song('Blue in Green');
     song('Autumn Leaves');
-    expect(repo.search('blue').map((s) => s.id).sort()).to.deep.equal([a.id, b.id].sort());
-    expect(repo.search('DEJA').map((s) => s.id)).to.deep.equal([a.id]);
-    expect(repo.search('blu gre').map((s) => s.id)).to.deep.equal([b.id]);
-    expect(repo.search('blue autumn')).to.deep.equal([]);
+    expect(repo.search('blue').items.map((s) => s.id).sort()).to.deep.equal([a.id, b.id].sort());
+    expect(repo.search('DEJA').items.map((s) => s.id)).to.deep.equal([a.id]);
+    expect(repo.search('blu gre').items.map((s) => s.id)).to.deep.equal([b.id]);
+    expect(repo.search('blue autumn').items).to.deep.equal([]);
   });
 
   it('finds songs by composer, genre, mood, tags and comments, name matches ranked first', () => {
@@ -621,33 +621,33 @@ describe('Repository (songs): full-text search', () => {
     const inName = song('Mellotron Dreams');
     const byTag = song('Two', { tags: ['vaporwave'] });
     const byComposer = song('Three', { composer: 'Zawinul' });
-    expect(repo.search('mellotron').map((s) => s.id)).to.deep.equal([inName.id, inComments.id]);
-    expect(repo.search('vaporwave').map((s) => s.id)).to.deep.equal([byTag.id]);
-    expect(repo.search('zawinul').map((s) => s.id)).to.deep.equal([byComposer.id]);
+    expect(repo.search('mellotron').items.map((s) => s.id)).to.deep.equal([inName.id, inComments.id]);
+    expect(repo.search('vaporwave').items.map((s) => s.id)).to.deep.equal([byTag.id]);
+    expect(repo.search('zawinul').items.map((s) => s.id)).to.deep.equal([byComposer.id]);
   });
 
   it('the index follows updates and deletes', () => {
     const s = song('Giant Steps');
     upd(repo, { ...repo.get(s.id), name: 'Naima' });
-    expect(repo.search('giant')).to.deep.equal([]);
-    expect(repo.search('naima').map((x) => x.id)).to.deep.equal([s.id]);
+    expect(repo.search('giant').items).to.deep.equal([]);
+    expect(repo.search('naima').items.map((x) => x.id)).to.deep.equal([s.id]);
     repo.delete(s.id);
-    expect(repo.search('naima')).to.deep.equal([]);
+    expect(repo.search('naima').items).to.deep.equal([]);
   });
 
   it('FTS5 syntax in the query is read as plain words, and a query without words finds nothing', () => {
     const s = song('Near or Far');
-    expect(repo.search('NEAR(or far)').map((x) => x.id)).to.deep.equal([s.id]);
-    expect(repo.search('"near" OR "zzz"')).to.deep.equal([]);
-    expect(repo.search('name:near* -far ^')).to.deep.equal([]);
-    expect(repo.search('*** ""')).to.deep.equal([]);
-    expect(repo.search('')).to.deep.equal([]);
+    expect(repo.search('NEAR(or far)').items.map((x) => x.id)).to.deep.equal([s.id]);
+    expect(repo.search('"near" OR "zzz"').items).to.deep.equal([]);
+    expect(repo.search('name:near* -far ^').items).to.deep.equal([]);
+    expect(repo.search('*** ""').items).to.deep.equal([]);
+    expect(repo.search('').items).to.deep.equal([]);
   });
 
   it('the limit caps how many results come back', () => {
     for (let i = 0; i < 5; i++) song(`Loop ${i}`);
-    expect(repo.search('loop', 3)).to.have.length(3);
-    expect(repo.search('loop')).to.have.length(5);
+    expect(repo.search('loop', { limit: 3 }).items).to.have.length(3);
+    expect(repo.search('loop').items).to.have.length(5);
   });
 });
 

@@ -359,7 +359,7 @@ describe('transfer: export, then import into an empty store', () => {
     expect(all(b.songs)).to.deep.equal(all(a.songs));
     expect(all(b.perfs)).to.deep.equal(all(a.perfs));
     // Full-text search finds the imported songs.
-    expect(b.songs.search('edited twice').map((s) => s.id)).to.deep.equal([songIds[1]!]);
+    expect(b.songs.search('edited twice').items.map((s) => s.id)).to.deep.equal([songIds[1]!]);
     // And a second export of the copy is the same document.
     expect(b.transfer.songsDocument()).to.deep.equal(a.transfer.songsDocument());
   });
@@ -646,7 +646,7 @@ describe('transfer: an import that fails half-way writes nothing', () => {
     expect(counts(c)).to.deep.equal(before);
     for (const s of fileSongs) expect(c.songs.revisionOf(s.id), s.id).to.equal(undefined);
     expect(c.ts.commits.length).to.equal(commits);
-    expect(c.songs.search(fileSongs[0]!.name)).to.deep.equal([]);
+    expect(c.songs.search(fileSongs[0]!.name).items).to.deep.equal([]);
     expect(c.ts.store.db.inTransaction).to.equal(false);
   });
 
@@ -782,7 +782,7 @@ describe('health: doctor and lastAutosaveAt', () => {
     c.ts.store.db
       .prepare("INSERT INTO songs_fts(rowid, name, composer, genre, mood, tags, comments) VALUES (?, 'zephyr', '', '', '', '', '')")
       .run(amberRow);
-    expect(c.songs.search('zephyr').map((s) => s.id), 'the stale entry is found before').to.deep.equal([keep.get('amber')!]);
+    expect(c.songs.search('zephyr').items.map((s) => s.id), 'the stale entry is found before').to.deep.equal([keep.get('amber')!]);
     c.ts.store.checkpoint();
     const before = fileShape(c.ts.store);
     expect(before.freePages, 'the deleted songs left free pages').to.be.above(500);
@@ -799,11 +799,11 @@ describe('health: doctor and lastAutosaveAt', () => {
 
     // Each kept song is found by its word, and only it: the index points at the right rows.
     for (const [word, id] of keep) {
-      expect(c.songs.search(word), word).to.deep.equal([c.songs.get(id)]);
+      expect(c.songs.search(word).items, word).to.deep.equal([c.songs.get(id)]);
     }
-    expect(c.songs.search('keeper').map((s) => s.id).sort()).to.deep.equal([...keep.values()].sort());
-    expect(c.songs.search('gone')).to.deep.equal([]);
-    expect(c.songs.search('zephyr'), 'the index was rebuilt from the table').to.deep.equal([]);
+    expect(c.songs.search('keeper').items.map((s) => s.id).sort()).to.deep.equal([...keep.values()].sort());
+    expect(c.songs.search('gone').items).to.deep.equal([]);
+    expect(c.songs.search('zephyr').items, 'the index was rebuilt from the table').to.deep.equal([]);
     expect(c.ts.store.db.prepare("INSERT INTO songs_fts(songs_fts) VALUES ('integrity-check')").run().changes).to.be.a('number');
   });
 
@@ -973,8 +973,8 @@ describe('recovery: recoverFromDamage', () => {
     try {
       const r = new Repository<Json>(reopened, songs);
       expect(r.count()).to.equal(15);
-      expect(r.search('lost')).to.deep.equal([]);
-      expect(r.search('backed').length).to.equal(5);
+      expect(r.search('lost').items).to.deep.equal([]);
+      expect(r.search('backed').items.length).to.equal(5);
     } finally {
       reopened.close();
     }
