@@ -609,7 +609,9 @@ export class Autosaves {
   /** A song's snapshots, newest first, without bodies (keyset pages). */
   list(songId: string, options: { performanceId?: string; limit?: number; cursor?: string } = {}): Page<AutosaveSummary> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
-    const [afterAt, afterId] = options.cursor ? decodeCursor(options.cursor, 'createdAt', 'desc') : [null, null];
+    // A cursor is bound to the song (and performance) whose snapshots it walks.
+    const scope = { songId, performanceId: options.performanceId };
+    const [afterAt, afterId] = options.cursor ? decodeCursor(options.cursor, 'createdAt', 'desc', scope) : [null, null];
     const rows = this.#store
       .prepared(
         `SELECT ${SUMMARY_COLUMNS} FROM autosaves WHERE song_id = @song ` +
@@ -620,7 +622,7 @@ export class Autosaves {
       .all({ song: songId, perf: options.performanceId ?? null, at: afterAt, id: afterId, limit: limit + 1 }) as AutosaveRow[];
     const items = rows.slice(0, limit).map(summaryOf);
     const last = items[items.length - 1];
-    return rows.length > limit && last ? { items, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.id) } : { items };
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.id, scope) } : { items };
   }
 
   /** One snapshot with its body. Throws NotFound. */

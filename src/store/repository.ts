@@ -280,11 +280,12 @@ export class Repository<T extends object = Model> {
   }
 
   /**
-   * What a cursor is bound to: the filters of the list and, in name order, the folding its sort
-   * keys were made with (a cursor made before the keys changed would continue from the wrong place).
+   * What a cursor is bound to: the family and the filters of the list and, in name order, the
+   * folding its sort keys were made with (a cursor made before the keys changed, or for another
+   * family's list, would continue from the wrong place).
    */
   #cursorScope(orderBy: OrderBy, filters?: Record<string, unknown>): Record<string, unknown> {
-    const scope = this.#filterValues(filters);
+    const scope = { ...this.#filterValues(filters), '(family)': this.desc.entity };
     return orderBy === 'name' ? { ...scope, '(name order)': FOLD_VERSION } : scope;
   }
 

@@ -292,3 +292,27 @@ describe('lists for a library browser: a measured figure', function () {
     console.log(`      songs.list limit 1000 of 2,000 songs with ${(sectionBytes / 1000).toFixed(0)} KB sections (median of 5): ${line('full')}; ${line('summary')}`);
   });
 });
+
+describe('cursors are bound to the list they were made for', function () {
+  this.timeout(60_000);
+
+  it('a songs.list cursor is refused by instruments.list, and an autosave.list cursor by another song', async () => {
+    const p = await procs.launch();
+    for (let i = 0; i < 3; i++) {
+      await ok(p, 'songs.create', { item: makeSong({ id: `s${i}` }) });
+      await ok(p, 'instruments.create', { item: { id: `i${i}`, name: `I${i}`, type: 'synth' } });
+    }
+    const songs = await ok(p, 'songs.list', { limit: 1 });
+    await invalid(p, 'instruments.list', { limit: 1, cursor: songs.nextCursor }, '/cursor');
+    for (const id of ['s0', 's1']) {
+      for (let k = 0; k < 3; k++) {
+        const song = await ok(p, 'songs.get', { id });
+        await ok(p, 'autosave.stage', { songId: id, snapshot: { song: { ...song, name: `${id} edit ${k}` } }, baseRevision: song.revision });
+        await ok(p, 'autosave.flush', {});
+      }
+    }
+    const first = await ok(p, 'autosave.list', { songId: 's0', limit: 1 });
+    await invalid(p, 'autosave.list', { songId: 's1', limit: 1, cursor: first.nextCursor }, '/cursor');
+    expect((await ok(p, 'autosave.list', { songId: 's0', limit: 1, cursor: first.nextCursor })).items).to.have.length(1);
+  });
+});
