@@ -242,6 +242,17 @@ export function textsAt(json: string, pointers: Iterable<string>): Map<string, s
   return found;
 }
 
+/**
+ * The text of the JSON object `objectText` with the members `name: text` added after its own, each
+ * text as it is (a record's fields, then its structured parts as stored).
+ */
+export function withMembers(objectText: string, members: Iterable<readonly [string, string]>): string {
+  let added = '';
+  for (const [name, text] of members) added += `,${JSON.stringify(name)}:${text}`;
+  if (!added) return objectText;
+  return objectText === '{}' ? `{${added.slice(1)}}` : `${objectText.slice(0, -1)}${added}}`;
+}
+
 /** The exact text answerAs gave `value`, if any. */
 export const answerTextOf = (value: object): string | undefined => ANSWER.get(value);
 

@@ -27,8 +27,8 @@ import type {
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type Model, type Page, type Repository } from './repository.js';
 import type { Store } from './store.js';
 import { performances as performanceDesc, songs as songDesc } from './entities.js';
-import { parsePart, partsOfModel, type History } from './history.js';
-import { answerAs, copyWithParts, partTextOf, textsAt, withPartTexts } from '../json-text.js';
+import { parsePart, partsOfModel, recordFromTexts, type History } from './history.js';
+import { answerAs, answerTextOf, copyWithParts, partTextOf, textsAt, withPartTexts } from '../json-text.js';
 import { partColumns, type EntityDescriptor } from './entity.js';
 
 export type AutosaveReason = AutosaveSummary['reason'];
@@ -203,16 +203,9 @@ function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
   const out: string[] = texts.other === undefined || texts.other === '{}' ? [] : [texts.other.slice(1, -1)];
   for (const which of ['song', 'performance']) {
     if (fields[which] === undefined && !parts[which]) continue;
-    const f = fields[which] ?? '{}';
-    const record = parsePart(`${which}.fields`, f) as Record<string, unknown>;
-    let spliced = '';
-    for (const [part, text] of parts[which] ?? []) {
-      record[part] = parsePart(`${which}.${part}`, text);
-      spliced += `,${JSON.stringify(part)}:${text}`;
-    }
-    const text = spliced ? (f === '{}' ? `{${spliced.slice(1)}}` : `${f.slice(0, -1)}${spliced}}`) : f;
-    snapshot[which] = answerAs(withPartTexts(record, parts[which]), text);
-    out.push(`${JSON.stringify(which)}:${text}`);
+    const record = recordFromTexts(fields[which] ?? '{}', parts[which] ?? new Map(), `${which}.`);
+    snapshot[which] = record;
+    out.push(`${JSON.stringify(which)}:${answerTextOf(record)!}`);
   }
   if (texts.state !== undefined) {
     snapshot.state = parsePart('state', texts.state);

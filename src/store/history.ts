@@ -20,9 +20,9 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
-import { answerAs, partTextOf, withPartTexts } from '../json-text.js';
+import { answerAs, partTextOf, withMembers, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
-import { fieldsOnly, fromRow, partColumns, type EntityDescriptor, type Row } from './entity.js';
+import { fieldsText, partColumns, partTextsOfRow, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES } from './entities.js';
 import { PartStore } from './parts.js';
 import type { RepositoryHooks } from './repository.js';
@@ -150,12 +150,17 @@ export function versionInfo(r: VersionRow): VersionInfo {
  * are the stored texts, never parsed here).
  */
 function partsOfRow(desc: EntityDescriptor, row: Row): Record<string, string> {
-  const parts: Record<string, string> = { fields: JSON.stringify(fromRow(fieldsOnly(desc), row)) };
-  for (const { column, path } of partColumns(desc)) {
-    const text = row[column];
-    if (typeof text === 'string') parts[path] = text;
-  }
-  return parts;
+  return { fields: fieldsText(desc, row), ...Object.fromEntries(partTextsOfRow(desc, row)) };
+}
+
+/**
+ * A record from the texts of its fields and parts: parsed (StorageCorrupt naming `prefix.part` for
+ * a text that is not JSON), carrying its part texts, and answered as those texts spliced together.
+ */
+export function recordFromTexts(fields: string, parts: ReadonlyMap<string, string>, prefix = ''): Record<string, unknown> {
+  const record = parsePart(`${prefix}fields`, fields) as Record<string, unknown>;
+  for (const [name, text] of parts) record[name] = parsePart(`${prefix}${name}`, text);
+  return answerAs(withPartTexts(record, parts), withMembers(fields, parts));
 }
 
 /** The record's parts as texts (from a model: an autosave snapshot's song or performance). */
@@ -188,6 +193,7 @@ export class History {
   readonly parts: PartStore;
   #source: VersionSource = 'save';
   #device: string | undefined;
+  #retention: RetentionPolicy | undefined;
 
   constructor(sql: Sql) {
     this.#sql = sql;
@@ -320,6 +326,7 @@ export class History {
   /** Forgets what it read from the file (the store reopened another file). */
   reset(): void {
     this.#device = undefined;
+    this.#retention = undefined;
   }
 
   /** Stores parts (texts by name) and answers the manifest: part name -> root hash. */
@@ -336,20 +343,8 @@ export class History {
 
   /** The record a manifest holds (parts parsed and put back in place). Throws StorageCorrupt. */
   recordOf(manifest: Record<string, string>): Record<string, unknown> {
-    const texts = this.partTexts(manifest);
-    const fields = texts.fields ?? '{}';
-    const record = parsePart('fields', fields) as Record<string, unknown>;
-    const parts = new Map<string, string>();
-    let spliced = '';
-    for (const [name, text] of Object.entries(texts)) {
-      if (name === 'fields') continue;
-      record[name] = parsePart(name, text);
-      parts.set(name, text);
-      spliced += `,${JSON.stringify(name)}:${text}`;
-    }
-    // Answered and written again as the texts it was stored as (json-text.ts).
-    const text = spliced && fields !== '{}' ? `${fields.slice(0, -1)}${spliced}}` : spliced ? `{${spliced.slice(1)}}` : fields;
-    return answerAs(withPartTexts(record, parts), text);
+    const { fields = '{}', ...parts } = this.partTexts(manifest);
+    return recordFromTexts(fields, new Map(Object.entries(parts)));
   }
 
   /**
@@ -539,20 +534,25 @@ export class History {
     return r && versionInfo(r);
   }
 
+  /** The thinning rule (read from the file once, not at every write: only the setter changes it). */
   get retention(): RetentionPolicy {
-    const text = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(RETENTION_KEY) as string | undefined;
-    if (text === undefined) return DEFAULT_RETENTION;
-    try {
-      return { ...DEFAULT_RETENTION, ...(JSON.parse(text) as Partial<RetentionPolicy>) };
-    } catch {
-      return DEFAULT_RETENTION;
+    if (this.#retention === undefined) {
+      const text = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(RETENTION_KEY) as string | undefined;
+      try {
+        this.#retention = { ...DEFAULT_RETENTION, ...(text === undefined ? {} : (JSON.parse(text) as Partial<RetentionPolicy>)) };
+      } catch {
+        this.#retention = DEFAULT_RETENTION;
+      }
     }
+    return this.#retention;
   }
 
   set retention(policy: RetentionPolicy) {
     this.#sql
       .prepared('INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
       .run(RETENTION_KEY, JSON.stringify(policy));
+    // Read again after the commit: a write that rolls back leaves the stored rule as it was.
+    this.#retention = undefined;
   }
 
   /**
