@@ -8,7 +8,7 @@
  * are omitted again on the way out, so what a host stored is what it reads back.
  */
 
-import { partTextOf } from '../json-text.js';
+import { partTextOf, withMembers } from '../json-text.js';
 
 /**
  * The order of records by name, as `orderBy: "name"` sorts them: by the stored sort key
@@ -230,17 +230,22 @@ export function partColumns(desc: EntityDescriptor): { column: string; path: str
     .map((f) => ({ column: f.columns[0]!, path: f.path }));
 }
 
-/** The descriptor of an entity's fields without its structured parts (made once per entity). */
-const withoutParts = new WeakMap<EntityDescriptor, EntityDescriptor>();
-export function fieldsOnly(desc: EntityDescriptor): EntityDescriptor {
-  let d = withoutParts.get(desc);
+/** Descriptors of an entity with some of its columns left out, made once per entity and kind. */
+const trimmed = new WeakMap<EntityDescriptor, Map<string, EntityDescriptor>>();
+function withoutColumns(desc: EntityDescriptor, kind: string, columns: () => { column: string }[]): EntityDescriptor {
+  let byKind = trimmed.get(desc);
+  if (!byKind) trimmed.set(desc, (byKind = new Map()));
+  let d = byKind.get(kind);
   if (!d) {
-    const parts = new Set(partColumns(desc).map((p) => p.column));
-    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => parts.has(c))) };
-    withoutParts.set(desc, d);
+    const left = new Set(columns().map((p) => p.column));
+    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => left.has(c))) };
+    byKind.set(kind, d);
   }
   return d;
 }
+
+/** The descriptor of an entity's fields without its structured parts. */
+export const fieldsOnly = (desc: EntityDescriptor): EntityDescriptor => withoutColumns(desc, 'parts', () => partColumns(desc));
 
 /** The structured parts a summary leaves out (every part but the descriptor's `summaryParts`). */
 export function summaryDroppedParts(desc: EntityDescriptor): { column: string; path: string }[] {
@@ -248,17 +253,8 @@ export function summaryDroppedParts(desc: EntityDescriptor): { column: string; p
   return partColumns(desc).filter((p) => !kept.has(p.path));
 }
 
-/** The descriptor of a summary: the entity's fields without the parts summaries leave out (made once per entity). */
-const summaries = new WeakMap<EntityDescriptor, EntityDescriptor>();
-export function summaryDescriptor(desc: EntityDescriptor): EntityDescriptor {
-  let d = summaries.get(desc);
-  if (!d) {
-    const dropped = new Set(summaryDroppedParts(desc).map((p) => p.column));
-    d = { ...desc, fields: desc.fields.filter((f) => !f.columns.some((c) => dropped.has(c))) };
-    summaries.set(desc, d);
-  }
-  return d;
-}
+/** The descriptor of a summary: the entity's fields without the parts summaries leave out. */
+export const summaryDescriptor = (desc: EntityDescriptor): EntityDescriptor => withoutColumns(desc, 'summary', () => summaryDroppedParts(desc));
 
 /**
  * The columns a summary reads: id, the summary's fields, timestamps, revision and `extra` (the
@@ -281,14 +277,11 @@ export function summaryColumns(desc: EntityDescriptor, extra: readonly string[] 
  * and written again: what the host sent is what it reads back, numbers as written).
  */
 export function recordText(desc: EntityDescriptor, row: Row): string {
-  const fields = JSON.stringify(fromRow(fieldsOnly(desc), row));
-  let parts = '';
-  for (const { column, path } of partColumns(desc)) {
-    const text = row[column];
-    if (typeof text === 'string') parts += `,${JSON.stringify(path)}:${text}`;
-  }
-  return parts ? `${fields.slice(0, -1)}${parts}}` : fields;
+  return withMembers(fieldsText(desc, row), partTextsOfRow(desc, row));
 }
+
+/** The JSON text of a row's fields other than its structured parts. */
+export const fieldsText = (desc: EntityDescriptor, row: Row): string => JSON.stringify(fromRow(fieldsOnly(desc), row));
 
 /** The texts of a row's structured parts, by field path (as stored). */
 export function partTextsOfRow(desc: EntityDescriptor, row: Row): Map<string, string> {
