@@ -5,6 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/generated/migrations.js';
 
 /** What `fn` throws; fails the test when it throws nothing. */
 export function thrown(fn: () => unknown): any {
@@ -58,3 +60,16 @@ export function scribble(path: string, from: number, to: number, byte = 0xa5): v
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A database file at schema `version`, as an older whiteroom-store left it: the migrations up to
+ * it, each recorded in user_version. The caller adds rows and closes it.
+ */
+export function databaseAt(path: string, version: number): Database.Database {
+  const db = new Database(path);
+  for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
+    db.exec(m.sql);
+    db.pragma(`user_version = ${m.version}`);
+  }
+  return db;
+}

@@ -118,7 +118,7 @@ export function normalized(changes: Change[]): Change[] {
     .sort((a, b) => `${a.entity}/${a.op}`.localeCompare(`${b.entity}/${b.op}`));
 }
 
-/** Every item of a `X.list`, page by page. */
+/** Every item of a keyset walk (any method answering {items, nextCursor?}), page by page, each page checked against the result schema. */
 export async function listAll(p: StoreProcess, method: string, params: Record<string, unknown>): Promise<{ items: any[]; pages: number }> {
   const items: any[] = [];
   let cursor: string | undefined;

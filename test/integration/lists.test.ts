@@ -11,7 +11,7 @@ import { parse, stringify } from 'lossless-json';
 import { performance } from 'node:perf_hooks';
 import { makeSong } from '../helpers/fixtures.js';
 import type { StoreProcess } from '../helpers/process.js';
-import { invalid, ok, Procs } from '../helpers/rpc.js';
+import { invalid, listAll, ok, Procs } from '../helpers/rpc.js';
 
 type Json = Record<string, any>;
 
@@ -31,21 +31,6 @@ const without = (record: Json, keys: string[]): Json => Object.fromEntries(Objec
 
 /** The compact form of a JSON text, every token as written (lossless-json). */
 const compact = (text: string): string => stringify(parse(text))!;
-
-/** Every item of a keyset walk, page by page, each page checked against the result schema. */
-async function walk(p: StoreProcess, method: string, params: Json): Promise<{ items: Json[]; pages: number }> {
-  const items: Json[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  for (;;) {
-    const page = await ok(p, method, { ...params, ...(cursor ? { cursor } : {}) });
-    pages++;
-    items.push(...page.items);
-    if (page.nextCursor === undefined) return { items, pages };
-    cursor = page.nextCursor;
-    expect(pages, `${method} walk does not end`).to.be.below(500);
-  }
-}
 
 const ids = (items: Json[]): string[] => items.map((i) => i.id ?? i.autosaveId);
 
@@ -157,12 +142,12 @@ describe('lists for a library browser: keyset pages of search, recent and recove
     expect(all).to.not.have.property('nextCursor');
     expect(all.items).to.have.length(songs.length);
     for (const view of ['full', 'summary']) {
-      const { items, pages } = await walk(p, 'songs.search', { query: 'lantern', limit: 1, view });
+      const { items, pages } = await listAll(p, 'songs.search', { query: 'lantern', limit: 1, view });
       expect(ids(items)).to.deep.equal(ids(all.items));
       expect(new Set(ids(items)).size).to.equal(songs.length);
       expect(pages).to.equal(songs.length);
     }
-    const byThree = await walk(p, 'songs.search', { query: 'LANTERN', limit: 3 });
+    const byThree = await listAll(p, 'songs.search', { query: 'LANTERN', limit: 3 });
     expect(ids(byThree.items)).to.deep.equal(ids(all.items));
     expect(byThree.pages).to.equal(3);
   });
@@ -175,7 +160,7 @@ describe('lists for a library browser: keyset pages of search, recent and recove
     for (const method of ['instruments.search', 'presets.search']) {
       const all = await ok(p, method, { query: 'velvet' });
       expect(all.items).to.have.length(5);
-      const { items } = await walk(p, method, { query: 'velvet', limit: 1, view: 'summary' });
+      const { items } = await listAll(p, method, { query: 'velvet', limit: 1, view: 'summary' });
       expect(ids(items)).to.deep.equal(ids(all.items));
     }
   });
@@ -218,10 +203,10 @@ describe('lists for a library browser: keyset pages of search, recent and recove
     const all = await ok(p, 'recent.list', {});
     expect(all).to.not.have.property('nextCursor');
     expect(all.items.map((e: Json) => e.itemId)).to.deep.equal([songs[1]!.id, instrument.id, songs[3]!.id, songs[2]!.id, songs[0]!.id]);
-    const walked = await walk(p, 'recent.list', { limit: 1 });
+    const walked = await listAll(p, 'recent.list', { limit: 1 });
     expect(walked.items).to.deep.equal(all.items);
     expect(walked.pages).to.equal(5);
-    const onlySongs = await walk(p, 'recent.list', { itemType: 'song', limit: 1 });
+    const onlySongs = await listAll(p, 'recent.list', { itemType: 'song', limit: 1 });
     expect(onlySongs.items).to.deep.equal(all.items.filter((e: Json) => e.itemType === 'song'));
     const page = await ok(p, 'recent.list', { itemType: 'song', limit: 2 });
     await invalid(p, 'recent.list', { cursor: page.nextCursor }, '/cursor');
@@ -248,7 +233,7 @@ describe('lists for a library browser: keyset pages of search, recent and recove
     const all = await ok(second, 'autosave.recoverable', {});
     expect(all.items).to.have.length(4);
     expect(all).to.not.have.property('nextCursor');
-    const walked = await walk(second, 'autosave.recoverable', { limit: 1 });
+    const walked = await listAll(second, 'autosave.recoverable', { limit: 1 });
     expect(walked.items).to.deep.equal(all.items);
     expect(walked.pages).to.equal(4);
     const sorted = [...all.items].sort((a, b) => a.createdAt - b.createdAt || (a.autosaveId < b.autosaveId ? -1 : 1));

@@ -13,11 +13,11 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess, tempDir } from '../helpers/process.js';
 import { listAll, ok, stop } from '../helpers/rpc.js';
 import { sqlite3 } from '../helpers/registry-helpers.js';
+import { databaseAt } from '../helpers/check.js';
 
 type Rec = Record<string, any>;
 
@@ -183,11 +183,7 @@ describe('sort keys and folded text are derived, never taken from a file', funct
 
   it('a database of schema version 2 gets them when it is migrated: name order and folded search work at once', async () => {
     const dir = ownDir();
-    const db = new Database(join(dir, 'data.db'));
-    for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }
+    const db = databaseAt(join(dir, 'data.db'), 2);
     const insert = db.prepare(
       `INSERT INTO songs (id, name, created_at, updated_at, tags, determinism_seed, sections_json, roles_json, projections_json, mix_graph_json)
        VALUES (?, ?, 1, 1, ?, 's', '[]', '[]', '[]', '{"tracks":[]}')`,

@@ -6,9 +6,8 @@
  * exist; the favourite flag of a song is the one truth that preferences answer and set.
  */
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
+import { databaseAt } from '../helpers/check.js';
 import { join } from 'node:path';
-import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess } from '../helpers/process.js';
 import { saveItem } from '../helpers/items.js';
@@ -328,11 +327,7 @@ describe('references: favourites are the records\' isFavorite, and preferences f
   it('favourites an older database kept only in the preferences become the songs\' flags at the next start', async () => {
     // What a version-3 store left: the ids in the preferences row, the songs' flags unset.
     const dataDir = procs.ownDir('wr-refs-');
-    const db = new Database(join(dataDir, 'data.db'));
-    for (const m of MIGRATIONS.filter((x) => x.version <= 3)) {
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }
+    const db = databaseAt(join(dataDir, 'data.db'), 3);
     const insert = db.prepare(
       `INSERT INTO songs (id, name, name_key, created_at, updated_at, determinism_seed, sections_json, roles_json, projections_json, mix_graph_json)
        VALUES (?, ?, ?, 1000, 2000, 's', '[]', '[]', '[]', '{"tracks":[]}')`,
