@@ -146,7 +146,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     // States staged before a crash become recovered snapshots before anything else is served.
     autosave.recover();
     // Trash past its retention goes (with its history) before anything is served.
-    opened.write(() => history.purgeTrash());
+    if (history.trashToPurge()) opened.write(() => history.purgeTrash());
   } catch (err) {
     opened.close();
     lock.release();

@@ -396,6 +396,11 @@ export class History {
     return this.emptyTrash(now - this.trashRetentionDays * DAY);
   }
 
+  /** Whether purgeTrash would remove anything (a read: start-up takes no write lock for nothing). */
+  trashToPurge(now = this.#sql.now()): boolean {
+    return this.#sql.prepared('SELECT 1 FROM trash WHERE deleted_at < ? LIMIT 1').get(now - this.trashRetentionDays * DAY) !== undefined;
+  }
+
   /**
    * The history of some records for an export: their versions (with manifests) and the part-store
    * nodes the manifests reach, children first.
