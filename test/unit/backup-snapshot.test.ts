@@ -252,6 +252,38 @@ describe('the fallback to the online backup API, where no snapshot can be had', 
     }
   });
 
+  it('the backup API finishes while another connection commits between every one of its steps (a stepwise copy would restart forever)', async () => {
+    const old = connect(store.path);
+    const other = connect(store.path);
+    try {
+      old.exec('BEGIN');
+      maxId(old); // with a commit after it, holds the WAL: no snapshot, so the backup API
+      commit(1);
+      const tx = writerTransaction(other, 't');
+      let n = lastTransaction(other, 't');
+      let steps = 0;
+      const fractions: number[] = [];
+      const made = await writeBackup(store.db, backups, 'manual', {
+        // Between every step of the copy, another connection commits: SQLite restarts the copy.
+        onProgress: (f) => {
+          fractions.push(f);
+          steps++;
+          tx(++n);
+        },
+        isCancelled: () => steps > 200, // without a way to finish, this fails instead of hanging
+      });
+      expect(made.method).to.equal('backup-api');
+      expect(fractions, 'progress never goes back').to.deep.equal([...fractions].sort((a, b) => a - b));
+      expect(integrity(made.path)).to.equal('ok');
+      const rows = rowsIn(made.path);
+      expect(rows.length).to.be.within(START_ROWS + 1, n);
+      expect(rows).to.deep.equal(expectedRows(rows.length));
+    } finally {
+      old.close();
+      other.close();
+    }
+  });
+
   it('a write that reaches the WAL between the checkpoint and the snapshot: no snapshot, and the backup API makes the backup (that write in it)', async () => {
     const other = connect(store.path);
     try {
