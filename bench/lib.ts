@@ -4,6 +4,7 @@
  * baseline, and medians.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 /** The transport baseline: reads lines, parses each, answers with the id and a fixed result. */
 export const PIPE_SERVER = `
@@ -47,7 +48,7 @@ export class Peer {
   }
 
   static spawn(command: string, args: string[], env?: NodeJS.ProcessEnv): Peer {
-    return new Peer(spawn(command, args, env ? { env } : {}));
+    return new Peer(spawn(command, args, { env: env ?? cleanEnv() }));
   }
 
   /** Sends one request (a JSON text with an `id`) and resolves with its answer line. */
@@ -115,4 +116,111 @@ export function benchSong(id: string, sectionsBytes = 0): Record<string, unknown
     projections: [],
     mixGraph: { tracks: [{ id: 't', name: 'T', volume: 1, pan: 0, mute: false, solo: false }] },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting: what `npm run bench` (bench/run.ts) collects from every benchmark.
+// ---------------------------------------------------------------------------------------------
+
+/** One measured figure: the median (and p99) of a subject, and its ratio to a baseline of the same run. */
+export interface Figure {
+  /** What was measured: "songs.get, one at a time". */
+  name: string;
+  unit: 'ms' | 'µs' | 'MiB' | 'MB/s' | 'x' | 'count';
+  median: number;
+  p99?: number;
+  /** Samples behind the median. */
+  n?: number;
+  /** The baseline this is compared with, measured in the same run: "floor server". */
+  baseline?: string;
+  /** Median of the subject over median of the baseline. */
+  ratio?: number;
+  /** The goal, as text (`≤ 1.2x`, `≥ 50x`, `< 200 MiB`), and whether this run met it. */
+  goal?: string;
+  met?: boolean;
+}
+
+/** A series of a growth curve: a figure at each library size (drawn in docs/PERFORMANCE.md's chart). */
+export interface Series {
+  name: string;
+  unit: Figure['unit'];
+  points: { x: number; median: number; p99?: number }[];
+}
+
+export interface BenchReport {
+  bench: string;
+  /** What the bench measured on, in a line: "2,000 requests, 5 rounds; target dist-bin/whiteroom-store". */
+  setup: string;
+  figures: Figure[];
+  series?: Series[];
+}
+
+/** The median, p99 and count of samples. */
+export function stats(xs: number[]): { median: number; p99: number; n: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return { median: median(s), p99: at(0.99), n: s.length };
+}
+
+/** A figure from samples, with its ratio to a baseline's samples and a goal on that ratio. */
+export function figure(
+  name: string,
+  unit: Figure['unit'],
+  samples: number[],
+  against?: { baseline: string; samples: number[] | number; goal?: { max?: number; min?: number } },
+): Figure {
+  const s = stats(samples);
+  const f: Figure = { name, unit, median: s.median, p99: s.p99, n: s.n };
+  if (against) {
+    const base = typeof against.samples === 'number' ? against.samples : median(against.samples);
+    f.baseline = against.baseline;
+    f.ratio = s.median / base;
+    const g = against.goal;
+    if (g?.max !== undefined) {
+      f.goal = `≤ ${g.max}x`;
+      f.met = f.ratio <= g.max;
+    } else if (g?.min !== undefined) {
+      // A speed-up: the baseline over the subject.
+      f.ratio = base / s.median;
+      f.goal = `≥ ${g.min}x`;
+      f.met = f.ratio >= g.min;
+    }
+  }
+  return f;
+}
+
+const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/**
+ * Prints the report as a table and, when `WR_BENCH_JSON` names a file (bench/run.ts sets it),
+ * appends it there as one JSON line.
+ */
+export function report(r: BenchReport): void {
+  console.log(`${r.bench}: ${r.setup}`);
+  const w = Math.max(...r.figures.map((f) => f.name.length), 10);
+  for (const f of r.figures) {
+    const ratio =
+      f.ratio === undefined ? '' : `   ${fmt(f.ratio)}x ${f.goal?.startsWith('≥') ? 'faster than' : 'of'} ${f.baseline}${f.goal ? ` (goal ${f.goal}: ${f.met ? 'met' : 'NOT met'})` : ''}`;
+    const p99 = f.p99 === undefined ? '' : `  p99 ${fmt(f.p99)}`;
+    console.log(`  ${f.name.padEnd(w)}  ${fmt(f.median).padStart(8)} ${f.unit}${p99}${ratio}`);
+  }
+  for (const s of r.series ?? []) {
+    console.log(`  ${s.name} (${s.unit}): ${s.points.map((p) => `${p.x.toLocaleString('en')}: ${fmt(p.median)}`).join(', ')}`);
+  }
+  const file = process.env.WR_BENCH_JSON;
+  if (file) appendFileSync(file, `${JSON.stringify(r)}\n`);
+}
+
+/** True under `npm run bench -- --quick` (bench/run.ts sets WR_BENCH_QUICK=1): smaller, fewer runs. */
+export const QUICK = process.env.WR_BENCH_QUICK === '1';
+
+/**
+ * The environment measured processes run in: PATH, HOME and TMPDIR only. This machine sets
+ * NODE_EXTRA_CA_CERTS, which adds about 38 ms to every Node start (the baseline's too) and hides
+ * start-up costs; NODE_OPTIONS and the like would change what is measured.
+ */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, ...extra };
 }
