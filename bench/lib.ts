@@ -202,7 +202,8 @@ export function report(r: BenchReport): void {
     const ratio =
       f.ratio === undefined ? '' : `   ${fmt(f.ratio)}x ${f.goal?.startsWith('≥') ? 'faster than' : 'of'} ${f.baseline}${f.goal ? ` (goal ${f.goal}: ${f.met ? 'met' : 'NOT met'})` : ''}`;
     const p99 = f.p99 === undefined ? '' : `  p99 ${fmt(f.p99)}`;
-    console.log(`  ${f.name.padEnd(w)}  ${fmt(f.median).padStart(8)} ${f.unit}${p99}${ratio}`);
+    const goal = f.ratio === undefined && f.goal ? `   (goal ${f.goal}: ${f.met ? 'met' : 'NOT met'})` : '';
+    console.log(`  ${f.name.padEnd(w)}  ${fmt(f.median).padStart(8)} ${f.unit}${p99}${ratio}${goal}`);
   }
   for (const s of r.series ?? []) {
     console.log(`  ${s.name} (${s.unit}): ${s.points.map((p) => `${p.x.toLocaleString('en')}: ${fmt(p.median)}`).join(', ')}`);
