@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/store/database.js';
-import { benchSong, median, Peer, PIPE_SERVER, request, since, timeRequests } from './lib.js';
+import { benchSong, figure, median, Peer, PIPE_SERVER, QUICK, report, request, since, timeRequests } from './lib.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '40' }, bin: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: QUICK ? '10' : '40' }, bin: { type: 'string' } } });
 const ROUNDS = Number(values.rounds);
 
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-as-'));
@@ -77,18 +77,22 @@ try {
     r.flush!.push(...(await timeRequests(sidecar, () => request('autosave.flush', {}), 1)));
   }
   db.close();
-  const ms = (us: number): string => (us / 1000).toFixed(2).padStart(7);
-  const base = median(r.pipe!);
-  const inproc = median(r.inproc!);
-  console.log(`autosave (${ROUNDS} rounds, medians in ms; a 1 MB stage request is ${(bigBytes / 1e6).toFixed(2)} MB; target: ${bin.join(' ')})`);
-  console.log(`  pipe server, same 1 MB request (baseline)   ${ms(base)}`);
-  console.log(`  in-process stringify + upsert (baseline)    ${ms(inproc)}`);
-  console.log(`  autosave.stage, 1 MB                        ${ms(median(r.stage!))}   ratio ${(median(r.stage!) / (base + inproc)).toFixed(2)}x (pipe + in-process)`);
-  console.log(`  autosave.stage, 2 KB                        ${ms(median(r.small!))}`);
-  console.log(`  system.ping alone                           ${ms(median(r.ping!))}`);
-  console.log(`  system.ping behind a 1 MB message, no work  ${ms(median(r.carried!))}   (reading and parsing 1 MB)`);
-  console.log(`  system.ping behind a 1 MB stage             ${ms(median(r.held!))}   held up by the stage's own work ${ms(median(r.held!) - median(r.carried!))}`);
-  console.log(`  autosave.flush of a 1 MB state (snapshot + song save, one transaction) ${ms(median(r.flush!))}`);
+  const ms = (us: number[]): number[] => us.map((u) => u / 1000);
+  const floor = (median(r.pipe!) + median(r.inproc!)) / 1000;
+  report({
+    bench: 'autosave',
+    setup: `${ROUNDS} rounds; a 1 MB stage request is ${(bigBytes / 1e6).toFixed(2)} MB; baseline: the pipe server reading the same request plus the in-process stringify and upsert; target ${bin.join(' ')}`,
+    figures: [
+      figure('pipe server, the same 1 MB request', 'ms', ms(r.pipe!)),
+      figure('in-process stringify + upsert', 'ms', ms(r.inproc!)),
+      figure('autosave.stage, 1 MB', 'ms', ms(r.stage!), { baseline: 'pipe + in-process', samples: floor }),
+      figure('autosave.stage, 2 KB', 'ms', ms(r.small!)),
+      figure('system.ping alone', 'ms', ms(r.ping!)),
+      figure('system.ping behind a 1 MB message, no work (reading and parsing 1 MB)', 'ms', ms(r.carried!)),
+      figure('system.ping behind a 1 MB stage', 'ms', ms(r.held!), { baseline: 'behind a 1 MB message, no work', samples: ms(r.carried!) }),
+      figure('autosave.flush of a 1 MB state (snapshot + song save, one transaction)', 'ms', ms(r.flush!)),
+    ],
+  });
 } finally {
   pipe.child.kill();
   await sidecar.close();

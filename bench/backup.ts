@@ -14,8 +14,7 @@
  * xfsprogs), the same data directory is measured there too: backup.create is then a clone, next
  * to a copy + fsync and a bare clone + fsync of the same file. Skipped with one line otherwise.
  *
- * Spawned processes get this environment less NODE_EXTRA_CA_CERTS (which makes every node start
- * read a certificate file).
+ * Spawned processes get a clean environment (bench/lib.ts cleanEnv).
  *
  *   npm run bench:backup [-- --runs 5] [-- --mb 100] [-- --bin dist-bin/whiteroom-store]
  */
@@ -29,14 +28,15 @@ import { fsyncPath } from '../src/store/backup.js';
 import { openDatabase } from '../src/store/database.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mountXfs, unmountXfs, type Xfs } from '../test/helpers/xfs.js';
-import { benchSong, median, Peer, request, result, since } from './lib.js';
+import { benchSong, cleanEnv, figure, median, Peer, QUICK, report, request, result, since, type Figure } from './lib.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, mb: { type: 'string', default: '100' }, bin: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: QUICK ? '3' : '5' }, mb: { type: 'string', default: QUICK ? '30' : '100' }, bin: { type: 'string' } },
+});
 const RUNS = Number(values.runs);
 const TARGET_BYTES = Number(values.mb) * 1e6;
 
-const env: NodeJS.ProcessEnv = { ...process.env };
-delete env.NODE_EXTRA_CA_CERTS;
+const env = cleanEnv();
 
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-bk-'));
 const dataDir = join(dir, 'data');
@@ -156,29 +156,20 @@ try {
   }
   await sidecar.close();
   own.close();
-  const copy = median(r.copy!);
-  const copySync = median(r.copySync!);
-  const backup = median(r.backup!);
-  console.log(`backup and restore of a ${(size / 1e6).toFixed(0)} MB database on ${dir} (${RUNS} runs, medians in ms; target: ${bin.join(' ')})`);
-  console.log(`  plain file copy              ${ms(copy)}`);
-  console.log(`  file copy + fsync            ${ms(copySync)}   (the baseline of issue 14)`);
-  console.log(`  better-sqlite3 db.backup     ${ms(median(r.api!))}   ratio ${(median(r.api!) / copySync).toFixed(2)}x copy + fsync (in-process, nothing around it: the fallback's floor)`);
-  console.log(
-    `  backup.create                ${ms(backup)}   ratio ${(backup / copySync).toFixed(2)}x copy + fsync (goal 1.5x), ${(backup / copy).toFixed(2)}x copy; ` +
-      `each ${r.backup!.map((x) => (x / 1000).toFixed(0)).join(' ')}; made as: ${tally(started.methods)}`,
-  );
-  console.log(`  copy + fsync, each           ${r.copySync!.map((x) => (x / 1000).toFixed(0)).join(' ')}`);
-  console.log(
-    `  backup.restore               ${ms(median(r.restore!))}   ratio ${(median(r.restore!) / copy).toFixed(2)}x copy, ` +
-      `${(median(r.restore!) / copySync).toFixed(2)}x copy + fsync ` +
-      '(validate, pre-restore backup, copy, swap, reopen)',
-  );
-  console.log(`  system.ping during backup    ${ms(median(during))}   longest ${ms(Math.max(...during))} ms, ${during.length} pings ` + `(idle: ${ms(median(idle))})`);
-
+  const us = (xs: number[]): number[] => xs.map((x) => x / 1000);
+  const figures: Figure[] = [
+    figure('plain file copy', 'ms', us(r.copy!)),
+    figure('file copy + fsync', 'ms', us(r.copySync!)),
+    figure('better-sqlite3 db.backup in-process (the fallback\'s floor)', 'ms', us(r.api!), { baseline: 'copy + fsync', samples: us(r.copySync!) }),
+    figure(`backup.create (made as: ${tally(started.methods)})`, 'ms', us(r.backup!), { baseline: 'copy + fsync', samples: us(r.copySync!), goal: { max: 1.5 } }),
+    figure('backup.restore (validate, pre-restore backup, copy, swap, reopen)', 'ms', us(r.restore!), { baseline: 'copy + fsync', samples: us(r.copySync!) }),
+    figure('system.ping while a backup runs', 'ms', us(during), { baseline: 'idle', samples: us(idle) }),
+  ];
+  const setup = `a ${(size / 1e6).toFixed(0)} MB database in ${tmpdir()}; ${RUNS} runs, alternating; target ${bin.join(' ')}`;
   // 2. The same data directory on XFS with reflink: the backup is a clone.
   xfs = mountXfs(Math.max(512, Math.ceil((size * 4) / 2 ** 20)));
   if (typeof xfs === 'string') {
-    console.log(`  on XFS (reflink)             skipped: ${xfs}`);
+    // (said in the report's setup line)
   } else {
     const fs = xfs.dir;
     const xData = join(fs, 'data');
@@ -209,16 +200,14 @@ try {
       result(await x.peer.ask(request('backup.prune', { keep: 0 })));
     }
     await x.peer.close();
-    const xc = median(xr.copySync!);
-    console.log(`  on XFS (reflink, a loop device in ${tmpdir()}):`);
-    console.log(`    byte copy + fsync          ${ms(median(xr.bytes!))}   (read and write through the process)`);
-    console.log(`    file copy + fsync          ${ms(xc)}   (copy_file_range: XFS makes it a clone too)`);
-    console.log(`    clone + fsync              ${ms(median(xr.clone!))}   ratio ${(median(xr.clone!) / xc).toFixed(2)}x copy + fsync`);
-    console.log(
-      `    backup.create              ${ms(median(xr.backup!))}   ratio ${(median(xr.backup!) / median(xr.bytes!)).toFixed(2)}x byte copy + fsync; made as: ${tally(x.methods)} ` +
-        '(the rest is its label, quick_check and fsync)',
+    figures.push(
+      figure('XFS (reflink): byte copy + fsync, through the process', 'ms', us(xr.bytes!)),
+      figure('XFS (reflink): file copy + fsync (copy_file_range clones)', 'ms', us(xr.copySync!)),
+      figure('XFS (reflink): clone + fsync', 'ms', us(xr.clone!), { baseline: 'byte copy + fsync', samples: us(xr.bytes!) }),
+      figure(`XFS (reflink): backup.create (made as: ${tally(x.methods)})`, 'ms', us(xr.backup!), { baseline: 'byte copy + fsync', samples: us(xr.bytes!), goal: { max: 1.5 } }),
     );
   }
+  report({ bench: 'backup', setup: typeof xfs === 'string' ? `${setup}; XFS with reflink skipped: ${xfs}` : setup, figures });
 } finally {
   if (xfs && typeof xfs !== 'string') unmountXfs(xfs);
   rmSync(dir, { recursive: true, force: true });

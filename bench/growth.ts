@@ -1,6 +1,6 @@
 /**
  * Growth: does the sidecar stay as fast, and as small, as the library grows? On libraries of
- * 1,000, 10,000, 100,000 and 1,000,000 songs (bench/library.ts; `--quick`: up to 100,000), through
+ * 1,000, 10,000, 100,000 and 1,000,000 songs (bench/library.ts; `--quick`: up to 50,000), through
  * the sidecar process, one request at a time:
  *   - songs.get of a random song,
  *   - a page of songs.list (50 summaries by name, from a random place: a cursor walk),
@@ -23,7 +23,7 @@ import { figure, Peer, QUICK, report, request, result, stats, type Figure, type 
 import { libraryDir, songIdOf, WORDS } from './library.js';
 
 const { values } = parseArgs({ options: { sizes: { type: 'string' }, bin: { type: 'string' }, rounds: { type: 'string' } } });
-const SIZES = (values.sizes ?? (QUICK ? '1000,10000,100000' : '1000,10000,100000,1000000')).split(',').map(Number);
+const SIZES = (values.sizes ?? (QUICK ? '1000,10000,50000' : '1000,10000,100000,1000000')).split(',').map(Number);
 const ROUNDS = Number(values.rounds ?? (QUICK ? 3 : 5));
 const PER_ROUND = QUICK ? 30 : 100;
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];

@@ -18,9 +18,9 @@ import { History } from '../src/store/history.js';
 import { migrate } from '../src/store/migrations.js';
 import { Repository, type Model } from '../src/store/repository.js';
 import { Store } from '../src/store/store.js';
-import { median } from './lib.js';
+import { figure, QUICK, report } from './lib.js';
 
-const { values } = parseArgs({ options: { saves: { type: 'string', default: '10000' }, sections: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { saves: { type: 'string', default: QUICK ? '300' : '10000' }, sections: { type: 'string', default: '50' } } });
 const SAVES = Number(values.saves);
 const SECTIONS = Number(values.sections);
 const SECTION_BYTES = 4096;
@@ -86,12 +86,19 @@ try {
     .all() as { name: string; bytes: number }[];
   const copies = songBytes * SAVES;
   const grown = after - before;
-  console.log(`history storage: ${SAVES} saves of a ${(songBytes / 1024).toFixed(0)} KB song (${SECTIONS} sections), one section changed each time`);
-  console.log(`  ${SAVES} full copies          ${(copies / 1e6).toFixed(1).padStart(9)} MB`);
-  console.log(`  data.db grew by             ${(grown / 1e6).toFixed(1).padStart(9)} MB   ${((grown / copies) * 100).toFixed(2)}% of the copies (goal < 5%)`);
-  console.log(`  part store                  ${(stats.storedBytes / 1e6).toFixed(1).padStart(9)} MB stored, ${(stats.textBytes / 1e6).toFixed(1)} MB of text, ${stats.parts} nodes, ${stats.versions} versions`);
-  console.log(`  largest tables and indexes  ${tables.map((t) => `${t.name} ${(t.bytes / 1e6).toFixed(1)} MB`).join(', ')}`);
-  console.log(`  save, median                ${median(withHistory).toFixed(2).padStart(9)} ms   ${(median(withHistory) / median(without)).toFixed(2)}x the same save without history (${median(without).toFixed(2)} ms)`);
+  const share = grown / copies;
+  report({
+    bench: 'history',
+    setup: `${SAVES} saves of a ${(songBytes / 1024).toFixed(0)} KB song (${SECTIONS} sections), one section changed each time, every one kept; in-process; ` +
+      `part store ${(stats.storedBytes / 1e6).toFixed(1)} MB stored for ${(stats.textBytes / 1e6).toFixed(1)} MB of text in ${stats.parts} nodes; ` +
+      `largest: ${tables.map((t) => `${t.name} ${(t.bytes / 1e6).toFixed(1)} MB`).join(', ')}`,
+    figures: [
+      { name: `data.db growth for ${SAVES} versions`, unit: 'MB', median: grown / 1e6 },
+      { name: `${SAVES} full copies of the song`, unit: 'MB', median: copies / 1e6 },
+      { name: 'growth as a share of the full copies', unit: 'x', median: share, ratio: share, baseline: 'full copies', goal: '< 0.05x (5%)', met: share < 0.05 },
+      figure('save with its version', 'ms', withHistory, { baseline: 'the same save without history', samples: without }),
+    ],
+  });
   store.close();
   plain.close();
 } finally {

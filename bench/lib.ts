@@ -126,7 +126,7 @@ export function benchSong(id: string, sectionsBytes = 0): Record<string, unknown
 export interface Figure {
   /** What was measured: "songs.get, one at a time". */
   name: string;
-  unit: 'ms' | 'µs' | 'MiB' | 'MB/s' | 'x' | 'count';
+  unit: 'ms' | 'µs' | 'MiB' | 'MB' | 'MB/s' | 'x' | 'count';
   median: number;
   p99?: number;
   /** Samples behind the median. */

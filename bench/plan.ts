@@ -16,15 +16,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MIGRATIONS } from '../src/generated/migrations.js';
 import { openDatabase } from '../src/store/database.js';
-import { benchSong, median, Peer, request, result, since } from './lib.js';
+import { benchSong, figure, Peer, QUICK, report, request, result, since, type Figure } from './lib.js';
 
 const { values } = parseArgs({
-  options: { songs: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '5' }, bin: { type: 'string' } },
+  options: { songs: { type: 'string', default: '1000' }, rounds: { type: 'string', default: QUICK ? '2' : '5' }, bin: { type: 'string' } },
 });
 const SONGS = Number(values.songs);
 const ROUNDS = Number(values.rounds);
 /** Requests of each single-record operation per round. */
-const PER_ROUND = 40;
+const PER_ROUND = QUICK ? 15 : 40;
 
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-plan-'));
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
@@ -223,19 +223,22 @@ try {
     mig.plain.push(await startUntilAnswer(live));
   }
 
-  const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 0).padStart(8);
-  const row = (name: string, target: string, ours: number[], base: number[], baseName: string): void =>
-    console.log(`  ${name.padEnd(24)} ${target.padStart(7)} ${ms(median(ours))} ${ms(median(base))}   ${(median(ours) / median(base)).toFixed(2)}x ${baseName}`);
   const mb = (statSync(join(live, 'data.db')).size / 1e6).toFixed(0);
-  console.log(`the plan's performance table: ${SONGS} songs, ${perfs.length} performances, ${mb} MB (medians in ms; target: ${bin.join(' ')})`);
-  console.log(`  ${'operation'.padEnd(24)} ${'plan'.padStart(7)} ${'sidecar'.padStart(8)} ${'baseline'.padStart(8)}   ratio`);
-  for (const op of ops) {
-    const t = times.get(op.name)!;
-    row(op.name, `<${op.target}`, t.sidecar, t.inProcess, 'in-process');
-  }
-  row('Create Backup', '<5000', bk.sidecar, bk.inProcess, 'db.backup in-process');
-  row('Restore Backup', '<10000', bk.restore, bk.inProcess, 'db.backup in-process');
-  row('Migration (1 to latest)', '<30000', mig.migrate, mig.plain, 'start on the current schema');
+  const ms = (us: number[]): number[] => us.map((u) => u / 1000);
+  const row = (name: string, target: number, ours: number[], base: number[], baseName: string): Figure => {
+    const f = figure(name, 'ms', ms(ours), { baseline: baseName, samples: ms(base) });
+    return { ...f, goal: `< ${target} ms (plan)`, met: f.median < target };
+  };
+  report({
+    bench: 'plan',
+    setup: `the plan's performance table: ${SONGS} songs, ${perfs.length} performances, ${mb} MB; ${ROUNDS} rounds; baseline: the same database work in-process with better-sqlite3; target ${bin.join(' ')}`,
+    figures: [
+      ...ops.map((op) => row(op.name, op.target, times.get(op.name)!.sidecar, times.get(op.name)!.inProcess, 'in-process')),
+      row('Create Backup', 5000, bk.sidecar, bk.inProcess, 'db.backup in-process'),
+      row('Restore Backup', 10000, bk.restore, bk.inProcess, 'db.backup in-process'),
+      row('Migration (1 to latest)', 30000, mig.migrate, mig.plain, 'start on the current schema'),
+    ],
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -15,9 +15,9 @@ import { migrate } from '../src/store/migrations.js';
 import { Repository } from '../src/store/repository.js';
 import { performances, songs } from '../src/store/entities.js';
 import { References, type ReferenceField } from '../src/store/usage.js';
-import { benchSong, median } from './lib.js';
+import { benchSong, figure, QUICK, report, type Figure } from './lib.js';
 
-const { values } = parseArgs({ options: { songs: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({ options: { songs: { type: 'string', default: QUICK ? '2000' : '10000' } } });
 const SONGS = Number(values.songs);
 const INSTRUMENTS = 40;
 const TRACKS = 16;
@@ -57,7 +57,8 @@ try {
     })));
   }
   const fileMiB = (store.db.pragma('page_count', { simple: true }) as number) * 4096 / 2 ** 20;
-  console.log(`${SONGS} songs (${TRACKS} tracks each) and ${SONGS} performances written in ${((performance.now() - t0) / 1000).toFixed(1)} s; file ${fileMiB.toFixed(0)} MiB`);
+  const setup = `${SONGS} songs (${TRACKS} tracks each) and ${SONGS} performances, written in ${((performance.now() - t0) / 1000).toFixed(1)} s; file ${fileMiB.toFixed(0)} MiB; in-process, 9 calls each`;
+  const figures: Figure[] = [];
 
   const refs = new References(store);
   const time = (field: ReferenceField, id: string): void => {
@@ -68,13 +69,14 @@ try {
       answer = refs.usage(field, id);
       ms.push(performance.now() - a);
     }
-    console.log(`${field} ${id}: ${answer.songCount} songs, ${answer.performanceCount} performances; median ${median(ms).toFixed(1)} ms`);
+    figures.push(figure(`${field} ${id} (${answer.songCount} songs, ${answer.performanceCount} performances)`, 'ms', ms));
   };
   time('instrumentId', 'inst-0');
   time('instrumentId', 'inst-39');
   time('instrumentId', 'no-such-instrument');
   time('voiceId', 'voice-inst-3-1');
   time('presetId', 'preset-5');
+  report({ bench: 'usage', setup, figures });
   store.db.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
