@@ -128,6 +128,8 @@ export interface ScanOptions {
   join?: (members: string[]) => string;
   /** Whether to compute pointers (visit receives '' for every pointer when false). Default true. */
   pointers?: boolean;
+  /** Whether to write each object's members in the order of their keys (sameJsonText). Default false. */
+  sortKeys?: boolean;
 }
 
 /**
@@ -141,7 +143,7 @@ export const MAX_SCAN_DEPTH = MAX_JSON_DEPTH + 16;
  * Throws SyntaxError for what is not JSON.
  */
 export function scanJson(json: string, options: ScanOptions = {}): string {
-  const { visit, join = (m: string[]) => m.join(','), pointers = true } = options;
+  const { visit, join = (m: string[]) => m.join(','), pointers = true, sortKeys = false } = options;
   const n = json.length;
   let i = 0;
   const fail = (what: string): never => {
@@ -215,7 +217,9 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
           if (d !== 0x2c) fail('a missing comma');
         }
       }
-      text = object ? `{${join(members)}}` : `[${join(members)}]`;
+      // A member starts with its key's JSON spelling, which ends at its closing quote and holds no
+      // other bare quote: sorting the members sorts them by key.
+      text = object ? `{${join(sortKeys ? members.sort() : members)}}` : `[${join(members)}]`;
       depth--;
     }
     const replaced = visit?.(pointer, text, container);
@@ -229,6 +233,14 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
 
 /** The compact text of a JSON text (strings and numbers as written, white space between tokens gone). */
 export const compactJson = (json: string): string => scanJson(json, { pointers: false });
+
+/**
+ * Whether two JSON texts hold the same value, members of an object in any order, every string and
+ * number compared as written: `9223372036854775807` and `9223372036854775806` differ (as values
+ * JSON.parse makes they would not), and so do `1` and `1.0` (a text that changed is a change).
+ */
+export const sameJsonText = (a: string, b: string): boolean =>
+  a === b || scanJson(a, { pointers: false, sortKeys: true }) === scanJson(b, { pointers: false, sortKeys: true });
 
 /** The compact texts of the values at `pointers` in `json` (those present). */
 export function textsAt(json: string, pointers: Iterable<string>): Map<string, string> {

@@ -10,12 +10,11 @@
  *   snapshots beyond `keep` and clears the staged row, all in one transaction. In the default mode
  *   it also writes the song and performance rows, but never over a write made since the stage
  *   (see `#atBase`) and never their play state (isFavorite, playCount, lastPlayedAt: they record
- *   use, which the editor's model may hold stale). States are compared as values (canonical-json).
+ *   use, which the editor's model may hold stale). States are compared as texts (sameJsonText: members in any order, numbers as written).
  * - Snapshots of one song are strictly ordered by `createdAt` (a snapshot made in the same
  *   millisecond as the newest is stamped one millisecond later).
  */
 import { randomUUID } from 'node:crypto';
-import { sameJson } from '../canonical-json.js';
 import { ErrorCode, RpcError, constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
 import type {
   AutosaveConfig,
@@ -28,7 +27,7 @@ import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type 
 import type { Store } from './store.js';
 import { performances as performanceDesc, songs as songDesc } from './entities.js';
 import { parsePart, partsOfModel, recordFromTexts, type History } from './history.js';
-import { answerAs, answerTextOf, copyWithParts, partTextOf, textsAt, withPartTexts } from '../json-text.js';
+import { answerAs, answerTextOf, copyWithParts, partTextOf, sameJsonText, textsAt, withPartTexts } from '../json-text.js';
 import { partColumns, type EntityDescriptor } from './entity.js';
 
 export type AutosaveReason = AutosaveSummary['reason'];
@@ -272,11 +271,11 @@ function withIds(songId: string, performanceId: string | undefined, snapshot: Au
  * The snapshot a staged body holds, its song's and performance's structured parts carrying the
  * texts the host sent (found in the body itself: the stage request, or the snapshot's JSON).
  */
-function stagedSnapshot(body: string, kind: 'request' | 'snapshot'): AutosaveSnapshot {
+function stagedSnapshot(body: string, kind: 'request' | 'snapshot'): { snapshot: AutosaveSnapshot; bytes: number } {
   const parsed = JSON.parse(body) as { params?: { snapshot: AutosaveSnapshot } } & AutosaveSnapshot;
   const snapshot = kind === 'request' ? parsed.params!.snapshot : parsed;
   const at = kind === 'request' ? '/params/snapshot' : '';
-  const pointers: string[] = [];
+  const pointers: string[] = [at];
   const records: [string, EntityDescriptor, object | undefined][] = [
     ['song', songDesc, snapshot.song],
     ['performance', performanceDesc, snapshot.performance],
@@ -295,7 +294,7 @@ function stagedSnapshot(body: string, kind: 'request' | 'snapshot'): AutosaveSna
     }
     withPartTexts(record, texts);
   }
-  return snapshot;
+  return { snapshot, bytes: Buffer.byteLength(found.get(at) ?? body) };
 }
 
 /** Play state: never taken from a staged state (the editor's copy of it may be stale). */
@@ -348,6 +347,17 @@ export class Autosaves {
   }
 
   /** A stored snapshot (its manifest_json) as the snapshot it holds. */
+  /**
+   * Whether the snapshot stored under `manifestJson` holds the same value as `parts` (its parts'
+   * texts, compared exactly: members in any order, numbers as written).
+   */
+  #sameParts(manifestJson: string, parts: Record<string, string>): boolean {
+    const stored = this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>);
+    const names = Object.keys(parts);
+    if (Object.keys(stored).length !== names.length) return false;
+    return names.every((name) => stored[name] !== undefined && sameJsonText(stored[name]!, parts[name]!));
+  }
+
   #snapshotOf(manifestJson: string): AutosaveSnapshot {
     return snapshotFromParts(this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>));
   }
@@ -450,14 +460,12 @@ export class Autosaves {
       const songId = staged.song_id;
       const performanceId = staged.performance_id ?? undefined;
       // A staged request is parsed once here; its snapshot is what the song is saved from.
-      let snapshot: AutosaveSnapshot;
-      let text = staged.body;
-      snapshot = withIds(songId, performanceId, stagedSnapshot(staged.body, staged.body_kind));
-      if (staged.body_kind === 'request') text = JSON.stringify(snapshot);
+      const staging = stagedSnapshot(staged.body, staged.body_kind);
+      const snapshot = withIds(songId, performanceId, staging.snapshot);
       const newest = this.#newestInScope(songId, staged.performance_id);
-      const manifest = JSON.stringify(this.#history.storeParts(snapshotParts(snapshot)));
-      const sameAsNewest =
-        newest !== undefined && (newest.manifest_json === manifest || sameJson(this.#snapshotOf(newest.manifest_json), snapshot));
+      const parts = snapshotParts(snapshot);
+      const manifest = JSON.stringify(this.#history.storeParts(parts));
+      const sameAsNewest = newest !== undefined && (newest.manifest_json === manifest || this.#sameParts(newest.manifest_json, parts));
 
       // The rows this state would change; each of them must still be as the stage found it.
       const song = withoutPlayState(snapshot.song) as unknown as Model & { id: string };
@@ -483,7 +491,7 @@ export class Autosaves {
       }
       const revision = this.#songs.revisionOf(songId)!;
       const performanceRevision = performanceId === undefined ? undefined : this.#performances.revisionOf(performanceId);
-      const added = this.#insert(songId, staged.performance_id, manifest, Buffer.byteLength(text), reason, options);
+      const added = this.#insert(songId, staged.performance_id, manifest, staging.bytes, reason, options);
       return {
         added: true,
         snapshot: {

@@ -31,8 +31,7 @@ import {
   type EntityDescriptor,
   type Row,
 } from './entity.js';
-import { answerAs, RawJson, withPartTexts } from '../json-text.js';
-import { sameJson } from '../canonical-json.js';
+import { answerAs, RawJson, sameJsonText, withPartTexts } from '../json-text.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
 import type { Store } from './store.js';
@@ -219,7 +218,8 @@ export class Repository<T extends object = Model> {
   /**
    * Whether saving `item` over the stored row of its id would change what the row holds: every
    * mapped column compared, timestamps and revision aside, keepWhenAbsent fields the item does not
-   * carry aside (they are kept), JSON columns as values (keys in another order are the same value).
+   * carry aside (they are kept), JSON columns as texts (sameJsonText: members in another order are
+   * the same value; every number as written, so a change past 2^53 is a change).
    * True when there is no such row.
    */
   wouldChange(item: Model & { id: string }): boolean {
@@ -233,7 +233,7 @@ export class Repository<T extends object = Model> {
         const stored = row[c];
         if (next === stored) continue;
         const both = typeof next === 'string' && typeof stored === 'string';
-        if (f.codec === codecs.json && both && sameJson(JSON.parse(next), JSON.parse(stored))) continue;
+        if (f.codec === codecs.json && both && sameJsonText(next, stored)) continue;
         return true;
       }
     }

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse, stringify } from 'lossless-json';
-import { RawJson, compactJson, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
+import { RawJson, compactJson, sameJsonText, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
 
 /** A JSON text with numbers written every way JSON allows and white space between tokens. */
 const jsonText: fc.Arbitrary<string> = fc.letrec((tie) => ({
@@ -64,5 +64,42 @@ describe('json-text', () => {
     const seen: string[] = [];
     scanJson('{"a":[1,{"b":2}]}', { visit: (p, t) => void seen.push(`${p}=${t}`) });
     expect(seen).to.deep.equal(['/a/0=1', '/a/1/b=2', '/a/1={"b":2}', '/a=[1,{"b":2}]', '={"a":[1,{"b":2}]}']);
+  });
+});
+
+/** `v`'s JSON with each object's keys in reverse order (the same value, another text). */
+function reversedText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(reversedText).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.keys(v).reverse().map((k) => `${JSON.stringify(k)}:${reversedText((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+describe('sameJsonText: the same value, compared as written', () => {
+  it('the same value with its members in any order and any white space is the same', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(sameJsonText(JSON.stringify(v), reversedText(v))).to.equal(true);
+        expect(sameJsonText(JSON.stringify(v, null, 2), JSON.stringify(v))).to.equal(true);
+      }),
+    );
+  });
+
+  it('numbers compare as written: past 2^53 they differ though JSON.parse makes them equal; 1 and 1.0 differ', () => {
+    expect(JSON.parse('9223372036854775807')).to.equal(JSON.parse('9223372036854775806'));
+    expect(sameJsonText('[9223372036854775807]', '[9223372036854775806]')).to.equal(false);
+    expect(sameJsonText('{"a":1e400,"b":-0}', '{"b":-0,"a":1e400}')).to.equal(true);
+    expect(sameJsonText('{"a":1e400}', '{"a":1e401}')).to.equal(false);
+    expect(sameJsonText('{"x":1.0}', '{"x":1}')).to.equal(false);
+  });
+
+  it('array order, a member more, and a string for a number are differences', () => {
+    expect(sameJsonText('{"a":1,"b":[1,2]}', '{"b":[1,2],"a":1}')).to.equal(true);
+    expect(sameJsonText('{"a":1,"b":[1,2]}', '{"a":1,"b":[2,1]}')).to.equal(false);
+    expect(sameJsonText('{"a":1}', '{"a":1,"b":null}')).to.equal(false);
+    expect(sameJsonText('{"a":"1"}', '{"a":1}')).to.equal(false);
+    // Keys that sort differently from their members' texts ("a" < "a b", but `"a":` > `"a b"`).
+    expect(sameJsonText('{"a":1,"a b":2}', '{"a b":2,"a":1}')).to.equal(true);
   });
 });
