@@ -355,7 +355,8 @@ export class Autosaves {
     const stored = this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>);
     const names = Object.keys(parts);
     if (Object.keys(stored).length !== names.length) return false;
-    return names.every((name) => stored[name] !== undefined && sameJsonText(stored[name]!, parts[name]!));
+    // Compact texts of one value have one length (see Repository.wouldChange).
+    return names.every((name) => stored[name] !== undefined && stored[name]!.length === parts[name]!.length && sameJsonText(stored[name]!, parts[name]!));
   }
 
   #snapshotOf(manifestJson: string): AutosaveSnapshot {
