@@ -306,7 +306,8 @@ let md = `# whiteroom-store API reference\n\nGenerated from \`rpc-schema/\` by \
 md += `The same document is answered by \`rpc.discover\` (OpenRPC ${openrpc.openrpc}).\n\n`;
 md += `Version ${pkg.version}. Transport, lifecycle and conventions: [protocol.md](protocol.md).\n\n`;
 md += '## Methods\n\n';
-for (const m of openrpc.methods) md += `- [\`${m.name}\`](#${m.name.replace(/\./g, '')}) ${m.summary}\n`;
+// GitHub's heading anchors are lower case: `### songs.saveMany` is #songssavemany.
+for (const m of openrpc.methods) md += `- [\`${m.name}\`](#${m.name.replace(/\./g, '').toLowerCase()}) ${m.summary}\n`;
 md += '\n';
 const schemaText = (s) => '```json\n' + JSON.stringify(s, null, 2) + '\n```\n';
 for (const m of openrpc.methods) {
