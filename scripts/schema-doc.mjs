@@ -68,6 +68,10 @@ const TABLES = {
     'The latest staged state per scope (`autosave.stage`): committed before the stage is answered, promoted to `autosaves` ' +
     'after the debounce, on the interval, on `autosave.flush` and at shutdown; what is still here at start was left by a crash ' +
     'and becomes a recovered snapshot.',
+  damaged_json:
+    'Texts that were not JSON in a JSON column when migration 6 made the file refuse such texts: each kept with its table, ' +
+    'the rowid of its row and its column (the column took the neutral value of its kind: `[]`, `{}`, `{"tracks":[]}`, or NULL), ' +
+    'so nothing is lost and the row can be read. Written only by that migration.',
   versions:
     'History: one row per committed state of a song or performance (`songs.history`, `songs.getVersion`, …). ' +
     '`seq` orders every version of the file and is never reused. The record itself is in the part store: ' +
@@ -154,6 +158,12 @@ function triggerPurpose(name, table) {
       update_new: 'adds the row\'s new entry to',
     }[m[2]];
     return `Keeps \`${table}_fts\` in step with \`${table}\` in the same transaction: ${what} the index (read through \`${table}_search\`).`;
+  }
+  m = /^(\w+)_json_(insert|update|compact|compact_update)$/.exec(name);
+  if (m && m[1] === table) {
+    return m[2] === 'insert' || m[2] === 'update'
+      ? `Refuses (RAISE ABORT) ${m[2] === 'insert' ? 'a new row' : 'a change'} whose JSON column holds text \`json_valid\` does not accept, whoever writes the file (sql/0006).`
+      : `After ${m[2] === 'compact' ? 'an insert' : 'an update'}, rewrites a structured part holding a line break as \`json()\` makes it (compact; strings and numbers as written), so a part answered as stored never breaks an NDJSON line (sql/0006).`;
   }
   m = /^(\w+)_parts_(ref|unref)$/.exec(name);
   if (m && m[1] === table) {

@@ -33,12 +33,20 @@ const PAGE_SIZE = 4096;
 /** 1,001 nested arrays: one level past MAX_JSON_DEPTH. */
 const TOO_DEEP = `${'['.repeat(1001)}${']'.repeat(1001)}`;
 
-/** Copies `good` to `dir/name` and runs `sql` on the copy with a stock sqlite3. */
+/**
+ * Copies `good` to `dir/name` and runs `sql` on the copy with a stock sqlite3, as a hostile tool
+ * would: with the triggers that keep JSON columns JSON (sql/0006) dropped for it and made again
+ * after, so the file's schema is ours and only its rows are bad.
+ */
 function corrupted(good: string, dir: string, name: string, sql: string | ((good: string) => string)): string {
   const path = join(dir, name);
   copyFileSync(good, path);
   const text = typeof sql === 'function' ? sql(good) : sql;
-  if (text) sqlite3(path, text);
+  if (text) {
+    const guards = sqlite3(path, "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%\\_json\\_%' ESCAPE '\\'").split('\n').filter(Boolean);
+    const made = guards.map((g) => sqlite3(path, `SELECT sql FROM sqlite_schema WHERE name = '${g}'`));
+    sqlite3(path, [...guards.map((g) => `DROP TRIGGER ${g}`), text, ...made].join(';\n'));
+  }
   return path;
 }
 

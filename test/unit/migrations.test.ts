@@ -36,6 +36,7 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 3, name: 'name_order_and_folded_search', sha256: '9d9a8679771644990efe51310d1870d82c74574e1bfe0f2f4ce17b6106e89168' },
   { version: 4, name: 'favourites_in_rows', sha256: 'c3f28add70339fe1b169199792e1aee8ff52237a25e9e16dfb17f79ba364457c' },
   { version: 5, name: 'history', sha256: 'bb3cd43e108b81adcffc2fc3ed0bd9f381acda458f05797f7ec8e0c700b64d5c' },
+  { version: 6, name: 'json_columns_hold_json', sha256: '92c58937b02ef49f324f59431082fab0d7c8bb39acf333819176b9cc3432b199' },
 ];
 
 
@@ -635,6 +636,78 @@ describe('migrations: landed migrations are pinned', () => {
       expect(sha256(m.sql), `${file}: src/generated/migrations.ts is stale; run npm run gen`).to.equal(
         sha256(readFileSync(file, 'utf8')),
       );
+    }
+  });
+});
+
+describe('migrations: 0006_json_columns_hold_json', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  const insertSong = (db: Connection, id: string, sections: string, tags = '[]'): void =>
+    void db
+      .prepare(
+        'INSERT INTO songs (id, name, created_at, updated_at, determinism_seed, tags, sections_json, roles_json, projections_json, mix_graph_json) ' +
+          "VALUES (?, ?, 1, 1, '1', ?, ?, '[]', '[]', '{\"tracks\":[]}')",
+      )
+      .run(id, id, tags, sections);
+
+  it('a file written by other tools: parts with line breaks made compact (numbers as written), texts that are not JSON kept in damaged_json and the columns readable', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    const store = Store.open(path);
+    try {
+      await migrate(store.db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= 5) });
+      insertSong(store.db, 'pretty', '[\n  {"samplePos": 9223372036854775807,\r\n   "huge": 1e400, "s": "a\\nb"}\n]');
+      insertSong(store.db, 'broken', '[{"x": 1', '["fine"]');
+      insertSong(store.db, 'good', '[{"x":1}]');
+      store.db.prepare("UPDATE user_preferences SET window_state_json = '{not json'").run();
+      const outcome = await migrate(store.db, path, { backupDir });
+      expect(outcome.to).to.equal(MIGRATIONS.at(-1)!.version);
+      const sections = (id: string): string => store.db.prepare('SELECT sections_json FROM songs WHERE id = ?').pluck().get(id) as string;
+      expect(sections('pretty')).to.equal('[{"samplePos":9223372036854775807,"huge":1e400,"s":"a\\nb"}]');
+      expect(sections('broken')).to.equal('[]');
+      expect(sections('good')).to.equal('[{"x":1}]');
+      expect(store.db.prepare('SELECT window_state_json FROM user_preferences').pluck().get()).to.equal('{}');
+      const kept = store.db.prepare('SELECT table_name, column_name, text FROM damaged_json ORDER BY id').raw().all();
+      expect(kept).to.deep.equal([
+        ['songs', 'sections_json', '[{"x": 1'],
+        ['user_preferences', 'window_state_json', '{not json'],
+      ]);
+      expect(store.db.prepare("SELECT s.id FROM damaged_json AS d JOIN songs AS s ON s.rowid = d.row_id WHERE d.table_name = 'songs'").pluck().get()).to.equal('broken');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('afterwards the file refuses text that is not JSON from any connection, and makes parts with line breaks compact', async () => {
+    const path = join(tmp.dir, 'data.db');
+    mkdirSync(join(tmp.dir, 'backups'));
+    const store = Store.open(path);
+    const other = new Database(path); // another program: none of the sidecar's code
+    try {
+      await migrate(store.db, path, { backupDir: join(tmp.dir, 'backups') });
+      expect(thrown(() => insertSong(other, 'bad', '[1,')).message).to.match(/songs: a JSON column holds text that is not JSON/);
+      expect(thrown(() => insertSong(other, 'bad-tags', '[]', '["a"')).message).to.match(/not JSON/);
+      insertSong(other, 'ok', '[1]');
+      expect(thrown(() => other.prepare("UPDATE songs SET mix_graph_json = '{' WHERE id = 'ok'").run()).message).to.match(/not JSON/);
+      other.prepare("UPDATE songs SET roles_json = '[\n {\"id\": \"r\"}\n]' WHERE id = 'ok'").run();
+      expect(other.prepare("SELECT roles_json FROM songs WHERE id = 'ok'").pluck().get()).to.equal('[{"id":"r"}]');
+      insertSong(other, 'pretty', '[\r\n 1 ]', '["late\\nnight",\n "x"]');
+      expect(other.prepare("SELECT sections_json FROM songs WHERE id = 'pretty'").pluck().get()).to.equal('[1]');
+      // The full-text index follows every one of these writes.
+      other.exec("INSERT INTO songs_fts(songs_fts) VALUES ('integrity-check')");
+      expect(other.pragma('integrity_check', { simple: true })).to.equal('ok');
+      const repo = new Repository(store, songs);
+      expect(repo.get('pretty')!.sections).to.deep.equal([1]);
+      expect(store.db.prepare('SELECT count(*) FROM songs').pluck().get()).to.equal(2);
+    } finally {
+      other.close();
+      store.close();
     }
   });
 });
