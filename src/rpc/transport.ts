@@ -395,35 +395,49 @@ function isBlank(buf: Buffer): boolean {
 }
 
 /**
+ * How much one tick's messages may add up to before the writer says it is blocked, in high-water
+ * marks of the output (16 KiB for stdout: 256 KiB); twice that may wait for the operating system.
+ */
+const TICK_MARKS = 16;
+
+/**
  * Writes messages to a stream in one framing. Writes are ordered and never interleave.
- * The messages written in one tick go to the stream in one write (corked until the next tick).
- * `blocked` tells when the stream holds more than its high-water mark, i.e. the host is not
- * reading; the server then stops taking work until `onDrain`.
+ *
+ * The messages written in one tick (the answers of pipelined requests) go to the stream in one
+ * write: it is corked until the next tick. `blocked` tells the server to stop taking work: when a
+ * tick's messages pass TICK_MARKS high-water marks (they go out, and the server goes on in the
+ * next tick), or when more than twice that has not been taken by the operating system (the host
+ * is not reading, or reads slower than the server answers); the server then waits for `onDrain`.
+ * While one tick's messages are on their way, the next tick's are made: the host has answers to
+ * read while the server makes more.
  */
 export class StreamMessageWriter extends AbstractMessageWriter implements MessageWriter {
-  readonly #output: NodeJS.WritableStream;
+  readonly #output: NodeJS.WritableStream & Partial<Pick<import('node:stream').Writable, 'cork' | 'uncork' | 'writableHighWaterMark'>>;
   readonly #framing: Framing;
   #blocked = false;
   #corked = false;
+  /** Characters written in this tick. */
+  #tick = 0;
+  /** Characters handed to the output whose write has not completed. */
+  #unwritten = 0;
+  /** The most characters one tick writes before the writer is blocked. */
+  readonly #tickLimit: number;
   readonly #drainListeners: (() => void)[] = [];
 
   constructor(output: NodeJS.WritableStream, framing: Framing) {
     super();
     this.#output = output;
     this.#framing = framing;
+    this.#tickLimit = TICK_MARKS * (this.#output.writableHighWaterMark ?? 16 * 1024);
     output.on('error', (err: Error) => this.fireError(err));
-    output.on('drain', () => {
-      this.#blocked = false;
-      for (const l of this.#drainListeners) l();
-    });
   }
 
-  /** True while the output holds more than it should: the host has stopped reading. */
+  /** True while the server should not make more answers: see the class comment. */
   get blocked(): boolean {
     return this.#blocked;
   }
 
-  /** Calls `listener` each time a blocked output has drained. */
+  /** Calls `listener` each time the writer stops being blocked. */
   onDrain(listener: () => void): void {
     this.#drainListeners.push(listener);
   }
@@ -431,19 +445,38 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
   /** Queues the message for writing (synchronously, in call order). */
   write(msg: Message | Message[]): Promise<void> {
     const json = serialize(msg);
-    const out = this.#output as NodeJS.WritableStream & Partial<Pick<import('node:stream').Writable, 'cork' | 'uncork'>>;
+    const out = this.#output;
     if (!this.#corked && out.cork && out.uncork) {
-      // One write(2) for the answers of a tick (pipelined requests), instead of one each.
+      // One write(2) for the messages of a tick (pipelined requests), instead of one each.
       out.cork();
       this.#corked = true;
-      process.nextTick(() => {
-        this.#corked = false;
-        out.uncork!();
-      });
+      process.nextTick(() => this.#endTick());
     }
-    const ok = out.write(this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
-    if (!ok) this.#blocked = true;
+    const data = this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
+    const n = data.length;
+    this.#tick += n;
+    this.#unwritten += n;
+    out.write(data, () => {
+      this.#unwritten -= n;
+      this.#check();
+    });
+    this.#check();
     return Promise.resolve();
+  }
+
+  /** The tick is over: its messages go to the stream. */
+  #endTick(): void {
+    this.#corked = false;
+    this.#tick = 0;
+    this.#output.uncork!();
+    this.#check();
+  }
+
+  #check(): void {
+    const blocked = this.#tick > this.#tickLimit || this.#unwritten > 2 * this.#tickLimit;
+    if (blocked === this.#blocked) return;
+    this.#blocked = blocked;
+    if (!blocked) for (const l of this.#drainListeners) l();
   }
 
   /** Resolves when everything written so far has been handed to the operating system. */

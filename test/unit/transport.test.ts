@@ -667,3 +667,51 @@ describe('server: reading stops while requests pile up behind a long one', () =>
     expect(input.readableLength).to.equal(0);
   });
 });
+
+describe('server and writer: answers of pipelined requests', () => {
+  const any = (() => true) as Validator;
+  const log = { warn: () => {}, error: () => {} };
+  const requests = (n: number): string => Array.from({ length: n }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"get"}\n`).join('');
+  const idsIn = (chunks: { chunk: unknown }[]): number[] =>
+    chunks.map(({ chunk }) => (JSON.parse(String(chunk)) as { id: number }).id);
+
+  it('requests that arrive in one chunk are answered in one write, though the answers pass the output high-water mark', async () => {
+    // 20 answers of 9 KB: 180 KB, eleven times stdout's 16 KiB high-water mark.
+    const calls: number[][] = [];
+    const output = new Writable({
+      write: (chunk, _enc, cb) => (calls.push(idsIn([{ chunk }])), cb()),
+      writev: (chunks, cb) => (calls.push(idsIn(chunks)), cb()),
+    });
+    const input = new PassThrough();
+    const dispatcher = new Dispatcher([{ name: 'get', validate: any, handler: () => ({ text: 'x'.repeat(9000) }) }]);
+    new Server({ reader: new NdjsonMessageReader(input, 1 << 20), writer: new StreamMessageWriter(output, 'ndjson'), dispatcher, log, onInputEnd: () => {}, onOutputError: () => {} }).start();
+    input.write(requests(20));
+    for (let i = 0; i < 20 && calls.flat().length < 20; i++) await tick();
+    expect(calls, 'one write of the 20 answers, in order').to.deep.equal([Array.from({ length: 20 }, (_, i) => i)]);
+  });
+
+  it('while the output has not taken what was written, the server makes one more tick of answers, then waits; all are answered in order', async () => {
+    // An output whose writes complete only when the test says: a host that does not read.
+    const done: (() => void)[] = [];
+    const out: number[] = [];
+    const output = new Writable({
+      highWaterMark: 1024,
+      write: (chunk, _enc, cb) => (out.push(...idsIn([{ chunk }])), done.push(cb)),
+      writev: (chunks, cb) => (out.push(...idsIn(chunks)), done.push(cb)),
+    });
+    let made = 0;
+    const input = new PassThrough();
+    const dispatcher = new Dispatcher([{ name: 'get', validate: any, handler: () => (made++, { text: 'x'.repeat(1000) }) }]);
+    new Server({ reader: new NdjsonMessageReader(input, 1 << 20), writer: new StreamMessageWriter(output, 'ndjson'), dispatcher, log, onInputEnd: () => {}, onOutputError: () => {} }).start();
+    input.write(requests(200));
+    for (let i = 0; i < 10; i++) await tick();
+    // A tick makes answers up to 16 high-water marks (16 KiB here); the next tick's are made while
+    // those are on their way; then nothing more until the output takes them: at most 32 KiB.
+    expect(made, 'answers made while nothing was taken').to.be.within(17, 34);
+    for (let i = 0; i < 1000 && out.length < 200; i++) {
+      done.splice(0).forEach((cb) => cb());
+      await tick();
+    }
+    expect(out).to.deep.equal(Array.from({ length: 200 }, (_, i) => i));
+  });
+});
