@@ -98,6 +98,8 @@ const swap = (_key: string, value: unknown): unknown => {
  * as its own text.
  */
 export function stringifyAnswer(value: unknown): string {
+  const around = responseAround(value);
+  if (around !== undefined) return around;
   pending = [];
   const text = JSON.stringify(value, swap);
   const raws = pending;
@@ -112,6 +114,24 @@ export function stringifyAnswer(value: unknown): string {
     at = end + MARK_CLOSE.length;
   }
   return out + text.slice(at);
+}
+
+/**
+ * stringifyAnswer's text of a response whose result has a text of its own (a record read from
+ * the store: RawJson or answerAs), written around that text; undefined for anything else. The
+ * same text as the general path, without its replacer, markers and search.
+ */
+function responseAround(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const r = value as Record<string, unknown>;
+  const result = r.result;
+  const text = result instanceof RawJson ? result.text : typeof result === 'object' && result !== null ? ANSWER.get(result) : undefined;
+  if (text === undefined) return undefined;
+  const { jsonrpc, id } = r;
+  if (typeof jsonrpc !== 'string' || !(typeof id === 'string' || typeof id === 'number' || id === null)) return undefined;
+  const keys = Object.keys(r);
+  if (keys.length !== 3 || keys[0] !== 'jsonrpc' || keys[1] !== 'id' || keys[2] !== 'result') return undefined;
+  return `{"jsonrpc":${JSON.stringify(jsonrpc)},"id":${JSON.stringify(id)},"result":${text}}`;
 }
 
 /** The pointer of a member: `/a/b` + `c` (escaped as RFC 6901 says). */

@@ -126,6 +126,17 @@ export function ftsQuery(text: string): string | undefined {
   return words?.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
 }
 
+/** The columns a record's text is made of: id, every mapped column, timestamps, revision. */
+function recordColumns(desc: EntityDescriptor): string[] {
+  return [
+    'id',
+    ...columnsOf(desc),
+    ...(desc.timestamps.created ? ['created_at'] : []),
+    ...(desc.timestamps.updated ? ['updated_at'] : []),
+    'revision',
+  ];
+}
+
 /** A codec that reads a JSON column as its text (parseOnRead makes the value of it). */
 const storedText: Codec = { width: 1, toDb: (v) => [v], fromDb: ([v]) => (v === null || v === undefined ? undefined : v) };
 
@@ -254,6 +265,18 @@ export class Repository<T extends object = Model> {
     const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(id) as Row | undefined;
     if (!row) throw notFound(this.desc.entity, id);
     return this.#model(row);
+  }
+
+  /**
+   * The record with `id` as an answer writes it (get's JSON text, structured parts as stored),
+   * without building its model: what `${family}.get` answers. Throws NotFound.
+   */
+  getAnswer(id: string): RawJson {
+    const row = this.#stmt('getAnswer', () => `SELECT ${recordColumns(this.desc).map(q).join(', ')} FROM ${this.#table} WHERE "id" = ?`).get(id) as
+      | Row
+      | undefined;
+    if (!row) throw notFound(this.desc.entity, id);
+    return new RawJson(recordText(this.desc, row));
   }
 
   /** The stored revision of `id`, or undefined. */

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { Repository, encodeCursor, ftsQuery, MAX_SEARCH_TERMS, DEFAULT_PAGE_SIZE, type OrderBy, type Direction } from '../../src/store/repository.js';
 import { songs } from '../../src/store/entities.js';
 import { fromRow, type Row } from '../../src/store/entity.js';
-import { stringifyAnswer } from '../../src/json-text.js';
+import { RawJson, stringifyAnswer } from '../../src/json-text.js';
 import { SqliteError } from '../../src/store/database.js';
 import { RpcError } from '../../src/errors.js';
 import { openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
@@ -107,6 +107,20 @@ describe('Repository (songs): create and get', () => {
     got.mixGraph = { tracks: [] };
     expect(got.mixGraph).to.deep.equal({ tracks: [] });
     expect({ ...repo.get(song.id) }.sections).to.deep.equal(song.sections);
+  });
+
+  it('getAnswer is the text an answer writes for get, without a model; a missing id is NotFound', () => {
+    const song = makeSong();
+    delete song.realizationPolicy;
+    repo.create(song);
+    const answer = repo.getAnswer(song.id);
+    expect(answer).to.be.instanceOf(RawJson);
+    expect(answer.text).to.equal(stringifyAnswer(repo.get(song.id)));
+    expect(JSON.parse(answer.text)).to.deep.equal(stored(song, T0));
+    const err = thrown(() => repo.getAnswer('nope'));
+    expect(err).to.be.instanceOf(RpcError);
+    expect(err.code).to.equal(-32001);
+    expect(err.data).to.deep.equal({ entity: 'songs', id: 'nope' });
   });
 
   it('creating a song without an id generates a UUID', () => {
