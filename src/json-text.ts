@@ -28,9 +28,30 @@ import { randomBytes } from 'node:crypto';
 import { parse as parseLossless } from 'lossless-json';
 import { MAX_JSON_DEPTH } from './json-limits.js';
 
-/** A JSON text that goes into an answer verbatim. */
+/**
+ * A JSON text that goes into an answer verbatim. It may be given as the pieces it is made of
+ * (a record's fields, then each stored part): the writer sends them one after another, so a
+ * 200 KB part read from the store is never copied into a longer string (flattening one costs
+ * more than encoding it).
+ */
 export class RawJson {
-  constructor(readonly text: string) {}
+  #text: string | undefined;
+  readonly #pieces: readonly string[] | undefined;
+
+  constructor(text: string | readonly string[]) {
+    if (typeof text === 'string') this.#text = text;
+    else this.#pieces = text;
+  }
+
+  /** The text (its pieces joined, the first time it is asked for). */
+  get text(): string {
+    return (this.#text ??= join(this.#pieces!));
+  }
+
+  /** The text as consecutive pieces. */
+  get pieces(): readonly string[] {
+    return this.#pieces ?? [this.#text!];
+  }
 
   /** In JSON.stringify: a marker stringifyAnswer replaces with the text. */
   toJSON(): string {
@@ -99,7 +120,7 @@ const swap = (_key: string, value: unknown): unknown => {
  */
 export function stringifyAnswer(value: unknown): string {
   const around = responseAround(value);
-  if (around !== undefined) return around;
+  if (around !== undefined) return join(around);
   pending = [];
   const text = JSON.stringify(value, swap);
   const raws = pending;
@@ -118,20 +139,39 @@ export function stringifyAnswer(value: unknown): string {
 
 /**
  * stringifyAnswer's text of a response whose result has a text of its own (a record read from
- * the store: RawJson or answerAs), written around that text; undefined for anything else. The
- * same text as the general path, without its replacer, markers and search.
+ * the store: RawJson or answerAs), as pieces: its start, the result's pieces, its end; undefined
+ * for anything else. The same text as the general path, without its replacer, markers and search.
  */
-function responseAround(value: unknown): string | undefined {
+function responseAround(value: unknown): string[] | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const r = value as Record<string, unknown>;
   const result = r.result;
-  const text = result instanceof RawJson ? result.text : typeof result === 'object' && result !== null ? ANSWER.get(result) : undefined;
-  if (text === undefined) return undefined;
+  let pieces: readonly string[] | undefined;
+  if (result instanceof RawJson) pieces = result.pieces;
+  else if (typeof result === 'object' && result !== null) {
+    const text = ANSWER.get(result);
+    if (text !== undefined) pieces = [text];
+  }
+  if (pieces === undefined) return undefined;
   const { jsonrpc, id } = r;
   if (typeof jsonrpc !== 'string' || !(typeof id === 'string' || typeof id === 'number' || id === null)) return undefined;
   const keys = Object.keys(r);
   if (keys.length !== 3 || keys[0] !== 'jsonrpc' || keys[1] !== 'id' || keys[2] !== 'result') return undefined;
-  return `{"jsonrpc":${JSON.stringify(jsonrpc)},"id":${JSON.stringify(id)},"result":${text}}`;
+  return [`{"jsonrpc":${JSON.stringify(jsonrpc)},"id":${JSON.stringify(id)},"result":`, ...pieces, '}'];
+}
+
+/**
+ * stringifyAnswer's text of a response whose result is a record read from the store, as
+ * consecutive pieces for a writer that sends them one after another (the record's stored parts
+ * each a piece of their own, never copied into a longer string); undefined for any other value.
+ */
+export const responsePieces = (value: unknown): string[] | undefined => responseAround(value);
+
+/** The pieces joined (a rope: nothing is copied until the string is read). */
+function join(pieces: readonly string[]): string {
+  let text = '';
+  for (const p of pieces) text += p;
+  return text;
 }
 
 /** The pointer of a member: `/a/b` + `c` (escaped as RFC 6901 says). */
@@ -267,10 +307,16 @@ export function textsAt(json: string, pointers: Iterable<string>): Map<string, s
  * text as it is (a record's fields, then its structured parts as stored).
  */
 export function withMembers(objectText: string, members: Iterable<readonly [string, string]>): string {
-  let added = '';
-  for (const [name, text] of members) added += `,${JSON.stringify(name)}:${text}`;
-  if (!added) return objectText;
-  return objectText === '{}' ? `{${added.slice(1)}}` : `${objectText.slice(0, -1)}${added}}`;
+  return join(withMembersPieces(objectText, members));
+}
+
+/** withMembers' text as pieces: each member's text a piece of its own. */
+export function withMembersPieces(objectText: string, members: Iterable<readonly [string, string]>): string[] {
+  const pieces = [objectText === '{}' ? '{' : objectText.slice(0, -1)];
+  for (const [name, text] of members) pieces.push(`${pieces.length === 1 && objectText === '{}' ? '' : ','}${JSON.stringify(name)}:`, text);
+  if (pieces.length === 1) return [objectText];
+  pieces.push('}');
+  return pieces;
 }
 
 /** The exact text answerAs gave `value`, if any. */

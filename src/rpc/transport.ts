@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode, RpcError } from '../errors.js';
-import { rememberText, stringifyAnswer, textsAt } from '../json-text.js';
+import { rememberText, responsePieces, stringifyAnswer, textsAt } from '../json-text.js';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
@@ -442,9 +442,13 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
     this.#drainListeners.push(listener);
   }
 
-  /** Queues the message for writing (synchronously, in call order). */
+  /**
+   * Queues the message for writing (synchronously, in call order). Its text goes to the stream as
+   * the pieces it was made of (a record's stored parts are never copied into one longer string);
+   * with header framing, as bytes encoded once, whose count is the Content-Length.
+   */
   write(msg: Message | Message[]): Promise<void> {
-    const json = serialize(msg);
+    const pieces = responsePieces(msg) ?? [serialize(msg)];
     const out = this.#output;
     if (!this.#corked && out.cork && out.uncork) {
       // One write(2) for the messages of a tick (pipelined requests), instead of one each.
@@ -452,14 +456,25 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
       this.#corked = true;
       process.nextTick(() => this.#endTick());
     }
-    const data = this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
-    const n = data.length;
-    this.#tick += n;
-    this.#unwritten += n;
-    out.write(data, () => {
+    let chunks: (string | Buffer)[];
+    let n = 0;
+    if (this.#framing === 'ndjson') {
+      pieces[pieces.length - 1] += '\n';
+      for (const p of pieces) n += p.length;
+      chunks = pieces;
+    } else {
+      const body = pieces.map((p) => Buffer.from(p, 'utf8'));
+      for (const b of body) n += b.length;
+      chunks = [`Content-Length: ${n}\r\n\r\n`, ...body];
+    }
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) out.write(chunks[i]!);
+    out.write(chunks[last]!, () => {
       this.#unwritten -= n;
       this.#check();
     });
+    this.#tick += n;
+    this.#unwritten += n;
     this.#check();
     return Promise.resolve();
   }

@@ -20,6 +20,7 @@ import {
   codecs,
   columnsOf,
   fieldAt,
+  fieldsText,
   fromRow,
   getPath,
   partColumns,
@@ -32,7 +33,7 @@ import {
   type EntityDescriptor,
   type Row,
 } from './entity.js';
-import { answerAs, RawJson, withPartTexts } from '../json-text.js';
+import { answerAs, RawJson, withMembersPieces, withPartTexts } from '../json-text.js';
 import { sameJson } from '../canonical-json.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
@@ -276,7 +277,8 @@ export class Repository<T extends object = Model> {
       | Row
       | undefined;
     if (!row) throw notFound(this.desc.entity, id);
-    return new RawJson(recordText(this.desc, row));
+    // recordText, as pieces: the stored parts are sent as they were read, never joined into one string.
+    return new RawJson(withMembersPieces(fieldsText(this.desc, row), partTextsOfRow(this.desc, row)));
   }
 
   /** The stored revision of `id`, or undefined. */

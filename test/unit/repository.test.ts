@@ -117,6 +117,10 @@ describe('Repository (songs): create and get', () => {
     expect(answer).to.be.instanceOf(RawJson);
     expect(answer.text).to.equal(stringifyAnswer(repo.get(song.id)));
     expect(JSON.parse(answer.text)).to.deep.equal(stored(song, T0));
+    // The stored parts are pieces of their own: the writer sends them as read, never copied into one string.
+    const row = ts.store.db.prepare('SELECT sections_json, mix_graph_json FROM songs WHERE id = ?').get(song.id) as Record<string, string>;
+    expect(answer.pieces).to.include(row.sections_json).and.include(row.mix_graph_json);
+    expect(answer.pieces.join('')).to.equal(answer.text);
     const err = thrown(() => repo.getAnswer('nope'));
     expect(err).to.be.instanceOf(RpcError);
     expect(err.code).to.equal(-32001);

@@ -16,6 +16,7 @@ import {
   serialize,
 } from '../../src/rpc/transport.js';
 import { Dispatcher, type Validator } from '../../src/rpc/dispatcher.js';
+import { RawJson } from '../../src/json-text.js';
 import { Server } from '../../src/rpc/server.js';
 
 type Reader = NdjsonMessageReader | HeaderMessageReader;
@@ -552,6 +553,41 @@ describe('transport: StreamMessageWriter', () => {
     for (let i = 0; i < 100; i++) void writer.write({ jsonrpc: '2.0', id: i, result: null } as never);
     await writer.flush();
     expect(calls, "one writev with every answer (and the flush marker)").to.deep.equal([101]);
+  });
+
+  it('a record read from the store goes out as its pieces: a stored part is never copied into a longer string', async () => {
+    const part = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ n: i, x: 1.0 })));
+    const chunks: unknown[] = [];
+    const output = new Writable({ decodeStrings: false, writev: (cs, cb) => (chunks.push(...cs.map((c) => c.chunk)), cb()) });
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    const result = new RawJson(['{"id":"a","sections":', part, '}']);
+    void writer.write({ jsonrpc: '2.0', id: 7, result } as never);
+    await writer.flush();
+    expect(chunks, 'the part is a chunk of its own').to.include(part);
+    expect(chunks.join('')).to.equal(`{"jsonrpc":"2.0","id":7,"result":{"id":"a","sections":${part}}}\n`);
+  });
+
+  it('header: the body is encoded once, its bytes counted for Content-Length and sent as they are', async () => {
+    const part = JSON.stringify({ s: 'é🎹'.repeat(5000) });
+    const chunks: unknown[] = [];
+    const output = new Writable({ decodeStrings: false, writev: (cs, cb) => (chunks.push(...cs.map((c) => c.chunk)), cb()) });
+    const writer = new StreamMessageWriter(output, 'header');
+    void writer.write({ jsonrpc: '2.0', id: 'x', result: new RawJson(['{"p":', part, '}']) } as never);
+    void writer.write({ jsonrpc: '2.0', id: 2, result: 'plain' } as never);
+    await writer.flush();
+    // A header, then the body as bytes (no string of header and body together, no second encoding).
+    const texts = chunks.filter((c) => c !== '');
+    const bodies: string[] = [];
+    for (let i = 0; i < texts.length; ) {
+      const header = texts[i++];
+      expect(header).to.be.a('string').and.match(/^Content-Length: \d+\r\n\r\n$/);
+      const length = Number(/\d+/.exec(header as string)![0]);
+      const body: Buffer[] = [];
+      while (i < texts.length && Buffer.isBuffer(texts[i])) body.push(texts[i++] as Buffer);
+      expect(Buffer.concat(body).length).to.equal(length);
+      bodies.push(Buffer.concat(body).toString('utf8'));
+    }
+    expect(bodies).to.deep.equal([`{"jsonrpc":"2.0","id":"x","result":{"p":${part}}}`, '{"jsonrpc":"2.0","id":2,"result":"plain"}']);
   });
 
   it('flush resolves on an ended output', async () => {
