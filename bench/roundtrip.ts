@@ -1,6 +1,7 @@
 /**
  * Round trip: what the transport and the read path cost over the floor, as the host sees it.
- * Baselines measured in the same run, alternating with the sidecar in rounds:
+ * Baselines measured in the same run, taking turns with the sidecar (one at a time: request by
+ * request; pipelined: burst by burst), in rounds:
  *   - system.ping vs the pipe server (bench/lib.ts PIPE_SERVER: reads lines, answers a fixed result);
  *   - songs.get vs the floor server (bench/lib.ts FLOOR_SERVER: the same row read with
  *     better-sqlite3 from the same data.db, the stored JSON spliced into the answer as text, one
@@ -23,7 +24,7 @@ const { values } = parseArgs({
 });
 /** Requests one at a time per subject (small answers; a quarter of it for the big song). */
 const N = Number(values.requests);
-const ROUNDS = QUICK ? 3 : 5;
+const ROUNDS = QUICK ? 2 : 5;
 /** Requests in flight in a pipelined burst, and bursts per round. */
 const IN_FLIGHT = 1000;
 const BURSTS = QUICK ? 1 : 3;
@@ -38,6 +39,7 @@ const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dis
 const sidecar = Peer.spawn(bin[0]!, [...bin.slice(1), '--data-dir', join(dir, 'data'), '--log-level', 'warn']);
 const pipe = Peer.spawn(process.execPath, ['-e', PIPE_SERVER]);
 let floor: Peer | undefined;
+
 
 try {
   for (const s of SIZES) {
@@ -63,24 +65,27 @@ try {
 
   const r: Record<string, number[]> = {};
   const add = (key: string, xs: number[]): void => void (r[key] ??= []).push(...xs);
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which goes first, so neither always runs on a warmer (or busier) machine.
-    const pairs: [string, () => Promise<number[]>, string, () => Promise<number[]>][] = [
-      ['pipe', () => timeRequests(pipe, ping, Math.ceil(N / ROUNDS)), 'ping', () => timeRequests(sidecar, ping, Math.ceil(N / ROUNDS))],
-    ];
-    for (const s of SIZES) {
-      const n = Math.ceil((N * s.share) / ROUNDS);
-      const g = get(`S${s.key}`);
-      pairs.push([`floor1-${s.key}`, () => timeRequests(floor!, g, n), `get1-${s.key}`, () => timeRequests(sidecar, g, n)]);
-      pairs.push([`floorN-${s.key}`, () => timeBursts(floor!, g, IN_FLIGHT, BURSTS), `getN-${s.key}`, () => timeBursts(sidecar, g, IN_FLIGHT, BURSTS)]);
+  /**
+   * One at a time, the baseline and the sidecar take turns request by request (the machine is
+   * shared and its load changes by the second: both see the same), the first of each pair alternating.
+   */
+  const oneByOne = async (bk: string, base: Peer, sk: string, subject: Peer, make: (i: number) => string, n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      const [first, second] = i % 2 === 0 ? ([[bk, base], [sk, subject]] as const) : ([[sk, subject], [bk, base]] as const);
+      add(first[0], await timeRequests(first[1], make, 1));
+      add(second[0], await timeRequests(second[1], make, 1));
     }
-    for (const [bk, base, sk, subject] of pairs) {
-      if (round % 2 === 0) {
-        add(bk, await base());
-        add(sk, await subject());
-      } else {
-        add(sk, await subject());
-        add(bk, await base());
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    await oneByOne('pipe', pipe, 'ping', sidecar, ping, Math.ceil(N / ROUNDS));
+    for (const s of SIZES) {
+      const g = get(`S${s.key}`);
+      await oneByOne(`floor1-${s.key}`, floor, `get1-${s.key}`, sidecar, g, Math.ceil((N * s.share) / ROUNDS));
+      // Pipelined: burst by burst, the first alternating by round.
+      for (let b = 0; b < BURSTS; b++) {
+        const pair: [string, Peer][] = [[`floorN-${s.key}`, floor], [`getN-${s.key}`, sidecar]];
+        if ((round + b) % 2 === 1) pair.reverse();
+        for (const [key, peer] of pair) add(key, await timeBursts(peer, g, IN_FLIGHT, 1));
       }
     }
   }
