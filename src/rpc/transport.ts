@@ -448,7 +448,7 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
    * with header framing, as bytes encoded once, whose count is the Content-Length.
    */
   write(msg: Message | Message[]): Promise<void> {
-    const pieces = responsePieces(msg) ?? [serialize(msg)];
+    const pieces = coalesce(responsePieces(msg) ?? [serialize(msg)]);
     const out = this.#output;
     if (!this.#corked && out.cork && out.uncork) {
       // One write(2) for the messages of a tick (pipelined requests), instead of one each.
@@ -503,6 +503,30 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
   }
 
   end(): void {}
+}
+
+/**
+ * A piece of an answer at least this long goes to the stream on its own: joining it to the rest
+ * would copy it into a new string (for one this long, a large-object allocation).
+ */
+const PIECE_ALONE_CHARS = 64 * 1024;
+
+/** The pieces of an answer with the short ones next to each other joined: fewer, larger chunks. */
+function coalesce(pieces: string[]): string[] {
+  if (pieces.length === 1) return pieces;
+  const out: string[] = [];
+  let run = '';
+  for (const p of pieces) {
+    if (p.length < PIECE_ALONE_CHARS) {
+      run += p;
+      continue;
+    }
+    if (run) out.push(run);
+    out.push(p);
+    run = '';
+  }
+  if (run) out.push(run);
+  return out;
 }
 
 /**
