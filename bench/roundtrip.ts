@@ -13,7 +13,7 @@
  *   npm run bench:roundtrip [-- --requests 2000] [-- --bin dist-bin/whiteroom-store]
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,24 @@ const SIZES = [
   { key: '8K', label: '~8 KB', bytes: 8_000, share: 1 },
   { key: '200K', label: '~200 KB', bytes: 200_000, share: 0.25 },
 ];
+
+/**
+ * CPU time a process has run, in ns, all its threads (Linux: /proc/PID/task/TID/schedstat), or
+ * undefined where there is no such file.
+ */
+function cpuNs(peer: Peer): number | undefined {
+  const tasks = `/proc/${peer.child.pid}/task`;
+  if (!existsSync(tasks)) return undefined;
+  let ns = 0;
+  for (const t of readdirSync(tasks)) {
+    try {
+      ns += Number(readFileSync(`${tasks}/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* a thread that ended */
+    }
+  }
+  return ns;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'wr-bench-rt-'));
 const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dist', 'src', 'main.js')];
@@ -70,10 +88,16 @@ try {
    * shared and its load changes by the second: both see the same), the first of each pair alternating.
    */
   const oneByOne = async (bk: string, base: Peer, sk: string, subject: Peer, make: (i: number) => string, n: number): Promise<void> => {
+    const cpu0 = [cpuNs(base), cpuNs(subject)];
     for (let i = 0; i < n; i++) {
       const [first, second] = i % 2 === 0 ? ([[bk, base], [sk, subject]] as const) : ([[sk, subject], [bk, base]] as const);
       add(first[0], await timeRequests(first[1], make, 1));
       add(second[0], await timeRequests(second[1], make, 1));
+    }
+    // CPU time per request of each process: what the load of the machine hardly changes.
+    if (cpu0[0] !== undefined) {
+      add(`cpu-${bk}`, [(cpuNs(base)! - cpu0[0]) / n / 1e3]);
+      add(`cpu-${sk}`, [(cpuNs(subject)! - cpu0[1]!) / n / 1e3]);
     }
   };
   for (let round = 0; round < ROUNDS; round++) {
@@ -110,6 +134,18 @@ try {
         goal: GOAL,
       }),
     );
+  }
+  if (r['cpu-ping']) {
+    // Informational (the goal is on the round trip): CPU time per request, the median of the rounds.
+    figures.push(figure('CPU per request: system.ping', 'µs', r['cpu-ping'], { baseline: 'pipe server', samples: r['cpu-pipe']! }));
+    for (const s of SIZES) {
+      figures.push(
+        figure(`CPU per request: songs.get ${s.label}, one at a time`, 'µs', r[`cpu-get1-${s.key}`]!, {
+          baseline: 'floor server',
+          samples: r[`cpu-floor1-${s.key}`]!,
+        }),
+      );
+    }
   }
   report({
     bench: 'roundtrip',
