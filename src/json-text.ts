@@ -35,22 +35,13 @@ import { MAX_JSON_DEPTH } from './json-limits.js';
  * more than encoding it).
  */
 export class RawJson {
-  #text: string | undefined;
-  readonly #pieces: readonly string[] | undefined;
+  readonly text: string;
+  /** The text as consecutive pieces (their concatenation is `text`, which copies none of them until read). */
+  readonly pieces: readonly string[];
 
   constructor(text: string | readonly string[]) {
-    if (typeof text === 'string') this.#text = text;
-    else this.#pieces = text;
-  }
-
-  /** The text (its pieces joined, the first time it is asked for). */
-  get text(): string {
-    return (this.#text ??= join(this.#pieces!));
-  }
-
-  /** The text as consecutive pieces. */
-  get pieces(): readonly string[] {
-    return this.#pieces ?? [this.#text!];
+    this.pieces = typeof text === 'string' ? [text] : text;
+    this.text = typeof text === 'string' ? text : join(text);
   }
 
   /** In JSON.stringify: a marker stringifyAnswer replaces with the text. */

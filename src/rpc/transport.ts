@@ -473,7 +473,7 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
       this.#unwritten -= n;
       this.#check();
     });
-    this.#tick += n;
+    if (this.#corked) this.#tick += n;
     this.#unwritten += n;
     this.#check();
     return Promise.resolve();

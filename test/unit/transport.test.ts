@@ -591,6 +591,19 @@ describe('transport: StreamMessageWriter', () => {
     expect(bodies).to.deep.equal([`{"jsonrpc":"2.0","id":"x","result":{"p":${part}}}`, '{"jsonrpc":"2.0","id":2,"result":"plain"}']);
   });
 
+  it('an output that cannot be corked: each message is its own write, and the writer is blocked only while they are unwritten', async () => {
+    const calls: number[] = [];
+    const output = new Writable({ write: (c: Buffer, _enc, cb) => (calls.push(c.length), setImmediate(cb)) });
+    (output as { cork?: unknown }).cork = undefined;
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    for (let i = 0; i < 40; i++) {
+      await writer.write({ jsonrpc: '2.0', id: i, result: 'x'.repeat(10_000) } as never);
+      await writer.flush();
+      expect(writer.blocked, `after ${i + 1} messages, all written`).to.equal(false);
+    }
+    expect(calls.filter((n) => n > 0)).to.have.length(40);
+  });
+
   it('flush resolves on an ended output', async () => {
     const output = new PassThrough();
     output.resume();
