@@ -301,10 +301,21 @@ export function withMembers(objectText: string, members: Iterable<readonly [stri
   return join(withMembersPieces(objectText, members));
 }
 
+/** JSON.stringify of member names, remembered: they are a record's few part names. */
+const memberNames = new Map<string, string>();
+function memberName(name: string): string {
+  let json = memberNames.get(name);
+  if (json === undefined) {
+    json = JSON.stringify(name);
+    if (memberNames.size < 1000) memberNames.set(name, json);
+  }
+  return json;
+}
+
 /** withMembers' text as pieces: each member's text a piece of its own. */
 export function withMembersPieces(objectText: string, members: Iterable<readonly [string, string]>): string[] {
   const pieces = [objectText === '{}' ? '{' : objectText.slice(0, -1)];
-  for (const [name, text] of members) pieces.push(`${pieces.length === 1 && objectText === '{}' ? '' : ','}${JSON.stringify(name)}:`, text);
+  for (const [name, text] of members) pieces.push(`${pieces.length === 1 && objectText === '{}' ? '' : ','}${memberName(name)}:`, text);
   if (pieces.length === 1) return [objectText];
   pieces.push('}');
   return pieces;
