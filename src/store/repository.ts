@@ -20,6 +20,7 @@ import {
   codecs,
   columnsOf,
   fieldAt,
+  fieldsText,
   fromRow,
   getPath,
   partColumns,
@@ -28,10 +29,11 @@ import {
   summaryColumns,
   summaryDescriptor,
   toParams,
+  type Codec,
   type EntityDescriptor,
   type Row,
 } from './entity.js';
-import { answerAs, RawJson, sameJsonText, withPartTexts } from '../json-text.js';
+import { answerAs, RawJson, sameJsonText, withMembersPieces, withPartTexts } from '../json-text.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
 import type { Store } from './store.js';
@@ -124,6 +126,54 @@ export function ftsQuery(text: string): string | undefined {
   return words?.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
 }
 
+/** The columns a record's text is made of: id, every mapped column, timestamps, revision. */
+function recordColumns(desc: EntityDescriptor): string[] {
+  return [
+    'id',
+    ...columnsOf(desc),
+    ...(desc.timestamps.created ? ['created_at'] : []),
+    ...(desc.timestamps.updated ? ['updated_at'] : []),
+    'revision',
+  ];
+}
+
+/** A codec that reads a JSON column as its text (parseOnRead makes the value of it). */
+const storedText: Codec = { width: 1, toDb: (v) => [v], fromDb: ([v]) => (v === null || v === undefined ? undefined : v) };
+
+/**
+ * `desc` with its top-level structured parts (the `*_json` columns of partColumns) read as their
+ * stored text, and those parts' paths. Made once per descriptor.
+ */
+const asText = new WeakMap<EntityDescriptor, { desc: EntityDescriptor; paths: string[] }>();
+function partsAsText(desc: EntityDescriptor): { desc: EntityDescriptor; paths: string[] } {
+  let d = asText.get(desc);
+  if (!d) {
+    const parts = new Set(partColumns(desc).filter((p) => !p.path.includes('.')).map((p) => p.path));
+    d = { desc: { ...desc, fields: desc.fields.map((f) => (parts.has(f.path) ? { ...f, codec: storedText } : f)) }, paths: [...parts] };
+    asText.set(desc, d);
+  }
+  return d;
+}
+
+/**
+ * Makes `model[key]`, which holds a stored JSON text, the value of that text, parsed the first time
+ * it is read (then an ordinary property: later reads are plain reads). Assigning it first skips the
+ * parse. The property keeps its place among the model's keys.
+ */
+function parseOnRead(model: Record<string, unknown>, key: string, text: string): void {
+  const settle = (value: unknown): void => void Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(model, key, {
+    enumerable: true,
+    configurable: true,
+    get(): unknown {
+      const value: unknown = JSON.parse(text);
+      settle(value);
+      return value;
+    },
+    set: settle,
+  });
+}
+
 export class Repository<T extends object = Model> {
   readonly desc: EntityDescriptor;
   readonly #store: Store;
@@ -160,9 +210,19 @@ export class Repository<T extends object = Model> {
     return s;
   }
 
-  /** The model of a row; an answer writes it as the row's own text (structured parts as stored). */
+  /**
+   * The model of a row; an answer writes it as the row's own text (structured parts as stored).
+   * Its structured parts are parsed when first read, not before: an answer never reads them (it
+   * writes their stored text), and parsing a song's 200 KB of sections was most of a songs.get.
+   */
   #model(row: Row): T {
-    return answerAs(withPartTexts(fromRow(this.desc, row), partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
+    const { desc, paths } = partsAsText(this.desc);
+    const model = fromRow(desc, row);
+    for (const path of paths) {
+      const text = model[path];
+      if (typeof text === 'string') parseOnRead(model, path, text);
+    }
+    return answerAs(withPartTexts(model, partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
   }
 
   /**
@@ -205,6 +265,19 @@ export class Repository<T extends object = Model> {
     const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(id) as Row | undefined;
     if (!row) throw notFound(this.desc.entity, id);
     return this.#model(row);
+  }
+
+  /**
+   * The record with `id` as an answer writes it (get's JSON text, structured parts as stored),
+   * without building its model: what `${family}.get` answers. Throws NotFound.
+   */
+  getAnswer(id: string): RawJson {
+    const row = this.#stmt('getAnswer', () => `SELECT ${recordColumns(this.desc).map(q).join(', ')} FROM ${this.#table} WHERE "id" = ?`).get(id) as
+      | Row
+      | undefined;
+    if (!row) throw notFound(this.desc.entity, id);
+    // recordText, as pieces: the stored parts are sent as they were read, never joined into one string.
+    return new RawJson(withMembersPieces(fieldsText(this.desc, row), partTextsOfRow(this.desc, row)));
   }
 
   /** The stored revision of `id`, or undefined. */
