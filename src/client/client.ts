@@ -69,9 +69,11 @@ export interface ClientOptions {
    */
   onAnswer?: (answer: AnswerInfo) => void;
   /**
-   * Requests whose JSON passes this many bytes are refused before they are sent (the sidecar's
-   * `--max-message-bytes`, default 64 MiB, answers a larger one with `id: null`, which no call
-   * can be matched to). Default 64 MiB.
+   * Requests whose JSON passes this many bytes are refused before they are sent (-32600, as the
+   * sidecar would): the sidecar's `--max-message-bytes` (default 64 MiB) answers a larger one
+   * with `id: null`, which can be matched to a call only while it is the one call pending
+   * (else it is an `unmatched` event). Default 64 MiB, or the `--max-message-bytes` among
+   * spawn()'s `args`.
    */
   maxMessageBytes?: number;
 }
@@ -119,6 +121,16 @@ const STDERR_TAIL = 64 * 1024;
 const PROGRESS = new Set<string>(PROGRESS_METHODS);
 /** `{"jsonrpc":"2.0","id":N,` at the start of a message: the id without scanning the rest. */
 const LEADING_ID = /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(\d{1,15})\s*,/;
+
+/** `--max-message-bytes N` (or `=N`) among the sidecar's arguments. */
+function messageLimitOf(args: readonly string[]): number | undefined {
+  let limit: number | undefined;
+  args.forEach((a, i) => {
+    const value = a === '--max-message-bytes' ? args[i + 1] : a.startsWith('--max-message-bytes=') ? a.slice(a.indexOf('=') + 1) : undefined;
+    if (value !== undefined && /^\d+$/.test(value)) limit = Number(value);
+  });
+  return limit;
+}
 
 /** Rethrows outside the client's read loop: a listener's exception is the host's, not the stream's. */
 const rethrowLater = (err: unknown): void => {
@@ -214,7 +226,8 @@ export class WhiteroomClient {
       env: options.env ?? process.env,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
-    const client = new WhiteroomClient(child.stdout!, child.stdin!, options, child);
+    const limit = options.maxMessageBytes ?? messageLimitOf(args);
+    const client = new WhiteroomClient(child.stdout!, child.stdin!, limit === undefined ? options : { ...options, maxMessageBytes: limit }, child);
     if (options.ready !== false) {
       try {
         await client.call('system.ping');
@@ -425,6 +438,9 @@ export class WhiteroomClient {
   }
 
   #onResponse(id: unknown, error: unknown, result: () => unknown): void {
+    // An error answered with id null (the sidecar could not read the request's id: too large for
+    // its limit) is the one pending call's when there is only one; else no call can be named.
+    if (id === null && error !== undefined && this.#pending.size === 1) id = this.#pending.keys().next().value;
     const pending = typeof id === 'number' ? this.#settle(id) : undefined;
     if (!pending) {
       const e = error as ClientEvents['unmatched']['error'];

@@ -2,8 +2,8 @@
 import { ErrorCode } from '../generated/errors.js';
 import type { ErrorDataByCode } from '../generated/client.js';
 
-/** The `data` type of an error code: the code's schema in rpc-schema/errors.json, else unknown. */
-export type ErrorData<C extends number> = `${C}` extends keyof ErrorDataByCode ? ErrorDataByCode[`${C}`] : unknown;
+/** The `data` type of an error code: the code's schema in rpc-schema/errors.json, else unknown (any for `any`). */
+export type ErrorData<C extends number> = 0 extends 1 & C ? any : `${C}` extends keyof ErrorDataByCode ? ErrorDataByCode[`${C}`] : unknown;
 
 /**
  * An error answer of the sidecar: `code` from the contract's table (ErrorCode), `message` as the

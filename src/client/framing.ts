@@ -129,8 +129,9 @@ function contentLength(block: string): number {
   let length: number | undefined;
   for (const line of block.split('\r\n')) {
     const colon = line.indexOf(':');
-    if (colon === -1) throw new FramingError(`not a header line: ${JSON.stringify(line.slice(0, 80))}`);
-    if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
+    const name = colon === -1 ? '' : line.slice(0, colon).trim();
+    if (!/^[A-Za-z0-9-]+$/.test(name)) throw new FramingError(`not a header line: ${JSON.stringify(line.slice(0, 80))}`);
+    if (name.toLowerCase() !== 'content-length') continue;
     const value = line.slice(colon + 1).trim();
     if (!/^\d{1,15}$/.test(value) || length !== undefined) throw new FramingError(`bad Content-Length header: ${JSON.stringify(line)}`);
     length = Number(value);
