@@ -155,9 +155,10 @@ export async function invalid(call: Promise<unknown>, path: string): Promise<{ p
 
 /**
  * Runs one call (the only one in flight) and collects the store.changed notifications it caused,
- * checking that all of them arrived before its answer. Answers its result or its error.
+ * checking that all of them arrived before its answer. Answers its result (undefined when it
+ * failed) or its error.
  */
-export async function tracked<T>(c: WhiteroomClient, run: () => Promise<T>): Promise<{ result?: T; error?: WhiteroomError<any>; changes: Change[] }> {
+export async function tracked<T>(c: WhiteroomClient, run: () => Promise<T>): Promise<{ result: T; error?: WhiteroomError<any>; changes: Change[] }> {
   const log = launched(c).log;
   const mark = log.length;
   let result: T | undefined;
@@ -176,7 +177,7 @@ export async function tracked<T>(c: WhiteroomClient, run: () => Promise<T>): Pro
   const changes = after.filter(isChange).map((a) => (a as { params: Change }).params);
   const early = after.slice(0, at).filter(isChange).map((a) => (a as { params: Change }).params);
   expect(early, `store.changed of ${(after[at] as { method: string }).method} must arrive before its answer`).to.deep.equal(changes);
-  return { ...(error ? { error } : { result: result as T }), changes };
+  return { result: result as T, ...(error ? { error } : {}), changes };
 }
 
 /** Every item of a keyset walk (a method answering {items, nextCursor?}), page by page. */

@@ -72,6 +72,30 @@ describe('typed client', function () {
     expect(await c.songs.count()).to.deep.equal({ count: 1 });
   });
 
+  it('onAnswer sees each answer before its call settles; an exception it throws rejects that call only', async () => {
+    const seen: string[] = [];
+    const [command, lead] = sidecarCommand();
+    const dir = clients.ownDir('wr-client-hook-');
+    const c = await WhiteroomClient.spawn({
+      command,
+      args: [...lead, '--log-level', 'warn', '--auto-backup-hours', '0'],
+      dataDir: dir,
+      onAnswer: (a) => {
+        seen.push(`${a.method}${a.error ? ` ${a.error.code}` : ''}`);
+        if (a.method === 'songs.count') throw new Error('refused by the host');
+      },
+    });
+    const refused = await c.songs.count().then(
+      () => expect.fail('resolved'),
+      (e: unknown) => e as Error,
+    );
+    expect(refused.message).to.equal('refused by the host');
+    expect((await c.system.ping()).pong).to.equal(true);
+    await c.songs.get({ id: 'none' }).catch(() => undefined);
+    expect(seen).to.deep.equal(['system.ping', 'songs.count', 'system.ping', 'songs.get -32001']);
+    expect(await c.close()).to.deep.equal({ code: 0, signal: null });
+  });
+
   it('notifications are typed events, delivered in stream order: store.changed before the answer of its write', async () => {
     const c = await clients.launch();
     const seen: string[] = [];
