@@ -263,6 +263,8 @@ describe('typed client', function () {
     const c = await clients.launch();
     const closed: unknown[] = [];
     c.on('close', (e) => closed.push(e.error.reason));
+    // Stopped first, so that none of the calls can be answered before it dies.
+    c.process!.kill('SIGSTOP');
     const calls = [c.songs.count(), c.system.stats(), c.songs.list()];
     c.process!.kill('SIGKILL');
     for (const call of calls) {
