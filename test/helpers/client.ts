@@ -198,6 +198,14 @@ export async function walk<I>(page: (cursor: string | undefined) => Promise<{ it
   }
 }
 
+/** Every item of a keyset walk of `method` (any method answering {items, nextCursor?}) from `params`. */
+export function listAll(c: WhiteroomClient, method: string, params: Record<string, unknown>): Promise<{ items: any[]; pages: number }> {
+  return walk((cursor) => c.callUntyped(method, { ...params, ...(cursor ? { cursor } : {}) }) as Promise<{ items: any[]; nextCursor?: string }>);
+}
+
+/** A list the schema requires non-empty (`minItems: 1`, a tuple type), as the test knows it is. */
+export const nonEmpty = <T>(xs: T[]): [T, ...T[]] => xs as [T, ...T[]];
+
 /** Closes the client (stdin ends); expects exit 0. */
 export async function stopClient(c: WhiteroomClient): Promise<void> {
   const exit = await c.close();

@@ -15,7 +15,7 @@ import { WhiteroomError, type WhiteroomClient } from '../../src/client/index.js'
 import { resultValidator } from '../../src/methods/index.js';
 import { makeSong as fixtureSong } from '../helpers/fixtures.js';
 import { normalized } from '../helpers/rpc.js';
-import { cleanupClient, invalid, notifications, rejects, spawnClient, stopClient, tracked, walk, type ClientStartOptions } from '../helpers/client.js';
+import { cleanupClient, invalid, nonEmpty, notifications, rejects, spawnClient, stopClient, tracked, walk, type ClientStartOptions } from '../helpers/client.js';
 import { StoreProcess, tempDir, type Framing, type RpcResponse } from '../helpers/process.js';
 import { sleep } from '../helpers/check.js';
 
@@ -30,9 +30,6 @@ type Song = any;
 const makeSong = (overrides: Record<string, unknown> = {}): Song => fixtureSong(overrides);
 
 let seq = 0;
-
-/** A list the schema requires non-empty (`minItems: 1`, a tuple type), as the test knows it is. */
-const nonEmpty = <T>(xs: T[]): [T, ...T[]] => xs as [T, ...T[]];
 
 /** Clients and directories made by the current test, removed in afterEach. */
 const running: WhiteroomClient[] = [];
