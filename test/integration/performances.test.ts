@@ -1,6 +1,7 @@
 /**
- * performances.*: every method of the family through the real process and the typed client (NDJSON; a few calls over
- * Content-Length framing). Every successful answer is checked against its result schema.
+ * performances.*: every method of the family through the real process and the typed client
+ * (NDJSON; a few calls over Content-Length framing). Every successful answer is checked against
+ * its result schema.
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';

@@ -34,6 +34,11 @@ export async function host(): Promise<number> {
   const progress: Progress[] = [];
   const b = await c.backup.create({ label: 'x' }, { onProgress: (p) => progress.push(p), signal: AbortSignal.timeout(1000) });
   const name: string = b.name;
+  // Families named after reserved words are properties like any other.
+  const exported = await c.export.songs();
+  await c.import.songs({ path: exported.path, onConflict: 'skip' });
+  // @ts-expect-error onConflict is one of skip, replace, duplicate
+  await c.import.songs({ path: exported.path, onConflict: 'merge' });
   try {
     await c.songs.delete({ id: 'a', ifRevision: 3 });
   } catch (e) {
