@@ -44,12 +44,16 @@ const addonPath = join(dirname(require.resolve('better-sqlite3/package.json')), 
 const addonHash = createHash('sha256').update(readFileSync(addonPath)).digest('hex');
 
 /**
- * Builtins that libraries require at load time but use only on paths a start-up never takes
+ * Builtins that the program requires at load time but uses only on paths a start-up never takes
  * (commander: child_process for executable subcommands; vscode-jsonrpc: net for socket
- * transports; pino: worker_threads for transports). Each becomes a proxy that requires the real
- * module on first use, which keeps their initialisation off the host's wait for the first answer.
+ * transports; pino: worker_threads for transports; backups and exports: fs/promises,
+ * timers/promises, stream/promises and zlib). Each becomes a module with one getter per property
+ * of the real module, which requires the real module on first use: their initialisation stays off
+ * the host's wait for the first answer. The property names are read here, from this node (the
+ * binary is this node). Not a Proxy: esbuild's __toESM copies every property name of a module
+ * it converts, and asking a Proxy for its names loaded the module at once.
  */
-const LAZY_BUILTINS = ['child_process', 'net', 'worker_threads'];
+const LAZY_BUILTINS = ['child_process', 'net', 'worker_threads', 'fs/promises', 'timers/promises', 'stream/promises', 'zlib'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -59,16 +63,18 @@ const lazyBuiltins = {
         ? { path: args.path, external: true }
         : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      loader: 'js',
-      contents: `let m; const load = () => (m ??= require('node:${args.path}'));
-module.exports = new Proxy({}, {
-  get: (_, k) => load()[k],
-  has: (_, k) => k in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, k) => ({ ...Object.getOwnPropertyDescriptor(load(), k), configurable: true }),
-});`,
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const real = require(`node:${args.path}`);
+      const names = Object.getOwnPropertyNames(real).filter((k) => k !== '__proto__');
+      const props = names.map((k) => {
+        const enumerable = Object.getOwnPropertyDescriptor(real, k).enumerable;
+        return `${JSON.stringify(k)}: { get: () => load()[${JSON.stringify(k)}], enumerable: ${enumerable} }`;
+      });
+      return {
+        loader: 'js',
+        contents: `let m; const load = () => (m ??= require('node:${args.path}'));\nmodule.exports = Object.defineProperties({}, {\n${props.join(',\n')}\n});\n`,
+      };
+    });
   },
 };
 
