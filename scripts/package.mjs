@@ -102,7 +102,11 @@ await build({
   logLevel: 'warning',
 });
 // A SEA main script is not a file node reads, so it must not start with a #! line.
-writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
+const bundled = readFileSync(bundle, 'utf8');
+writeFileSync(bundle, bundled.replace(/^#!.*\n/, ''));
+// The result validators are the tests' (src/generated/result-validators.ts): the sidecar never
+// reaches them, and half the validator code would cost every start its loading.
+if (/__result\b/.test(bundled)) throw new Error('the bundle carries result validators: something in src/ imports them');
 
 /**
  * The SEA's main script is a loader: it compiles the bundle (an asset) with a V8 code cache of its
