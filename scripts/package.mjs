@@ -84,6 +84,54 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * vscode-jsonrpc/node as the sidecar uses it. transport.ts extends its AbstractMessageReader and
+ * AbstractMessageWriter (and uses Disposable), which are small modules; importing them through
+ * vscode-jsonrpc/node loaded all of the library at start-up (connections, cancellation, the node
+ * runtime layer; 1.6 ms of CPU here). The stand-in takes those three from their own modules and
+ * every other export from the whole library, loaded on first use. vscode-jsonrpc's runtime layer
+ * (RAL: console, timers, encoders), which the library installs as it loads, is installed by the
+ * stand-in as getters that load the library first: the abstract reader and writer use it only
+ * to log an error a listener throws.
+ */
+const jsonrpcNode = require.resolve('vscode-jsonrpc/node');
+const jsonrpcCommon = join(dirname(jsonrpcNode), '..', 'common');
+const JSONRPC_LIGHT = { AbstractMessageReader: 'messageReader.js', AbstractMessageWriter: 'messageWriter.js', Disposable: 'disposable.js' };
+const jsonrpcLight = {
+  name: 'jsonrpc-light',
+  setup(b) {
+    b.onResolve({ filter: /^vscode-jsonrpc\/node$/ }, (args) =>
+      args.namespace === 'jsonrpc-light' ? { path: jsonrpcNode } : { path: 'vscode-jsonrpc/node', namespace: 'jsonrpc-light' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'jsonrpc-light' }, () => {
+      const real = require(jsonrpcNode);
+      const ralKeys = Object.keys(require(join(jsonrpcCommon, 'ral.js')).default());
+      const at = (file) => JSON.stringify(join(jsonrpcCommon, file));
+      for (const [name, file] of Object.entries(JSONRPC_LIGHT)) {
+        if (require(join(jsonrpcCommon, file))[name] !== real[name]) throw new Error(`vscode-jsonrpc: ${name} is not in ${file} any more`);
+      }
+      const props = Object.getOwnPropertyNames(real).map((k) => {
+        const key = JSON.stringify(k);
+        const enumerable = Object.getOwnPropertyDescriptor(real, k).enumerable;
+        if (k === '__esModule') return `${key}: { value: true, enumerable: ${enumerable} }`;
+        const get = JSONRPC_LIGHT[k] ? `require(${at(JSONRPC_LIGHT[k])})[${key}]` : `full()[${key}]`;
+        return `${key}: { get: () => ${get}, enumerable: ${enumerable} }`;
+      });
+      return {
+        loader: 'js',
+        resolveDir: root,
+        contents: [
+          `let m; const full = () => (m ??= require('vscode-jsonrpc/node'));`,
+          `const RAL = require(${at('ral.js')}).default;`,
+          // Unless the library is loaded already (its own layer is then installed).
+          `try { RAL(); } catch { RAL.install(Object.defineProperties({}, {${ralKeys.map((k) => `${JSON.stringify(k)}: { get: () => (full(), RAL())[${JSON.stringify(k)}] }`).join(', ')}})); }`,
+          `module.exports = Object.defineProperties({}, {\n${props.join(',\n')}\n});`,
+        ].join('\n'),
+      };
+    });
+  },
+};
+
 step('bundling src/main.ts');
 const bundle = join(work, 'whiteroom-store.cjs');
 await build({
@@ -98,7 +146,7 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   define: { __WHITEROOM_ADDON_SHA256__: JSON.stringify(addonHash) },
-  plugins: [lazyBuiltins],
+  plugins: [lazyBuiltins, jsonrpcLight],
   logLevel: 'warning',
 });
 // A SEA main script is not a file node reads, so it must not start with a #! line.
