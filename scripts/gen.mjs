@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Derives everything that rpc-schema/ and sql/ are the truth for, into src/generated/:
-//   validators.js (+ .d.ts)  ajv standalone code: one params and one result validator per method,
-//                            compiled here so nothing is compiled at start-up
+//   validators.ts            ajv standalone code: the params validator of every method and
+//                            notification, compiled here so nothing is compiled at start-up
+//   result-validators.ts     the result validator of every method, for the tests (the sidecar
+//                            never imports them, so the packaged binary leaves them out)
 //   types.ts                 TypeScript types (json-schema-to-typescript), and MethodMap
 //   openrpc.ts               the OpenRPC document answered by rpc.discover
 //   errors.ts                the contract's error table
@@ -127,32 +129,42 @@ addFormats(ajv);
 // resolve as written and every definition is compiled once, shared by every method.
 const toAjvRef = (name, frag) => `${name}.json${frag}`;
 for (const [n, d] of Object.entries(definitions)) ajv.addSchema({ $id: `${n}.json`, ...d });
-const exportsMap = {};
+const paramsExports = {};
+const resultExports = {};
 for (const m of methods) {
   ajv.addSchema({ $id: `${m.name}.params`, ...rewriteRefs(m.params, toAjvRef) });
   ajv.addSchema({ $id: `${m.name}.result`, ...rewriteRefs(m.result, toAjvRef) });
-  exportsMap[`${ident(m.name)}__params`] = `${m.name}.params`;
-  exportsMap[`${ident(m.name)}__result`] = `${m.name}.result`;
+  paramsExports[`${ident(m.name)}__params`] = `${m.name}.params`;
+  resultExports[`${ident(m.name)}__result`] = `${m.name}.result`;
 }
 for (const n of notifications) {
   ajv.addSchema({ $id: `${n.name}.params`, ...rewriteRefs(n.params, toAjvRef) });
-  exportsMap[`${ident(n.name)}__params`] = `${n.name}.params`;
+  paramsExports[`${ident(n.name)}__params`] = `${n.name}.params`;
 }
-// The standalone code requires two ajv runtime helpers; the sidecar ships without ajv, so they
-// are replaced by equivalents (code-point length; deep equality from node:util).
-let validatorCode = standaloneCode(ajv, exportsMap)
-  .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)/g, '{ default: __codePoints }')
-  .replace(/require\("ajv\/dist\/runtime\/equal"\)/g, '{ default: __isDeepStrictEqual }');
-if (/require\(/.test(validatorCode)) throw new Error('validators.ts: unexpected require() in ajv standalone code');
-emit(
-  join(outDir, 'validators.ts'),
-  HEADER +
-    '// @ts-nocheck\n' +
-    "import { isDeepStrictEqual as __isDeepStrictEqual } from 'node:util';\n" +
-    'function __codePoints(s) { let n = 0; for (const _ of s) n++; return n; }\n' +
-    validatorCode +
-    '\n',
-);
+/**
+ * One module of standalone validators. The code requires two ajv runtime helpers; the sidecar
+ * ships without ajv, so they are replaced by equivalents (code-point length; deep equality from
+ * node:util).
+ */
+function validatorModule(file, exportsMap) {
+  const code = standaloneCode(ajv, exportsMap)
+    .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)/g, '{ default: __codePoints }')
+    .replace(/require\("ajv\/dist\/runtime\/equal"\)/g, '{ default: __isDeepStrictEqual }');
+  if (/require\(/.test(code)) throw new Error(`${file}: unexpected require() in ajv standalone code`);
+  emit(
+    join(outDir, file),
+    HEADER +
+      '// @ts-nocheck\n' +
+      "import { isDeepStrictEqual as __isDeepStrictEqual } from 'node:util';\n" +
+      'function __codePoints(s) { let n = 0; for (const _ of s) n++; return n; }\n' +
+      code +
+      '\n',
+  );
+}
+// The params validators are what the sidecar loads; the result validators are the tests' (every
+// answer is checked against its schema), in a module of their own that the binary leaves out.
+validatorModule('validators.ts', paramsExports);
+validatorModule('result-validators.ts', resultExports);
 
 // ---------------------------------------------------------------------------
 // TypeScript types
