@@ -226,6 +226,8 @@ export interface Series {
   name: string;
   unit: Figure['unit'];
   points: { x: number; median: number; p99?: number }[];
+  /** Whether docs/performance-growth.svg draws it (default true; a bench with many keeps its chart readable). */
+  chart?: boolean;
 }
 
 export interface BenchReport {
