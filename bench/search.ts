@@ -17,7 +17,9 @@
  * search-as-you-type sends first), songs.list {limit: 50} (answering 50 records without a search:
  * the floor under every figure), and the common word ranked by BM25 over every match (what
  * songs.search did before it ordered many matches by tier; SQL in-process). A goal missed is
- * printed with what it needed and what the floor was.
+ * printed with what it needed and what the floor was. The same searches are also timed in the
+ * store alone (the Repository in-process, summary view, no transport): what search costs, apart
+ * from the transport and from waking the sidecar up on a busy machine.
  *
  * The library is written straight into SQLite: the real schema (the migrations), the store's own
  * derived columns (name key, folded search text: src/store/derived.ts) and its triggers (songs_fts
@@ -38,6 +40,7 @@ import { songs } from '../src/store/entities.js';
 import { derivedValues, refreshDerived } from '../src/store/derived.js';
 import { migrate } from '../src/store/migrations.js';
 import { openDatabase } from '../src/store/database.js';
+import { Repository } from '../src/store/repository.js';
 import { Store } from '../src/store/store.js';
 import { figure, median, Peer, QUICK, report, request, result, type Figure, type Series } from './lib.js';
 
@@ -383,6 +386,26 @@ try {
     }
     await peer.close();
     db.close();
+    // The store's part alone: the same searches in-process (the sidecar's Repository on its own
+    // connection, summary view), no transport, no other process to wake up.
+    const reader = Store.open(dbPath);
+    const repo = new Repository(reader, songs);
+    const storeMs = new Map<string, number[]>(queries.map((q) => [q.kind, []]));
+    const inStore = (q: Query): unknown => {
+      const { query, ...filters } = q.params as { query?: string };
+      return q.method ? repo.list({ limit: 50, view: 'summary' }) : repo.search(query, { limit: 50, view: 'summary', filters });
+    };
+    for (const q of queries) inStore(q);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const q of queries) {
+        for (let i = 0; i < SEARCHES_PER_ROUND; i++) {
+          t = performance.now();
+          inStore(q);
+          storeMs.get(q.kind)!.push(ms(t));
+        }
+      }
+    }
+    reader.close();
 
     const goal = size >= 1_000_000 ? { min: 300 } : size >= 100_000 ? { min: 50 } : undefined;
     const floor = (v: View): number => median(searchMs.get(`list|${v}`)!);
@@ -404,6 +427,17 @@ try {
           );
         }
       }
+    }
+    for (const q of queries) {
+      const samples = storeMs.get(q.kind)!;
+      point(searchSeries, `in the store (no transport) ${q.kind}, summary`, size, samples);
+      if (!goal) continue;
+      const name = `${size.toLocaleString('en')} songs, in the store (summary, no transport): ${q.label}`;
+      figures.push(
+        q.baseline
+          ? figure(name, 'ms', samples, { baseline: 'plan LIKE query', samples: baseMs.get(q.kind)!, goal: { min: goal.min } })
+          : figure(name, 'ms', samples),
+      );
     }
     point(searchSeries, 'BM25 over every match of the common word (SQL in-process)', size, bm25Ms);
     if (goal) {
