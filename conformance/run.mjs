@@ -21,6 +21,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format } from './format.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -288,9 +289,11 @@ function markVarying(value, ctx, dataDir, key = '') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markVarying(v, ctx, dataDir, k)]));
   }
   if (typeof value === 'number' && Number.isInteger(value) && value > 1.5e12 && value < 4e12) return { $any: 'timestamp', example: value };
-  if (typeof value === 'number' && /Bytes$|^bytes$|Ms$|Pages$|^pid$|pageCount|pageSize|uptime/i.test(key)) return { $any: 'number', example: value };
+  if (typeof value === 'number' && /Bytes$|^bytes$|Ms$|Pages$|^pid$|pageCount|pageSize|uptime/i.test(key)) return { $any: 'integer', example: value };
   if (typeof value === 'string') {
     if (value.includes(dataDir)) return { $any: 'path', example: value.replaceAll(dataDir, EXAMPLE_DIR) };
+    if (/^Auto-Save /.test(value) || /^[0-9a-f]{64}$/.test(value) || /\d{4}-\d{2}-\d{2}_\d{6}/.test(value)) return { $any: 'string', example: value };
+    if (/^(version|nodeVersion|sqliteVersion)$/.test(key) && /^\d+\.\d+\.\d+/.test(value)) return { $any: 'string', example: value };
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value) || /\d{4}-?\d{2}-?\d{2}T\d{2}/.test(value)) {
       const ref = findRef(ctx, value);
       return ref ? { $ref: ref, example: value } : { $any: 'id', example: value };
@@ -343,7 +346,7 @@ if (opts.fill) {
       Object.assign(raw[w.i], results[n].filled);
       changed = true;
     }
-    if (changed) writeFileSync(f.file, JSON.stringify(f.doc, null, 2) + '\n');
+    if (changed) writeFileSync(f.file, format(f.doc) + '\n');
   }
 }
 console.log(`# ${work.length - failed} passed, ${failed} failed, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
