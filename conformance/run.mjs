@@ -235,6 +235,11 @@ async function runVector(v) {
     const answer = await proc.send(text);
     exchange.push(['call', text, answer]);
     const errors = [];
+    if (v.answer !== undefined) {
+      // The whole answer (a batch's array included), compared as is.
+      errors.push(...compare(v.answer, answer, ctx, ''));
+      return { ok: errors.length === 0, errors, exchange };
+    }
     if (answer?.jsonrpc !== '2.0') errors.push(`jsonrpc: expected "2.0", got ${JSON.stringify(answer?.jsonrpc)}`);
     if ('id' in v) errors.push(...compare(v.id, answer?.id, ctx, '/id'));
     else if (v.raw === undefined && v.message === undefined && answer?.id !== nextId) errors.push(`id: expected ${nextId}, got ${JSON.stringify(answer?.id)}`);
@@ -249,7 +254,12 @@ async function runVector(v) {
       if (answer?.error) errors.push(`expected a result, got error ${JSON.stringify(answer.error)}`);
       else errors.push(...compare(v.result, answer?.result, ctx, '/result'));
     } else if (opts.fill) {
-      return { ok: true, filled: answer.error ? { error: markVarying(answer.error, ctx, dataDir) } : { result: markVarying(answer.result, ctx, dataDir) }, exchange };
+      const filled = Array.isArray(answer)
+        ? { answer: markVarying(answer, ctx, dataDir) }
+        : answer.error
+          ? { error: markVarying({ code: answer.error.code, ...('data' in answer.error ? { data: answer.error.data } : {}) }, ctx, dataDir) }
+          : { result: markVarying(answer.result, ctx, dataDir) };
+      return { ok: true, filled, exchange };
     } else errors.push('the vector has neither result nor error');
     return { ok: errors.length === 0, errors, exchange };
   } catch (e) {
