@@ -301,6 +301,11 @@ function markVarying(value, ctx, dataDir, key = '') {
   if (typeof value === 'number' && Number.isInteger(value) && value > 1.5e12 && value < 4e12) return { $any: 'timestamp', example: value };
   if (typeof value === 'number' && /Bytes$|^bytes$|Ms$|Pages$|^pid$|pageCount|pageSize|uptime/i.test(key)) return { $any: 'integer', example: value };
   if (typeof value === 'string') {
+    // The same value as an earlier answer's (a backup's path, a version's id): a $ref to it.
+    if (value.length >= 8 && (value.includes(dataDir) || /^[0-9a-f]{8}-/i.test(value) || /\d{4}-\d{2}-\d{2}/.test(value))) {
+      const ref = findRef(ctx, value);
+      if (ref) return { $ref: ref, example: value.replaceAll(dataDir, EXAMPLE_DIR) };
+    }
     if (value.includes(dataDir)) return { $any: 'path', example: value.replaceAll(dataDir, EXAMPLE_DIR) };
     if (/^Auto-Save /.test(value) || /^[0-9a-f]{64}$/.test(value) || /\d{4}-\d{2}-\d{2}_\d{6}/.test(value)) return { $any: 'string', example: value };
     if (/^(version|nodeVersion|sqliteVersion)$/.test(key) && /^\d+\.\d+\.\d+/.test(value)) return { $any: 'string', example: value };
