@@ -370,6 +370,12 @@ function exampleValue(value, refs) {
   }
   return Object.fromEntries(Object.entries(value).filter(([k]) => k !== '$more').map(([k, v]) => [k, exampleValue(v, refs)]));
 }
+/** An expected error as answered: with the table's message (vectors do not compare messages). */
+function exampleError(error, refs) {
+  const e = errorTable.find((t) => t.code === error.code);
+  if (!e) throw new Error(`an example expects error ${error.code}, which is not in rpc-schema/errors.json`);
+  return { code: error.code, message: e.message, ...('data' in error ? { data: exampleValue(error.data, refs) } : {}) };
+}
 /** Every `$ref` of the vector with an `example`, by path. */
 function refExamples(x) {
   const refs = new Map();
@@ -390,7 +396,7 @@ function openRpcExample(m, x) {
     ...(x.description ? { description: x.description } : {}),
     ...(x.setup?.length ? { 'x-setup': x.setup.map((s) => ({ method: s.method, ...(s.params === undefined ? {} : { params: exampleValue(s.params, refs) }) })) } : {}),
     params: Object.entries(exampleValue(x.params ?? {}, refs)).map(([name, value]) => ({ name, value })),
-    ...('result' in x ? { result: { name: 'result', value: exampleValue(x.result, refs) } } : { 'x-error': exampleValue(x.error, refs) }),
+    ...('result' in x ? { result: { name: 'result', value: exampleValue(x.result, refs) } } : { 'x-error': exampleError(x.error, refs) }),
   };
 }
 /** The "Examples" part of a method in docs/api.md: the setup calls, the request and the answer. */
@@ -401,7 +407,7 @@ function examplesMarkdown(method) {
     out += `Example \`${x.name}\`: ${x.summary}\n\n\`\`\`jsonc\n`;
     for (const s of x.setup ?? []) out += `// setup\n${JSON.stringify({ method: s.method, ...(s.params === undefined ? {} : { params: exampleValue(s.params, refs) }) })}\n`;
     out += `// request\n${JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(x.params === undefined ? {} : { params: exampleValue(x.params, refs) }) })}\n`;
-    const answer = 'result' in x ? { result: exampleValue(x.result, refs) } : { error: exampleValue(x.error, refs) };
+    const answer = 'result' in x ? { result: exampleValue(x.result, refs) } : { error: exampleError(x.error, refs) };
     out += `// answer\n${format({ jsonrpc: '2.0', id: 1, ...answer })}\n\`\`\`\n\n`;
   }
   return out;
