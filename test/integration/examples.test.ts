@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ROOT } from '../helpers/process.js';
+import { ROOT, StoreProcess } from '../helpers/process.js';
 
 describe('rpc-schema/examples', function () {
   this.timeout(60000);
@@ -18,6 +18,27 @@ describe('rpc-schema/examples', function () {
     const examples = readdirSync(join(ROOT, 'rpc-schema', 'examples')).filter((f) => f.endsWith('.json'));
     expect(methods.filter((m) => !examples.includes(m)), 'methods without examples').to.deep.equal([]);
     expect(examples.filter((e) => !methods.includes(e)), 'examples of no method').to.deep.equal([]);
+  });
+
+  it('rpc.discover answers them: an OpenRPC example (params, result or x-error, x-setup) for every method', async () => {
+    const p = await StoreProcess.start();
+    try {
+      const doc = await p.call('rpc.discover');
+      const files = new Set(readdirSync(join(ROOT, 'rpc-schema', 'examples')).map((f) => f.replace(/\.json$/, '')));
+      for (const m of doc.methods) {
+        expect(files.has(m.name), m.name).to.equal(true);
+        expect(m.examples, m.name).to.be.an('array').that.is.not.empty;
+        for (const x of m.examples) {
+          expect(x.name, m.name).to.be.a('string');
+          expect(x.params, `${m.name} ${x.name}`).to.be.an('array');
+          expect('result' in x || 'x-error' in x, `${m.name} ${x.name}`).to.equal(true);
+          // What the docs show has no markers left.
+          expect(JSON.stringify(x), `${m.name} ${x.name}`).to.not.match(/"\$any"|"\$ref"|"\$more"/);
+        }
+      }
+    } finally {
+      await p.cleanup();
+    }
   });
 
   it('gen.mjs refuses a method without examples, naming it', () => {
