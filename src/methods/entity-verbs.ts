@@ -44,8 +44,8 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
   return {
     [`${family}.create`]: (p, ctx) => repo.create(sent(p.item as Model, ctx)),
     [`${family}.get`]: (p) => repo.get(p.id as string),
-    [`${family}.update`]: (p, ctx) => repo.update(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
-    [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx)),
+    [`${family}.update`]: (p, ctx) => repo.patch(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
+    [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx), '/item', p.ifRevision as number | undefined),
     [`${family}.delete`]: (p) => repo.delete(p.id as string, p.ifRevision as number | undefined),
     [`${family}.list`]: (p) =>
       repo.list({
@@ -57,7 +57,9 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
         filters: filtersOf(p),
       }),
     [`${family}.count`]: (p) => ({ count: repo.count(filtersOf(p)) }),
-    [`${family}.saveMany`]: (p, ctx) => ({ items: repo.saveMany(withSentParts(repo.desc, ctx, '/params/items', p.items as Model[], true)) }),
-    [`${family}.deleteMany`]: (p) => repo.deleteMany(p.ids as string[]),
+    [`${family}.saveMany`]: (p, ctx) => ({
+      items: repo.saveMany(withSentParts(repo.desc, ctx, '/params/items', p.items as Model[], true), p.ifRevisions as Record<string, number> | undefined),
+    }),
+    [`${family}.deleteMany`]: (p) => repo.deleteMany(p.ids as string[], p.ifRevisions as Record<string, number> | undefined),
   };
 }

@@ -469,7 +469,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
     expect(doc.songs.length).to.be.at.least(5);
     const s = doc.songs as Json[];
     const p = doc.performances as Json[];
-    delete s[1]!.determinismSeed; // a required field missing
+    delete s[1]!.name; // a required field missing (one without a default)
     s[2]!.metadata.tempo = '120'; // a wrong type deep inside
     s[3]!.id = s[0]!.id; // the same id twice (song 3 has no performance)
     s[4]!.roles[0].color = 'orange'; // a pattern deeper still
@@ -482,7 +482,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
       expect(e, `an error at ${path} in ${JSON.stringify(errors)}`).to.not.equal(undefined);
       return e!;
     };
-    expect(at('/songs/1/determinismSeed')).to.deep.equal({ path: '/songs/1/determinismSeed', message: 'is required', id: s[1]!.id });
+    expect(at('/songs/1/name')).to.deep.equal({ path: '/songs/1/name', message: 'is required', id: s[1]!.id });
     expect(at('/songs/2/metadata/tempo')).to.include({ id: s[2]!.id });
     expect(at('/songs/2/metadata/tempo').message).to.match(/number/);
     expect(at('/songs/4/roles/0/color')).to.include({ id: s[4]!.id });
