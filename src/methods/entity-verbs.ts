@@ -1,6 +1,6 @@
 /**
  * The contract's shared verb set for an entity family, served by one Repository:
- * create, get, update, save, delete, list, count, saveMany, deleteMany.
+ * create, get, getMany, update, save, delete, list, count, saveMany, deleteMany.
  * Families add their own methods beside these (songs.search, songs.setFavorite, …).
  */
 import type { Model, Repository, View } from '../store/repository.js';
@@ -44,6 +44,7 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
   return {
     [`${family}.create`]: (p, ctx) => repo.create(sent(p.item as Model, ctx)),
     [`${family}.get`]: (p) => repo.get(p.id as string),
+    [`${family}.getMany`]: (p) => repo.getMany(p.ids as string[], p.view as View | undefined),
     [`${family}.update`]: (p, ctx) => repo.patch(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
     [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx), '/item', p.ifRevision as number | undefined),
     [`${family}.delete`]: (p) => repo.delete(p.id as string, p.ifRevision as number | undefined),

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { constraintViolation, invalidParams } from '../errors.js';
 import { FIELD_DEFAULTS } from '../generated/defaults.js';
-import { codecs as c, field, type CheckContext, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
+import { codecs as c, field, UPDATED_SINCE, type CheckContext, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
 
 /**
  * The fields with the defaults their schema gives (the `default` keywords of
@@ -61,7 +61,13 @@ export const songs: EntityDescriptor = {
     field('mixGraph', 'mix_graph_json', c.json),
     ...playState,
   ]),
-  filters: { isFavorite: 'isFavorite', genre: 'metadata.genre' },
+  filters: {
+    isFavorite: 'isFavorite',
+    genre: 'metadata.genre',
+    tag: { path: 'metadata.tags', op: 'has' },
+    minRating: { path: 'metadata.rating', op: 'atLeast' },
+    ...UPDATED_SINCE,
+  },
   parents: {},
   search: { table: 'songs_fts', columns: ['name', 'composer', 'genre', 'mood', 'tags', 'comments'], weights: [10, 4, 3, 3, 3, 1] },
   nameKey: true,
@@ -92,7 +98,7 @@ export const performances: EntityDescriptor = {
     field('metadata', 'metadata_json', c.json),
     ...playState,
   ]),
-  filters: { songId: 'songId', isFavorite: 'isFavorite', arrangementStyle: 'arrangementStyle' },
+  filters: { songId: 'songId', isFavorite: 'isFavorite', arrangementStyle: 'arrangementStyle', ...UPDATED_SINCE },
   parents: { songId: 'songs' },
   nameKey: true,
   timestamps: { created: true, updated: true },
@@ -117,7 +123,7 @@ export const instruments: EntityDescriptor = {
     field('tags', 'tags', c.json),
     field('customData', 'custom_data_json', c.json),
   ]),
-  filters: { type: 'type', category: 'category', isAvailable: 'isAvailable', isBuiltin: 'isBuiltin' },
+  filters: { type: 'type', category: 'category', isAvailable: 'isAvailable', isBuiltin: 'isBuiltin', tag: { path: 'tags', op: 'has' }, ...UPDATED_SINCE },
   parents: {},
   // FTS columns: name, type, category, manufacturer, description, tags
   search: {
@@ -191,7 +197,7 @@ export const voices: EntityDescriptor = {
     field('color', 'color', c.text),
     field('icon', 'icon', c.text),
   ]),
-  filters: { instrumentId: 'instrumentId' },
+  filters: { instrumentId: 'instrumentId', ...UPDATED_SINCE },
   parents: { instrumentId: 'instruments' },
   nameKey: true,
   timestamps: { created: true, updated: true },
@@ -215,7 +221,15 @@ export const presets: EntityDescriptor = {
     field('rating', 'rating', c.integer),
     field('author', 'author', c.text),
   ]),
-  filters: { instrumentId: 'instrumentId', voiceId: 'voiceId', category: 'category', isBuiltin: 'isBuiltin' },
+  filters: {
+    instrumentId: 'instrumentId',
+    voiceId: 'voiceId',
+    category: 'category',
+    isBuiltin: 'isBuiltin',
+    tag: { path: 'tags', op: 'has' },
+    minRating: { path: 'rating', op: 'atLeast' },
+    ...UPDATED_SINCE,
+  },
   parents: { instrumentId: 'instruments', voiceId: 'voices' },
   search: { table: 'presets_fts', columns: ['name', 'category', 'description', 'tags', 'author'], weights: [10, 3, 1, 3, 2] },
   nameKey: true,

@@ -110,14 +110,30 @@ export interface SearchSpec {
   readonly weights: readonly number[];
 }
 
+/**
+ * A list filter other than equality, on a field's (first) column, or on `updatedAt`:
+ * `has`: the column holds a JSON array one of whose items equals the value (tags);
+ * `atLeast`: the column is at least the value (a minimum rating; `updatedSince`).
+ */
+export interface FilterSpec {
+  readonly path: string;
+  readonly op: 'has' | 'atLeast';
+}
+
+/** The `updatedSince` filter every entity with an updatedAt has: edited at or after a time. */
+export const UPDATED_SINCE: Readonly<Record<string, FilterSpec>> = { updatedSince: { path: 'updatedAt', op: 'atLeast' } };
+
 export interface EntityDescriptor {
   /** The family name on the wire (`songs`), used in errors and store.changed. */
   readonly entity: string;
   readonly table: string;
   /** Model fields other than id, createdAt, updatedAt and revision, which every entity has. */
   readonly fields: readonly FieldSpec[];
-  /** List / count filters: param name -> field path (the field's codec converts the value). */
-  readonly filters: Readonly<Record<string, string>>;
+  /**
+   * List / count filters: param name -> the field path it compares for equality (the field's codec
+   * converts the value), or a FilterSpec for another comparison.
+   */
+  readonly filters: Readonly<Record<string, string | FilterSpec>>;
   /** Parents that must exist: model field path -> parent entity (checked before each write). */
   readonly parents: Readonly<Record<string, string>>;
   readonly search?: SearchSpec;

@@ -207,6 +207,26 @@ export class Repository<T extends object = Model> {
     return this.#model(row);
   }
 
+  /**
+   * The records with these ids, in the order asked, and the ids no record has (`missing`, in the
+   * order asked). One statement, whatever the number of ids.
+   */
+  getMany(ids: readonly string[], view: View = 'full'): { items: T[]; missing: string[] } {
+    const rows = this.#stmt(`getMany:${view}`, () =>
+      `SELECT ${this.#columns(view)} FROM ${this.#table} WHERE "id" IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as Row[];
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    const answer = this.#answer(view);
+    const items: T[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (row) items.push(answer(row));
+      else missing.push(id);
+    }
+    return { items, missing };
+  }
+
   /** The stored revision of `id`, or undefined. */
   revisionOf(id: string): number | undefined {
     const row = this.#stmt('revision', () => `SELECT "revision" FROM ${this.#table} WHERE "id" = ?`).get(id) as
@@ -307,13 +327,19 @@ export class Repository<T extends object = Model> {
     const where: string[] = [];
     const params: Row = {};
     const names: string[] = [];
-    for (const [name, path] of Object.entries(this.desc.filters)) {
+    for (const [name, spec] of Object.entries(this.desc.filters)) {
       const value = filters[name];
       if (value === undefined) continue;
-      const f = fieldAt(this.desc, path);
-      const column = f.columns[0]!;
-      where.push(`${q(column)} = @filter_${column}`);
-      params[`filter_${column}`] = f.codec.toDb(value)[0];
+      const { path, op } = typeof spec === 'string' ? { path: spec, op: 'equals' } : spec;
+      const f = path === 'updatedAt' ? undefined : fieldAt(this.desc, path);
+      const column = q(f ? f.columns[0]! : 'updated_at');
+      // `has`: an item of the JSON array equal to the value (json_each reads the row's own column).
+      where.push(
+        op === 'has'
+          ? `EXISTS (SELECT 1 FROM json_each(${column}) WHERE "value" = @filter_${name})`
+          : `${column} ${op === 'atLeast' ? '>=' : '='} @filter_${name}`,
+      );
+      params[`filter_${name}`] = f && op === 'equals' ? f.codec.toDb(value)[0] : value;
       names.push(name);
     }
     return { where, params, key: names.join(',') };
