@@ -187,3 +187,36 @@ describe('X.update writes only the fields its item carries', function () {
     expect(await ok(p, 'songs.get', { id: 'R' })).to.deep.equal(s);
   });
 });
+
+describe('a summary is not a record to save back', function () {
+  this.timeout(60000);
+
+  it('songs.save of a summary (it carries revision, not the parts) is -32602 at each part; update of it keeps the parts', async () => {
+    const p = await procs.launch();
+    const full = await ok(p, 'songs.create', { item: makeSong({ id: 'Sum' }) });
+    const [summary] = (await ok(p, 'songs.list', { view: 'summary' })).items;
+    const errors = await invalid(p, 'songs.save', { item: { ...summary, name: 'Renamed' } }, '/item/sections');
+    expect(errors.map((e) => e.path).sort()).to.deep.equal(['/item/mixGraph', '/item/projections', '/item/roles', '/item/sections']);
+    await invalid(p, 'songs.saveMany', { items: [{ name: 'new' }, { ...summary, name: 'Renamed' }] }, '/items/1/roles');
+    expect(await ok(p, 'songs.get', { id: 'Sum' })).to.deep.equal(full);
+    expect(await ok(p, 'songs.count', {})).to.deep.equal({ count: 1 });
+    // The partial update is the way to change a record read as a summary: the parts stay.
+    const renamed = await ok(p, 'songs.update', { item: { ...summary, name: 'Renamed' } });
+    expect(renamed.sections).to.deep.equal(full.sections);
+    expect(renamed.mixGraph).to.deep.equal(full.mixGraph);
+    // A record the host builds (no revision) takes the defaults, as a create does.
+    expect((await ok(p, 'songs.save', { item: { id: 'Sum', name: 'Rebuilt' } })).sections).to.deep.equal([]);
+  });
+
+  it('performances and presets are guarded the same way', async () => {
+    const p = await procs.launch();
+    const song = await ok(p, 'songs.create', { item: { name: 'S' } });
+    await ok(p, 'performances.create', { item: { songId: song.id, name: 'P', arrangementStyle: 'SATB', mixTargets: { lufs: -14 } } });
+    const [perf] = (await ok(p, 'performances.list', { view: 'summary' })).items;
+    await invalid(p, 'performances.save', { item: perf }, '/item/mixTargets');
+    const inst = await ok(p, 'instruments.create', { item: { name: 'I', type: 'synth' } });
+    await ok(p, 'presets.create', { item: { instrumentId: inst.id, name: 'Pr', parameters: { cutoff: 1 } } });
+    const [preset] = (await ok(p, 'presets.list', { view: 'summary' })).items;
+    await invalid(p, 'presets.save', { item: preset }, '/item/parameters');
+  });
+});
