@@ -8,6 +8,7 @@
 //   openrpc.ts               the OpenRPC document answered by rpc.discover
 //   errors.ts                the contract's error table
 //   client.ts                what the typed client (src/client/) knows of rpc-schema/ (genClient)
+//   defaults.ts              the `default` of every field, by definition and field path
 //   migrations.ts            sql/NNNN_name.sql, embedded so the binary needs no files
 // and docs/api.md, the API reference, and conformance/examples.json (every method's examples from
 // rpc-schema/examples/, as conformance vectors). Never edit the outputs.
@@ -181,17 +182,24 @@ const typeRoot = {
 };
 const toTypeRef = (name, frag) => `#/definitions/${name}${frag.replace(/^#/, '')}`;
 /**
- * `allOf: [{$ref: X}, {type: object, required: [...]}]` (X with some optional fields made
- * required) has no good rendering in json-schema-to-typescript; give it the exact TS type.
+ * `allOf: [{$ref: X}, {type: object, required: [...], properties?: {f: {$ref: Y}}}]` (X with some
+ * optional fields made required, and some narrowed to another type) has no good rendering in
+ * json-schema-to-typescript; give it the exact TS type.
  */
 function withTsTypes(schema) {
   if (Array.isArray(schema)) return schema.map(withTsTypes);
   if (schema === null || typeof schema !== 'object') return schema;
   const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, withTsTypes(v)]));
   const a = schema.allOf;
-  if (Array.isArray(a) && a.length === 2 && a[0].$ref && a[1].required && !a[1].properties) {
+  // Properties given again as a bare $ref narrow a field's type (StoredSong's `metadata`).
+  const narrowed = Object.entries(a?.[1]?.properties ?? {});
+  const bareRef = (s) => typeof s.$ref === 'string' && Object.keys(s).length === 1;
+  if (Array.isArray(a) && a.length === 2 && a[0].$ref && a[1].required && narrowed.every(([, s]) => bareRef(s))) {
     const base = /^([A-Za-z0-9]+)\.json$/.exec(a[0].$ref)[1];
-    out.tsType = `${base} & Required<Pick<${base}, ${a[1].required.map((r) => `'${r}'`).join(' | ')}>>`;
+    const ref = (s) => /^([A-Za-z0-9]+)\.json$/.exec(s.$ref)[1];
+    out.tsType =
+      `${base} & Required<Pick<${base}, ${a[1].required.map((r) => `'${r}'`).join(' | ')}>>` +
+      (narrowed.length ? ` & { ${narrowed.map(([k, s]) => `${k}: ${ref(s)}`).join('; ')} }` : '');
   }
   return out;
 }
@@ -324,6 +332,40 @@ errorsTs += `/** The message of each code. */\nexport const ERROR_MESSAGES: Reco
   2,
 )};\n`;
 emit(join(outDir, 'errors.ts'), HEADER + errorsTs);
+
+// ---------------------------------------------------------------------------
+// Field defaults: the `default` keywords of the definitions, the one place defaults are written
+// ---------------------------------------------------------------------------
+
+/**
+ * The `default` of every property of `def`, by dotted path: a property with a `default` gives its
+ * own; one without that refers to a definition with properties (`metadata` -> SongMetadata) gives
+ * that definition's defaults under its name (`metadata.tempo`).
+ */
+function defaultsOf(def, prefix = '', depth = 0) {
+  if (depth > 8) throw new Error(`defaults: ${prefix} nests too deep (a cycle of $refs?)`);
+  const out = {};
+  for (const [name, prop] of Object.entries(def.properties ?? {})) {
+    if (prop.default !== undefined) out[prefix + name] = prop.default;
+    else {
+      const m = typeof prop.$ref === 'string' && /^([A-Za-z0-9]+)\.json$/.exec(prop.$ref);
+      if (m && definitions[m[1]].properties) Object.assign(out, defaultsOf(definitions[m[1]], `${prefix}${name}.`, depth + 1));
+    }
+  }
+  return out;
+}
+const fieldDefaults = Object.fromEntries(
+  Object.entries(definitions)
+    .map(([n, d]) => [n, defaultsOf(d)])
+    .filter(([, d]) => Object.keys(d).length > 0),
+);
+emit(
+  join(outDir, 'defaults.ts'),
+  HEADER +
+    '/**\n * The `default` of each property of the definitions that have some, by dotted field path\n' +
+    ' * (`metadata.tempo`): what a new record gets for a field it leaves out (src/store/entities.ts).\n */\n' +
+    `export const FIELD_DEFAULTS = ${JSON.stringify(fieldDefaults, null, 2)} as const;\n`,
+);
 
 // ---------------------------------------------------------------------------
 // Migrations

@@ -24,6 +24,14 @@ export function progressOf(s: Services, token: string | number | undefined): Pro
   };
 }
 
+/**
+ * After the database was replaced whole (backup.restore, import.full): one `store.reset`, before
+ * the answer, so every host reloads what it holds (no store.changed is sent per row).
+ */
+export function announceReset(s: Services, reason: 'restore' | 'import', restored: { restoredFrom: string; schemaVersion: number }): void {
+  s.notify('store.reset', { reason, restoredFrom: restored.restoredFrom, schemaVersion: restored.schemaVersion });
+}
+
 export const longOperation = (s: Services, token: string | number | undefined, ctx: RequestContext): LongOperation => ({
   progress: progressOf(s, token),
   cancelled: () => ctx.cancelled,
@@ -36,6 +44,10 @@ export function backupMethods(s: Services): FamilyHandlers<'backup'> {
     'backup.verify': ({ path }) => s.backups.verify(path),
     'backup.delete': ({ path }) => s.backups.delete(path),
     'backup.prune': (p) => s.backups.prune(p),
-    'backup.restore': ({ path, workDoneToken }, ctx) => s.backups.restore(path, longOperation(s, workDoneToken, ctx)),
+    'backup.restore': async ({ path, workDoneToken }, ctx) => {
+      const restored = await s.backups.restore(path, longOperation(s, workDoneToken, ctx));
+      announceReset(s, 'restore', restored);
+      return restored;
+    },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * The contract's shared verb set for an entity family, served by one Repository:
- * create, get, update, save, delete, list, count, saveMany, deleteMany.
+ * create, get, getMany, update, save, delete, list, count, saveMany, deleteMany.
  * Families add their own methods beside these (songs.search, songs.setFavorite, …).
  */
 import type { Model, Repository, View } from '../store/repository.js';
 import type { RequestContext } from '../rpc/dispatcher.js';
 import { textsAt, withPartTexts } from '../json-text.js';
-import { partColumns, type EntityDescriptor } from '../store/entity.js';
+import { getPath, partColumns, summaryDroppedParts, type EntityDescriptor } from '../store/entity.js';
+import { invalidParams } from '../errors.js';
 
 type Verb = (params: Record<string, unknown>, ctx: RequestContext) => unknown;
 
@@ -36,6 +37,25 @@ export function withSentParts<T extends object>(desc: EntityDescriptor, ctx: Req
 }
 
 /**
+ * Refuses to save back a summary (`view: "summary"`) as if it were the record: an item that
+ * carries `revision` is a record the store answered, and one without a structured part every
+ * stored record has (a part with a default that summaries leave out: a song's sections, …) can
+ * only be a summary. Saved, it would replace those parts with their defaults. `X.update` changes
+ * only what its item carries. A record built by the host (no `revision`) takes the defaults.
+ */
+function refuseSummary(desc: EntityDescriptor, item: Model, at: string): void {
+  if (item.revision === undefined) return;
+  const missing = summaryDroppedParts(desc).filter((p) => desc.fields.find((f) => f.path === p.path)?.default !== undefined && getPath(item, p.path) === undefined);
+  if (missing.length === 0) return;
+  throw invalidParams(
+    missing.map((p) => ({
+      path: `${at}/${p.path}`,
+      message: `is required in a record read back (an item with revision): a summary is not a record to save; ${desc.entity}.update changes only the fields it carries`,
+    })),
+  );
+}
+
+/**
  * Handlers for `${family}.create` … `${family}.deleteMany`. Params are already validated against
  * the family's schemas when these run.
  */
@@ -45,8 +65,12 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
     [`${family}.create`]: (p, ctx) => repo.create(sent(p.item as Model, ctx)),
     // The answer is the stored record's text: no model is built for it.
     [`${family}.get`]: (p) => repo.getAnswer(p.id as string),
-    [`${family}.update`]: (p, ctx) => repo.update(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
-    [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx)),
+    [`${family}.getMany`]: (p) => repo.getMany(p.ids as string[], p.view as View | undefined),
+    [`${family}.update`]: (p, ctx) => repo.patch(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
+    [`${family}.save`]: (p, ctx) => {
+      refuseSummary(repo.desc, p.item as Model, '/item');
+      return repo.save(sent(p.item as Model, ctx), '/item', p.ifRevision as number | undefined);
+    },
     [`${family}.delete`]: (p) => repo.delete(p.id as string, p.ifRevision as number | undefined),
     [`${family}.list`]: (p) =>
       repo.list({
@@ -58,7 +82,12 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
         filters: filtersOf(p),
       }),
     [`${family}.count`]: (p) => ({ count: repo.count(filtersOf(p)) }),
-    [`${family}.saveMany`]: (p, ctx) => ({ items: repo.saveMany(withSentParts(repo.desc, ctx, '/params/items', p.items as Model[], true)) }),
-    [`${family}.deleteMany`]: (p) => repo.deleteMany(p.ids as string[]),
+    [`${family}.saveMany`]: (p, ctx) => {
+      (p.items as Model[]).forEach((item, i) => refuseSummary(repo.desc, item, `/items/${i}`));
+      return {
+        items: repo.saveMany(withSentParts(repo.desc, ctx, '/params/items', p.items as Model[], true), p.ifRevisions as Record<string, number> | undefined),
+      };
+    },
+    [`${family}.deleteMany`]: (p) => repo.deleteMany(p.ids as string[], p.ifRevisions as Record<string, number> | undefined),
   };
 }

@@ -1,6 +1,6 @@
 /** system.* and rpc.discover. */
 import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
-import { tableCounts } from '../store/backup.js';
+import { recordCounts } from '../store/backup.js';
 import { damagedFileSizes, dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
@@ -31,7 +31,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         backupCount: all.length,
         exportsBytes: dirBytes(s.runtime.exportsDir),
         damagedFiles: damagedFileSizes(s.runtime.dbPath),
-        counts: tableCounts(s.store.db),
+        counts: recordCounts(s.store.db),
         history: s.history.stats(),
         ...(sound ? { lastBackup: sound } : {}),
         ...(last === undefined ? {} : { lastAutosaveAt: last }),

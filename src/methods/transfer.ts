@@ -1,5 +1,5 @@
 /** export.* and import.*: songs as JSON, everything as a zip. */
-import { longOperation } from './backup.js';
+import { announceReset, longOperation } from './backup.js';
 import type { Services } from './services.js';
 import type { FamilyHandlers } from './types.js';
 
@@ -16,8 +16,12 @@ export function importMethods(s: Services): FamilyHandlers<'import'> {
       const doc = s.transfer.readSongs(path);
       // Replacing overwrites stored songs: keep the state before it.
       const backup = onConflict === 'replace' ? await s.backups.create('pre-import', undefined) : undefined;
-      return { ...s.transfer.importSongs(doc, onConflict, includeHistory ?? true), ...(backup ? { preImportBackup: backup.path } : {}) };
+      return { ...s.transfer.importSongs(doc, onConflict, includeHistory ?? true), ...(backup ? { safetyBackup: backup } : {}) };
     },
-    'import.full': ({ path, workDoneToken }, ctx) => s.archive.importFull(path, longOperation(s, workDoneToken, ctx)),
+    'import.full': async ({ path, workDoneToken }, ctx) => {
+      const imported = await s.archive.importFull(path, longOperation(s, workDoneToken, ctx));
+      announceReset(s, 'import', imported);
+      return imported;
+    },
   };
 }

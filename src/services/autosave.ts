@@ -104,12 +104,15 @@ export class AutosaveService {
     return result;
   }
 
-  /** Promotes what is staged (for one song, or all) now. */
-  flush(songId?: string, reason: AutosaveReason = 'flush'): { ids: string[]; unchanged: number } {
+  /**
+   * Promotes what is staged (for one song, or all) now. Answers each snapshot added with what
+   * became of its rows and their revisions (as autosave.saved tells them).
+   */
+  flush(songId?: string, reason: AutosaveReason = 'flush'): { saved: Promoted[]; unchanged: number } {
     const { added, unchanged } = this.#o.autosaves.promoteAll(reason, this.#options(), songId);
     this.#clearDebounces(songId === undefined ? undefined : (scope) => scope === songId || scope.startsWith(`${songId}/`));
     this.#announce(added);
-    return { ids: added.map((p) => p.autosaveId), unchanged };
+    return { saved: added, unchanged };
   }
 
   /** At start: staged states left by a crash become recovered snapshots; song rows stay as they are. */

@@ -20,7 +20,7 @@
 import { lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ErrorCode, RpcError, invalidParams, requestCancelled } from '../errors.js';
-import type { BackupInfo as BackupInfoModel, BackupVerification } from '../generated/types.js';
+import type { BackupInfo as BackupInfoModel, BackupVerification, Counts } from '../generated/types.js';
 import { MIGRATIONS } from '../generated/migrations.js';
 import { TEMP_FILE, type DataPaths } from '../paths.js';
 import { fileError, fileRefused, Files, withJudgedView, type FileView } from '../files.js';
@@ -45,7 +45,7 @@ import {
   stageVerified,
   timeFromName,
   withConnection,
-  tableCounts,
+  recordCounts,
   writeBackup,
   type BackupKind,
 } from '../store/backup.js';
@@ -388,7 +388,7 @@ export class Backups {
     path: string,
     op: LongOperation = {},
     safetyKind: 'pre-restore' | 'pre-import' = 'pre-restore',
-  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
+  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Counts; safetyBackup: BackupInfoModel }> {
     // The source is opened and judged, and SQLite reads a private view of it (src/files.ts).
     const h = this.files.openRead(path, this.#dir, '/path');
     let view: FileView | undefined;
@@ -408,7 +408,7 @@ export class Backups {
     view: FileView,
     op: LongOperation,
     safetyKind: 'pre-restore' | 'pre-import',
-  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Record<string, number>; preRestoreBackup: BackupInfoModel }> {
+  ): Promise<{ restoredFrom: string; schemaVersion: number; counts: Counts; safetyBackup: BackupInfoModel }> {
     const { store, paths } = this.#o;
     // Backups and exports running beside the queue read this connection: let them finish.
     await this.quiesce();
@@ -482,7 +482,7 @@ export class Backups {
       } catch {
         /* see above */
       }
-      return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: tableCounts(store.db), preRestoreBackup: this.info(safety) };
+      return { restoredFrom: source, schemaVersion: store.schemaVersion, counts: recordCounts(store.db), safetyBackup: this.info(safety) };
     } finally {
       op.progress?.end();
     }

@@ -58,7 +58,7 @@ export interface StageResult {
 }
 
 /** Why a promotion in the default mode left the rows as they were (autosave.saved `reason`). */
-export type RowsKept = 'row changed since the stage' | 'rows already hold the state' | 'snapshot-only';
+export type RowsKept = 'row-changed' | 'rows-hold-state' | 'snapshot-only';
 
 /** One snapshot a promotion added, and what became of the rows (autosave.saved). */
 export interface Promoted {
@@ -101,14 +101,6 @@ export interface RestoreResult {
   performance?: StoredPerformance;
   state?: Record<string, unknown>;
   undoId: string;
-}
-
-export interface RecoverableItem {
-  songId: string;
-  performanceId?: string;
-  autosaveId: string;
-  createdAt: number;
-  name: string;
 }
 
 interface StagedRow {
@@ -475,9 +467,9 @@ export class Autosaves {
       const writePerf = options.mode === 'snapshot-and-song' && perf !== undefined && this.#performances.wouldChange(perf);
       let kept: RowsKept | undefined;
       if (options.mode === 'snapshot-only') kept = 'snapshot-only';
-      else if (!writeSong && !writePerf) kept = 'rows already hold the state';
+      else if (!writeSong && !writePerf) kept = 'rows-hold-state';
       else if ((writeSong && !this.#atBase(scope, 'song', song.id)) || (writePerf && !this.#atBase(scope, 'performance', perf!.id))) {
-        kept = 'row changed since the stage';
+        kept = 'row-changed';
       }
       if (sameAsNewest && kept !== undefined) return { added: false, autosaveId: newest.id };
 
@@ -645,7 +637,7 @@ export class Autosaves {
    * Snapshots recovered at start and not yet restored or deleted, oldest first (by createdAt, then
    * id), in keyset pages.
    */
-  recoverable(options: { limit?: number; cursor?: string } = {}): Page<RecoverableItem> {
+  recoverable(options: { limit?: number; cursor?: string } = {}): Page<AutosaveSummary> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const scope = { list: 'recoverable' };
     const [at, id] = options.cursor === undefined ? [null, null] : decodeCursor(options.cursor, 'createdAt', 'asc', scope);
@@ -656,16 +648,10 @@ export class Autosaves {
           'ORDER BY created_at, id LIMIT @limit',
       )
       .all({ at, id, limit: limit + 1 }) as AutosaveRow[];
-    const items: RecoverableItem[] = rows.slice(0, limit).map((r) => ({
-      songId: r.song_id,
-      ...(r.performance_id === null ? {} : { performanceId: r.performance_id }),
-      autosaveId: r.id,
-      createdAt: r.created_at,
-      name: r.name,
-    }));
+    const items = rows.slice(0, limit).map(summaryOf);
     const last = items[limit - 1];
     return rows.length > limit && last
-      ? { items, nextCursor: encodeCursor('createdAt', 'asc', last.createdAt, last.autosaveId, scope) }
+      ? { items, nextCursor: encodeCursor('createdAt', 'asc', last.createdAt, last.id, scope) }
       : { items };
   }
 

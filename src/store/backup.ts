@@ -16,6 +16,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Migration } from '../generated/migrations.js';
+import type { Counts } from '../generated/types.js';
 import { unreadableContent } from './content-check.js';
 import { runMigrationStep } from './migration-steps.js';
 import { MMAP_SIZE_BYTES } from './database.js';
@@ -647,7 +648,7 @@ export interface Inspection extends Partial<FileFacts> {
   ok: boolean;
   reason?: string;
   integrity?: string[];
-  counts?: Record<string, number>;
+  counts?: Counts;
 }
 
 /** One schema object as sqlite_schema lists it, with its SQL's whitespace normalised. */
@@ -743,14 +744,35 @@ function inspectOpen(db: Connection, migrations: Migrations): Inspection {
   if (violations.length) return { ...base, reason: `${violations.length} foreign key violation(s)` };
   const unreadable = unreadableContent(db);
   if (unreadable) return { ...base, reason: `a row the sidecar cannot read: ${unreadable}` };
-  return { ...base, ok: true, counts: tableCounts(db) };
+  return { ...base, ok: true, counts: recordCounts(db) };
 }
 
-/** Rows per data table of an open database. */
-export function tableCounts(db: Connection): Record<string, number> {
+/**
+ * The table each counted family is kept in (Counts.json): answers name families, never tables.
+ * `metadata` (the file's own key/value facts) is the one data table not counted.
+ */
+export const COUNTED_TABLES: Readonly<Record<string, string>> = {
+  songs: 'songs',
+  performances: 'performances',
+  instruments: 'instruments',
+  voices: 'voices',
+  presets: 'presets',
+  autosaves: 'autosaves',
+  staged: 'autosave_staging',
+  recent: 'recently_used',
+  preferences: 'user_preferences',
+  versions: 'versions',
+  trash: 'trash',
+  parts: 'parts',
+};
+
+/** Records per family of an open database (COUNTED_TABLES); a family whose table the file lacks is left out. */
+export function recordCounts(db: Connection): Counts {
+  const tables = new Set(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]);
   const counts: Record<string, number> = {};
-  for (const name of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]) {
-    if (isDataTable(name)) counts[name] = db.prepare(`SELECT count(*) FROM "${name}"`).pluck().get() as number;
+  for (const [family, table] of Object.entries(COUNTED_TABLES)) {
+    if (tables.has(table) && isDataTable(table)) counts[family] = db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number;
   }
-  return counts;
+  // Every schema version a file may have (a verified one) holds the tables of 0001, which Counts requires.
+  return counts as unknown as Counts;
 }

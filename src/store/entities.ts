@@ -2,8 +2,30 @@
  * The entities the store serves, each described once. Adding an entity is a descriptor here, its
  * table in a migration, and its schemas in rpc-schema/.
  */
+import { randomBytes } from 'node:crypto';
 import { constraintViolation, invalidParams } from '../errors.js';
-import { codecs as c, field, type CheckContext, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
+import { FIELD_DEFAULTS } from '../generated/defaults.js';
+import { codecs as c, field, UPDATED_SINCE, type CheckContext, type EntityDescriptor, type FieldSpec, type Row } from './entity.js';
+
+/**
+ * The fields with the defaults their schema gives (the `default` keywords of
+ * rpc-schema/definitions/<Name>Fields.json): what a new record gets for a field it leaves out.
+ * Defaults are written there once, and shown by docs/api.md and rpc.discover. A default for a
+ * field no descriptor maps is a mistake in one or the other, refused when this module loads.
+ */
+function withSchemaDefaults(definition: keyof typeof FIELD_DEFAULTS, fields: FieldSpec[]): FieldSpec[] {
+  const defaults: Readonly<Record<string, unknown>> = FIELD_DEFAULTS[definition];
+  const paths = new Set(fields.map((f) => f.path));
+  const stray = Object.keys(defaults).filter((p) => !paths.has(p));
+  if (stray.length) throw new Error(`${definition}: a default for ${stray.join(', ')}, which no field of the descriptor maps`);
+  return fields.map((f) => (f.path in defaults ? { ...f, default: defaults[f.path] } : f));
+}
+
+/**
+ * A new song's determinismSeed when it carries none: a random 64-bit unsigned integer in decimal
+ * (a string, as the schema types it; UInt64(seed) in Swift reads it).
+ */
+export const newDeterminismSeed = (): string => randomBytes(8).readBigUInt64BE().toString();
 
 /** Play state shared by songs and performances: kept when an update does not carry it. */
 const playState = [
@@ -16,7 +38,7 @@ export const songs: EntityDescriptor = {
   recentType: 'song',
   entity: 'songs',
   table: 'songs',
-  fields: [
+  fields: withSchemaDefaults('SongFields', [
     field('name', 'name', c.text),
     field('version', 'version', c.text),
     field('metadata.tempo', 'tempo', c.real),
@@ -30,15 +52,22 @@ export const songs: EntityDescriptor = {
     field('metadata.comments', 'comments', c.text),
     field('metadata.difficulty', 'difficulty', c.text),
     field('metadata.rating', 'rating', c.integer),
-    field('determinismSeed', 'determinism_seed', c.text),
+    // Generated for a new song; a save without it keeps the stored seed (realizations stay the same).
+    field('determinismSeed', 'determinism_seed', c.text, { keepWhenAbsent: true, generate: newDeterminismSeed }),
     field('realizationPolicy', 'realization_policy_json', c.json),
     field('sections', 'sections_json', c.json),
     field('roles', 'roles_json', c.json),
     field('projections', 'projections_json', c.json),
     field('mixGraph', 'mix_graph_json', c.json),
     ...playState,
-  ],
-  filters: { isFavorite: 'isFavorite', genre: 'metadata.genre' },
+  ]),
+  filters: {
+    isFavorite: 'isFavorite',
+    genre: 'metadata.genre',
+    tag: { path: 'metadata.tags', op: 'has' },
+    minRating: { path: 'metadata.rating', op: 'atLeast' },
+    ...UPDATED_SINCE,
+  },
   parents: {},
   search: {
     table: 'songs_fts',
@@ -54,7 +83,7 @@ export const songs: EntityDescriptor = {
 export const performances: EntityDescriptor = {
   entity: 'performances',
   table: 'performances',
-  fields: [
+  fields: withSchemaDefaults('PerformanceFields', [
     field('songId', 'song_id', c.text),
     field('name', 'name', c.text),
     field('version', 'version', c.text),
@@ -74,8 +103,8 @@ export const performances: EntityDescriptor = {
     field('sections', 'sections_json', c.json),
     field('metadata', 'metadata_json', c.json),
     ...playState,
-  ],
-  filters: { songId: 'songId', isFavorite: 'isFavorite', arrangementStyle: 'arrangementStyle' },
+  ]),
+  filters: { songId: 'songId', isFavorite: 'isFavorite', arrangementStyle: 'arrangementStyle', ...UPDATED_SINCE },
   parents: { songId: 'songs' },
   nameKey: true,
   timestamps: { created: true, updated: true },
@@ -87,7 +116,7 @@ export const performances: EntityDescriptor = {
 export const instruments: EntityDescriptor = {
   entity: 'instruments',
   table: 'instruments',
-  fields: [
+  fields: withSchemaDefaults('InstrumentFields', [
     field('name', 'name', c.text),
     field('type', 'type', c.text),
     field('category', 'category', c.text),
@@ -99,8 +128,8 @@ export const instruments: EntityDescriptor = {
     field('description', 'description', c.text),
     field('tags', 'tags', c.json),
     field('customData', 'custom_data_json', c.json),
-  ],
-  filters: { type: 'type', category: 'category', isAvailable: 'isAvailable', isBuiltin: 'isBuiltin' },
+  ]),
+  filters: { type: 'type', category: 'category', isAvailable: 'isAvailable', isBuiltin: 'isBuiltin', tag: { path: 'tags', op: 'has' }, ...UPDATED_SINCE },
   parents: {},
   // FTS columns: name, type, category, manufacturer, description, tags
   search: {
@@ -160,7 +189,7 @@ function checkVoiceMove(row: Row, at: string, db: CheckContext): Error | undefin
 export const voices: EntityDescriptor = {
   entity: 'voices',
   table: 'voices',
-  fields: [
+  fields: withSchemaDefaults('VoiceFields', [
     field('instrumentId', 'instrument_id', c.text),
     field('name', 'name', c.text),
     field('number', 'number', c.integer),
@@ -173,8 +202,8 @@ export const voices: EntityDescriptor = {
     field('description', 'description', c.text),
     field('color', 'color', c.text),
     field('icon', 'icon', c.text),
-  ],
-  filters: { instrumentId: 'instrumentId' },
+  ]),
+  filters: { instrumentId: 'instrumentId', ...UPDATED_SINCE },
   parents: { instrumentId: 'instruments' },
   nameKey: true,
   timestamps: { created: true, updated: true },
@@ -185,7 +214,7 @@ export const voices: EntityDescriptor = {
 export const presets: EntityDescriptor = {
   entity: 'presets',
   table: 'presets',
-  fields: [
+  fields: withSchemaDefaults('PresetFields', [
     field('instrumentId', 'instrument_id', c.text),
     field('voiceId', 'voice_id', c.text),
     field('name', 'name', c.text),
@@ -197,8 +226,16 @@ export const presets: EntityDescriptor = {
     field('tags', 'tags', c.json),
     field('rating', 'rating', c.integer),
     field('author', 'author', c.text),
-  ],
-  filters: { instrumentId: 'instrumentId', voiceId: 'voiceId', category: 'category', isBuiltin: 'isBuiltin' },
+  ]),
+  filters: {
+    instrumentId: 'instrumentId',
+    voiceId: 'voiceId',
+    category: 'category',
+    isBuiltin: 'isBuiltin',
+    tag: { path: 'tags', op: 'has' },
+    minRating: { path: 'rating', op: 'atLeast' },
+    ...UPDATED_SINCE,
+  },
   parents: { instrumentId: 'instruments', voiceId: 'voices' },
   search: { table: 'presets_fts', columns: ['name', 'category', 'description', 'tags', 'author'], weights: [10, 3, 1, 3, 2] },
   nameKey: true,
@@ -231,7 +268,7 @@ const prefField = (column: string, codec: FieldSpec['codec']): FieldSpec =>
 export const preferences: EntityDescriptor = {
   entity: 'preferences',
   table: 'user_preferences',
-  fields: [
+  fields: withSchemaDefaults('Preferences', [
     prefField('version', c.text),
     ...['audio_device', 'input_device', 'output_device', 'color_scheme', 'theme', 'font_size', 'default_save_location',
       'default_key', 'default_export_format', 'default_export_quality'].map((col) => prefField(col, c.text)),
@@ -245,7 +282,7 @@ export const preferences: EntityDescriptor = {
     ...['midi_input_devices_json', 'midi_output_devices_json', 'window_state_json', 'panel_layout_json',
       'splitter_positions_json', 'library_folders_json', 'recent_songs_json', 'favorite_songs_json',
       'favorite_performances_json', 'favorite_instruments_json'].map((col) => prefField(col, c.json)),
-  ],
+  ]),
   filters: {},
   parents: {},
   timestamps: { created: false, updated: true },

@@ -66,10 +66,17 @@ export interface FieldSpec {
   readonly columns: readonly string[];
   readonly codec: Codec;
   /**
-   * Value written when the model does not carry the field. Usually left out: the column's
-   * DEFAULT in the schema (sql/) applies, read from the database itself (Store.columnDefaults).
+   * Value written when a new record (or a save, which replaces the record) does not carry the
+   * field: the `default` of its property in rpc-schema (entities.ts, withSchemaDefaults), the one
+   * place defaults are written. Without one the column's DEFAULT in sql/ applies, read from the
+   * database itself (Store.columnDefaults); a unit test keeps the two equal where both exist.
    */
   readonly default?: unknown;
+  /**
+   * Makes the value of a new record that does not carry the field (a song's determinismSeed).
+   * Meant with keepWhenAbsent: a save over a stored record keeps the stored value.
+   */
+  readonly generate?: () => unknown;
   /**
    * When an update or save does not carry the field, the stored value is kept instead of being
    * reset to the default. For play state (isFavorite, playCount, lastPlayedAt), which hosts change
@@ -83,7 +90,7 @@ export function field(
   path: string,
   columns: string | readonly string[],
   codec: Codec,
-  options: { default?: unknown; keepWhenAbsent?: boolean } = {},
+  options: { default?: unknown; keepWhenAbsent?: boolean; generate?: () => unknown } = {},
 ): FieldSpec {
   const cols = typeof columns === 'string' ? [columns] : columns;
   if (cols.length !== codec.width) throw new Error(`field ${path}: ${codec.width} column(s) expected`);
@@ -115,14 +122,30 @@ export interface SearchSpec {
   readonly tiers?: readonly (readonly string[])[];
 }
 
+/**
+ * A list filter other than equality, on a field's (first) column, or on `updatedAt`:
+ * `has`: the column holds a JSON array one of whose items equals the value (tags);
+ * `atLeast`: the column is at least the value (a minimum rating; `updatedSince`).
+ */
+export interface FilterSpec {
+  readonly path: string;
+  readonly op: 'has' | 'atLeast';
+}
+
+/** The `updatedSince` filter every entity with an updatedAt has: edited at or after a time. */
+export const UPDATED_SINCE: Readonly<Record<string, FilterSpec>> = { updatedSince: { path: 'updatedAt', op: 'atLeast' } };
+
 export interface EntityDescriptor {
   /** The family name on the wire (`songs`), used in errors and store.changed. */
   readonly entity: string;
   readonly table: string;
   /** Model fields other than id, createdAt, updatedAt and revision, which every entity has. */
   readonly fields: readonly FieldSpec[];
-  /** List / count filters: param name -> field path (the field's codec converts the value). */
-  readonly filters: Readonly<Record<string, string>>;
+  /**
+   * List / count filters: param name -> the field path it compares for equality (the field's codec
+   * converts the value), or a FilterSpec for another comparison.
+   */
+  readonly filters: Readonly<Record<string, string | FilterSpec>>;
   /** Parents that must exist: model field path -> parent entity (checked before each write). */
   readonly parents: Readonly<Record<string, string>>;
   readonly search?: SearchSpec;
@@ -182,11 +205,14 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 /**
  * Column values of `item` for an insert or update, as named parameters: `@col` carries the value
  * (or the field's default), and for keepWhenAbsent fields `@keep_col` carries the value or NULL.
+ * With `stored` (a partial update) a field the item does not carry keeps the stored row's values
+ * instead of taking a default.
  */
 export function toParams(
   desc: EntityDescriptor,
   item: Record<string, unknown>,
   columnDefaults: Readonly<Record<string, unknown>> = {},
+  stored?: Row,
 ): Row {
   const params: Row = {};
   for (const f of desc.fields) {
@@ -199,8 +225,12 @@ export function toParams(
       ? [raw]
       : present
       ? f.codec.toDb(value)
-      : f.default !== undefined
+      : stored !== undefined
+        ? f.columns.map((c) => stored[c])
+        : f.default !== undefined
         ? f.codec.toDb(f.default)
+        : f.generate !== undefined
+        ? f.codec.toDb(f.generate())
         : f.columns.map((c) => (c in columnDefaults ? columnDefaults[c] : null));
     f.columns.forEach((c, i) => {
       params[c] = values[i];

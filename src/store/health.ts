@@ -5,7 +5,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tableCounts } from './backup.js';
+import { recordCounts } from './backup.js';
+import type { Counts } from '../generated/types.js';
 import { ENTITIES } from './entities.js';
 import { damagedFiles } from './recovery.js';
 import type { Store } from './store.js';
@@ -65,7 +66,7 @@ export interface DoctorReport extends FileShape {
   ok: boolean;
   integrity: string[];
   foreignKeyViolations: number;
-  counts: Record<string, number>;
+  counts: Counts;
   vacuum?: { beforeBytes: number; afterBytes: number };
 }
 
@@ -125,7 +126,7 @@ export function doctor(store: Store, vacuum = false): DoctorReport {
     integrity,
     foreignKeyViolations,
     ...fileShape(store),
-    counts: tableCounts(store.db),
+    counts: recordCounts(store.db),
     ...(compacted ? { vacuum: compacted } : {}),
   };
 }

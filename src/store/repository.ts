@@ -358,6 +358,26 @@ export class Repository<T extends object = Model> {
     return new RawJson(withMembersPieces(fieldsText(this.desc, row), partTextsOfRow(this.desc, row)));
   }
 
+  /**
+   * The records with these ids, in the order asked, and the ids no record has (`missing`, in the
+   * order asked). One statement, whatever the number of ids.
+   */
+  getMany(ids: readonly string[], view: View = 'full'): { items: T[]; missing: string[] } {
+    const rows = this.#stmt(`getMany:${view}`, () =>
+      `SELECT ${this.#columns(view)} FROM ${this.#table} WHERE "id" IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as Row[];
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    const answer = this.#answer(view);
+    const items: T[] = [];
+    const missing: string[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (row) items.push(answer(row));
+      else missing.push(id);
+    }
+    return { items, missing };
+  }
+
   /** The stored revision of `id`, or undefined. */
   revisionOf(id: string): number | undefined {
     const row = this.#stmt('revision', () => `SELECT "revision" FROM ${this.#table} WHERE "id" = ?`).get(id) as
@@ -461,13 +481,19 @@ export class Repository<T extends object = Model> {
     const where: string[] = [];
     const params: Row = {};
     const names: string[] = [];
-    for (const [name, path] of Object.entries(this.desc.filters)) {
+    for (const [name, spec] of Object.entries(this.desc.filters)) {
       const value = filters[name];
       if (value === undefined) continue;
-      const f = fieldAt(this.desc, path);
-      const column = f.columns[0]!;
-      where.push(`${q(column)} = @filter_${column}`);
-      params[`filter_${column}`] = f.codec.toDb(value)[0];
+      const { path, op } = typeof spec === 'string' ? { path: spec, op: 'equals' } : spec;
+      const f = path === 'updatedAt' ? undefined : fieldAt(this.desc, path);
+      const column = q(f ? f.columns[0]! : 'updated_at');
+      // `has`: an item of the JSON array equal to the value (json_each reads the row's own column).
+      where.push(
+        op === 'has'
+          ? `EXISTS (SELECT 1 FROM json_each(${column}) WHERE "value" = @filter_${name})`
+          : `${column} ${op === 'atLeast' ? '>=' : '='} @filter_${name}`,
+      );
+      params[`filter_${name}`] = f && op === 'equals' ? f.codec.toDb(value)[0] : value;
       names.push(name);
     }
     return { where, params, key: names.join(',') };
@@ -680,22 +706,47 @@ export class Repository<T extends object = Model> {
   update(item: Model & { id: string }, ifRevision?: number): T {
     return this.#store.write(() => {
       const params = { ...this.#writeParams(item, false), if_revision: ifRevision ?? null };
-      const row = this.#named(() => this.#stmt('update', () => {
-        const set = this.#assignments((c) => `@${c}`);
-        return (
-          `UPDATE ${this.#table} SET ${set}` +
-          `${this.desc.timestamps.updated ? ', "updated_at" = @updated_at' : ''}, "revision" = "revision" + 1 ` +
-          `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`
-        );
-      }).get(params) as Row | undefined, params);
+      const row = this.#named(() => this.#updateStatement().get(params) as Row | undefined, params);
       if (!row) throw this.#missingOrConflict(item.id, ifRevision);
       return this.#written(row, 'update');
     });
   }
 
-  /** Inserts the record, or updates it in place when its id exists. Never deletes anything. */
-  save(item: Model, at = '/item'): T {
+  #updateStatement(): Statement {
+    return this.#stmt('update', () => {
+      const set = this.#assignments((c) => `@${c}`);
+      return (
+        `UPDATE ${this.#table} SET ${set}` +
+        `${this.desc.timestamps.updated ? ', "updated_at" = @updated_at' : ''}, "revision" = "revision" + 1 ` +
+        `WHERE "id" = @id AND (@if_revision IS NULL OR "revision" = @if_revision) RETURNING *`
+      );
+    });
+  }
+
+  /**
+   * A partial update (X.update): every field `item` carries replaces the stored one, every field
+   * it leaves out keeps its stored value (never a default; a song's `metadata.tempo` is a field of
+   * its own). createdAt is kept. Throws NotFound, Conflict (ifRevision), ConstraintViolation.
+   */
+  patch(item: Model & { id: string }, ifRevision?: number, at = '/item'): T {
     return this.#store.write(() => {
+      const stored = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(item.id) as Row | undefined;
+      if (!stored) throw notFound(this.desc.entity, item.id);
+      if (ifRevision !== undefined && stored.revision !== ifRevision) throw conflict(this.desc.entity, item.id, ifRevision, stored.revision as number);
+      const params = { ...this.#writeParams(item, false, at, stored), if_revision: ifRevision ?? null };
+      const row = this.#named(() => this.#updateStatement().get(params) as Row | undefined, params);
+      if (!row) throw this.#missingOrConflict(item.id, ifRevision);
+      return this.#written(row, 'update');
+    });
+  }
+
+  /**
+   * Inserts the record, or updates it in place when its id exists. Never deletes anything. With
+   * `ifRevision` the record must be stored at that revision (NotFound, Conflict otherwise).
+   */
+  save(item: Model, at = '/item', ifRevision?: number): T {
+    return this.#store.write(() => {
+      if (ifRevision !== undefined) this.#expectRevision(item.id, ifRevision, `${at}/id`);
       const params = this.#writeParams(item, true, at);
       const row = this.#named(() => this.#stmt('upsert', () => {
         const set = this.#assignments((c) => `excluded.${q(c)}`);
@@ -728,9 +779,35 @@ export class Repository<T extends object = Model> {
     });
   }
 
-  /** Saves every item in one transaction: all or none. */
-  saveMany(items: Model[]): T[] {
-    return this.#store.write(() => items.map((item, i) => this.save(item, `/items/${i}`)));
+  /**
+   * Saves every item in one transaction: all or none. `ifRevisions` gives the revision an item
+   * must be stored at, by id (each id one of the items': InvalidParams otherwise).
+   */
+  saveMany(items: Model[], ifRevisions: Readonly<Record<string, number>> = {}): T[] {
+    return this.#store.write(() => {
+      this.#namesOnly(ifRevisions, items.map((item) => item.id));
+      return items.map((item, i) => this.save(item, `/items/${i}`, typeof item.id === 'string' ? ifRevisions[item.id] : undefined));
+    });
+  }
+
+  /**
+   * Refuses (NotFound, Conflict) a write guarded by `ifRevision` of a record that is not stored at
+   * that revision; `at` points at the id, which the guard needs.
+   */
+  #expectRevision(id: unknown, ifRevision: number, at: string): void {
+    if (typeof id !== 'string') throw invalidParams([{ path: at, message: 'is required with ifRevision: the id of the record that must be at that revision' }]);
+    const actual = this.revisionOf(id);
+    if (actual === undefined) throw notFound(this.desc.entity, id);
+    if (actual !== ifRevision) throw conflict(this.desc.entity, id, ifRevision, actual);
+  }
+
+  /** Refuses `ifRevisions` naming an id that is none of `ids` (a typo would guard nothing). */
+  #namesOnly(ifRevisions: Readonly<Record<string, number>>, ids: unknown[]): void {
+    const known = new Set(ids);
+    const stray = Object.keys(ifRevisions).filter((id) => !known.has(id));
+    if (stray.length) {
+      throw invalidParams(stray.map((id) => ({ path: `/ifRevisions/${id.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: 'names no record of this call' })));
+    }
   }
 
   /**
@@ -781,10 +858,18 @@ export class Repository<T extends object = Model> {
     });
   }
 
-  /** Deletes every id in one transaction: all or none. Throws NotFound naming the first missing id. */
-  deleteMany(ids: string[]): DeleteResult {
+  /**
+   * Deletes every id in one transaction: all or none. Throws NotFound naming the first missing id,
+   * Conflict naming the first whose revision is not the one `ifRevisions` gives for it.
+   */
+  deleteMany(ids: string[], ifRevisions: Readonly<Record<string, number>> = {}): DeleteResult {
     return this.#store.write(() => {
-      for (const id of ids) if (this.revisionOf(id) === undefined) throw notFound(this.desc.entity, id);
+      this.#namesOnly(ifRevisions, ids);
+      for (const id of ids) {
+        const expected = ifRevisions[id];
+        if (expected !== undefined) this.#expectRevision(id, expected, '/ids');
+        else if (this.revisionOf(id) === undefined) throw notFound(this.desc.entity, id);
+      }
       return this.#deleteIds(ids);
     });
   }
@@ -858,11 +943,14 @@ export class Repository<T extends object = Model> {
   // SQL building
   // -------------------------------------------------------------------------------------------
 
-  /** Named parameters of a write: the mapped columns, id, and timestamps. */
-  #writeParams(item: Model, inserting: boolean, at = '/item'): Row {
+  /**
+   * Named parameters of a write: the mapped columns, id, and timestamps. With `stored` (a partial
+   * update) the fields the item leaves out keep that row's values.
+   */
+  #writeParams(item: Model, inserting: boolean, at = '/item', stored?: Row): Row {
     const now = this.#store.now();
     this.#checkParents(item);
-    const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table));
+    const params = toParams(this.desc, item, this.#store.columnDefaults(this.desc.table), stored);
     params.id = (item.id as string | undefined) ?? (inserting ? randomUUID() : undefined);
     const refused = this.desc.check?.(params, at, {
       lookup: (table, id) =>

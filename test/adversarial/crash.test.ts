@@ -323,7 +323,7 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
             { songId, snapshot: { song: { ...song(songId, 0), name: `${songId} seq ${seq}` }, state: { seq, pad: 'y'.repeat(PAD_BYTES) } } },
             () => ledger.staged.set(songId, seq),
           );
-          if (kind === 'autosave.flush' && n % 3 === 2) add('autosave.flush', {}, (r) => ledger.flushed.push(...r.ids));
+          if (kind === 'autosave.flush' && n % 3 === 2) add('autosave.flush', {}, (r) => ledger.flushed.push(...r.saved.map((s: { autosaveId: string }) => s.autosaveId)));
         }
         break;
       }

@@ -76,7 +76,7 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
     // Promotions only when the test asks (no timer may write meanwhile).
     await p.call('autosave.configure', { debounceMs: 3_600_000, intervalMs: 86_400_000 });
     await p.call('autosave.stage', { songId: song.id, snapshot: { song: { ...song, name: 'first' }, state: { n: 1 } } });
-    const snapshot = (await p.call('autosave.flush', {})).ids[0];
+    const snapshot = (await p.call('autosave.flush', {})).saved[0].autosaveId;
     await p.call('autosave.stage', { songId: song.id, snapshot: { song: { ...song, name: 'staged' }, state: { n: 2 } } });
     for (let n = 0; n < 3; n++) await p.call('backup.create', { label: `b${n}` });
 

@@ -341,7 +341,7 @@ describe('hostile database files: restore checks what the sidecar will read', fu
     // The staged state of the good backup became a recovered snapshot, readable.
     const [item] = (await ok(r, "autosave.recoverable", {})).items;
     expect(item, 'one recovered snapshot').to.include({ songId: 'R1' });
-    expect((await ok(r, 'autosave.get', { id: item.autosaveId })).snapshot.song.name).to.equal('staged');
+    expect((await ok(r, 'autosave.get', { id: item.id })).snapshot.song.name).to.equal('staged');
     expect(existsSync(newer), 'the unreadable backup is left as it was').to.equal(true);
     await stop(r);
   });

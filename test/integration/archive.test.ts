@@ -408,7 +408,7 @@ describe('export.full and import.full', function () {
       expect(progress.kinds[progress.kinds.length - 1]).to.equal('end');
       expect(progress.beforeAnswer).to.equal(true);
 
-      const pre = res.preRestoreBackup;
+      const pre = res.safetyBackup;
       expect(pre.kind).to.equal('pre-import');
       expect(pre.path).to.equal(join(q.dataDir, 'backups', pre.name));
       expect((await ok(q, 'backup.list', {})).items).to.deep.equal([pre]);
@@ -441,12 +441,12 @@ describe('export.full and import.full', function () {
 
       const res = await ok(q, 'import.full', { path: 'brought.zip' });
       expect(res.restoredFrom).to.equal(join(q.dataDir, 'exports', 'brought.zip'));
-      expect(res.preRestoreBackup.kind).to.equal('pre-import');
+      expect(res.safetyBackup.kind).to.equal('pre-import');
       expect(await ok(q, 'songs.count', {})).to.deep.equal({ count: source.songs.length });
       await fails(q, 'songs.get', { id: own[0]!.id }, NOT_FOUND);
       expect(JSON.stringify(await allSongs(q))).to.equal(JSON.stringify(source.songs));
 
-      const undo = await ok(q, 'backup.restore', { path: res.preRestoreBackup.name });
+      const undo = await ok(q, 'backup.restore', { path: res.safetyBackup.name });
       expect(undo.counts.songs).to.equal(2);
       expect(await ok(q, 'songs.get', { id: own[0]!.id })).to.deep.equal(ownSaved);
       await fails(q, 'songs.get', { id: source.songs[0]!.id }, NOT_FOUND);
@@ -613,7 +613,7 @@ describe('export.full and import.full', function () {
     it('and the target is still whole: a good archive then imports', async () => {
       const res = await ok(target, 'import.full', { path: source.archive });
       expect(res.counts.songs).to.equal(source.songs.length);
-      expect(backupFiles(target.dataDir)).to.deep.equal([...baseline.backups, res.preRestoreBackup.name].sort());
+      expect(backupFiles(target.dataDir)).to.deep.equal([...baseline.backups, res.safetyBackup.name].sort());
       const d = target.dataDir;
       await stop(target);
       expect(sqlite3(join(d, 'data.db'), 'PRAGMA integrity_check')).to.equal('ok');

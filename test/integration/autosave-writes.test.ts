@@ -21,7 +21,7 @@ type Json = Record<string, any>;
 const CONFLICT = -32002;
 const DEBOUNCE_MS = 200;
 const LONG_MS = 3_600_000;
-const HELD = 'row changed since the stage';
+const HELD = 'row-changed';
 
 type Validate = ((data: unknown) => boolean) & { errors?: unknown };
 const validateSaved = (validators as unknown as Record<string, Validate>).autosave_saved__params!;
@@ -136,14 +136,14 @@ describe('autosave: explicit writes made while a song is open are never undone',
       // The user presses undo: the editor's state is X again, the same as the newest snapshot.
       await ok(p, 'autosave.stage', { songId: song.id, snapshot: x, ...base(y.revision) });
       const flushed = await ok(p, 'autosave.flush', {});
-      expect(flushed.ids).to.have.length(1);
+      expect(flushed.saved).to.have.length(1);
       expect(flushed.unchanged).to.equal(0);
       const [, second] = await saved(p, 2);
-      expect(second).to.include({ autosaveId: flushed.ids[0], rowWritten: true, revision: y.revision + 1 });
+      expect(second).to.include({ autosaveId: flushed.saved[0].autosaveId, rowWritten: true, revision: y.revision + 1 });
       expect(await ok(p, 'songs.get', { id: song.id })).to.include({ name: 'X', revision: y.revision + 1 });
       // Staged once more, it is saved everywhere already: nothing is added, nothing written.
       await ok(p, 'autosave.stage', { songId: song.id, snapshot: x, ...base(second!.revision) });
-      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 1 });
+      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 1 });
       expect((await ok(p, 'songs.get', { id: song.id })).revision).to.equal(second!.revision);
     });
 
@@ -195,7 +195,7 @@ describe('autosave: explicit writes made while a song is open are never undone',
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Announced' }) }, baseRevision: song.revision });
     const { response, changes } = await tracked(p, 'autosave.flush', {});
     const [note] = await saved(p, 1);
-    expect(note).to.include({ autosaveId: response.result.ids[0], rowWritten: true, revision: song.revision + 1 });
+    expect(note).to.include({ autosaveId: response.result.saved[0].autosaveId, rowWritten: true, revision: song.revision + 1 });
     const update = changes.find((c) => c.entity === 'songs' && c.op === 'update');
     expect(update).to.deep.equal({ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: note!.revision } });
     // A promotion that leaves the row alone announces no write of it.
@@ -225,7 +225,7 @@ describe('autosave: restore keeps play state', function () {
     const p = await procs.launch();
     const song = await open(p);
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Before' }) } });
-    const [older] = (await ok(p, 'autosave.flush', {})).ids;
+    const older = (await ok(p, 'autosave.flush', {})).saved[0].autosaveId;
     await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true });
     const played = await ok(p, 'songs.markPlayed', { id: song.id });
     const restored = await ok(p, 'autosave.restore', { id: older });
@@ -244,13 +244,13 @@ describe('autosave: dedupe compares states, not texts', function () {
     const state = { song: model(song, { name: 'Keyed', metadata: { ...song.metadata, tempo: 101 } }), state: { view: { zoom: 2, bar: 5 } } };
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: state });
     const first = await ok(p, 'autosave.flush', {});
-    expect(first.ids).to.have.length(1);
+    expect(first.saved).to.have.length(1);
     const row = await ok(p, 'songs.get', { id: song.id });
 
     const swapped = reordered(state) as Json;
     expect(JSON.stringify(swapped), 'the text differs').to.not.equal(JSON.stringify(state));
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: swapped });
-    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 1 });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 1 });
     expect(await ok(p, 'songs.get', { id: song.id }), 'the row is not written again').to.deep.equal(row);
     expect(p.notifications('autosave.saved')).to.have.length(1);
   });
@@ -259,11 +259,11 @@ describe('autosave: dedupe compares states, not texts', function () {
     const p = await procs.launch();
     const song = await open(p);
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: reordered(song) } });
-    const { ids } = await ok(p, 'autosave.flush', {});
-    expect(ids).to.have.length(1);
+    const { saved: added } = await ok(p, 'autosave.flush', {});
+    expect(added).to.have.length(1);
     const [note] = await saved(p, 1);
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(song);
-    expect(note).to.include({ rowWritten: false, reason: 'rows already hold the state', revision: song.revision });
+    expect(note).to.include({ rowWritten: false, reason: 'rows-hold-state', revision: song.revision });
   });
 });
 
@@ -320,6 +320,6 @@ describe('autosave: a performance staged with performanceBaseRevision', function
     const song = await open(p);
     await invalid(p, 'autosave.stage', { songId: song.id, snapshot: { song }, performanceBaseRevision: 1 }, '/performanceBaseRevision');
     await invalid(p, 'autosave.stage', { songId: song.id, snapshot: { song }, baseRevision: 0 }, '/baseRevision');
-    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
   });
 });

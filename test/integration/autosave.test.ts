@@ -147,7 +147,7 @@ describe('autosave: debounce', function () {
       expect(changedAt).to.be.below(savedAt);
 
       // The staged state is gone (promoted): a flush finds nothing, and nothing more is announced.
-      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
       expect(await list(p, song.id)).to.deep.equal([item]);
       expect(p.notifications('autosave.saved')).to.have.length(1);
     });
@@ -170,7 +170,7 @@ describe('autosave: debounce', function () {
       // Default mode: the song row was saved from the snapshot.
       expectSongHas(await ok(p, 'songs.get', { id: song.id }), snapshots[snapshots.length - 1]!.song);
 
-      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+      expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
       expect(await list(p, song.id)).to.have.length(1);
       expect(p.notifications('autosave.saved')).to.have.length(1);
     });
@@ -227,7 +227,7 @@ describe('autosave: flush, dedupe, retention, modes', function () {
   this.timeout(20000);
   afterEach(() => procs.cleanupAll());
 
-  it('staging the state that was just promoted adds nothing: flush answers ids [] and unchanged 1', async () => {
+  it('staging the state that was just promoted adds nothing: flush answers saved [] and unchanged 1', async () => {
     const p = await procs.launch();
     const song = await prepare(p);
     const snapshot = edit(song, 'Deduped', { view: 'mixer' });
@@ -235,19 +235,20 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     await ok(p, 'autosave.stage', { songId: song.id, snapshot });
     const first = await ok(p, 'autosave.flush', { songId: song.id });
     expect(first.unchanged).to.equal(0);
-    expect(first.ids).to.have.length(1);
+    expect(first.saved).to.have.length(1);
     const [saved] = await savedNotifications(p, 1);
-    expect(saved).to.include({ songId: song.id, autosaveId: first.ids[0] });
+    expect(saved).to.deep.equal(first.saved[0]);
+    expect(saved).to.include({ songId: song.id });
     const afterFirst = await ok(p, 'songs.get', { id: song.id });
     expect(afterFirst.revision).to.equal(2);
 
     await ok(p, 'autosave.stage', { songId: song.id, snapshot });
-    expect(await ok(p, 'autosave.flush', { songId: song.id })).to.deep.equal({ ids: [], unchanged: 1 });
+    expect(await ok(p, 'autosave.flush', { songId: song.id })).to.deep.equal({ saved: [], unchanged: 1 });
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: structuredClone(snapshot) });
-    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 1 });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 1 });
 
     const items = await list(p, song.id);
-    expect(items.map((i) => i.id)).to.deep.equal(first.ids);
+    expect(items.map((i) => i.id)).to.deep.equal(first.saved.map((x: Json) => x.autosaveId));
     expect(items[0]!.reason).to.equal('flush');
     await ok(p, 'system.ping');
     expect(p.notifications('autosave.saved'), 'nothing new to announce').to.have.length(1);
@@ -256,9 +257,9 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     // A different state is a new snapshot again.
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: edit(song, 'Deduped', { view: 'score' }) });
     const third = await ok(p, 'autosave.flush', {});
-    expect(third.ids).to.have.length(1);
+    expect(third.saved).to.have.length(1);
     expect(third.unchanged).to.equal(0);
-    expect((await list(p, song.id)).map((i) => i.id)).to.deep.equal([third.ids[0], first.ids[0]]);
+    expect((await list(p, song.id)).map((i) => i.id)).to.deep.equal([third.saved[0].autosaveId, first.saved[0].autosaveId]);
   });
 
   it('keep 3: five distinct snapshots leave the newest three, and the pruning is announced', async () => {
@@ -270,10 +271,10 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     for (let i = 0; i < 5; i++) {
       await ok(p, 'autosave.stage', { songId: song.id, snapshot: edit(song, `Version ${i}`) });
       const { response, changes } = await tracked(p, 'autosave.flush', { songId: song.id });
-      expect(response.result.ids).to.have.length(1);
-      ids.push(response.result.ids[0]);
+      expect(response.result.saved).to.have.length(1);
+      ids.push(response.result.saved[0].autosaveId);
       const byKey = new Map(normalized(changes).map((c) => [`${c.entity}/${c.op}`, c.ids]));
-      expect(byKey.get('autosaves/insert')).to.deep.equal([response.result.ids[0]]);
+      expect(byKey.get('autosaves/insert')).to.deep.equal([response.result.saved[0].autosaveId]);
       expect(byKey.get('songs/update')).to.deep.equal([song.id]);
       deletes.push(...(byKey.get('autosaves/delete') ?? []));
     }
@@ -305,7 +306,7 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     snapshot.song.metadata = { ...snapshot.song.metadata, tempo: 96 };
     await ok(p, 'autosave.stage', { songId: song.id, snapshot });
     expect(await ok(p, 'songs.get', { id: song.id }), 'a stage alone does not touch the song').to.deep.equal(song);
-    const { ids } = await ok(p, 'autosave.flush', {});
+    const ids = (await ok(p, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId);
     expect(ids).to.have.length(1);
     const after = await ok(p, 'songs.get', { id: song.id });
     expectSongHas(after, snapshot.song);
@@ -318,7 +319,7 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     const song = await prepare(p);
     const { id: _id, ...withoutId } = edit(song, 'No id in the snapshot').song;
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: withoutId } });
-    const { ids } = await ok(p, 'autosave.flush', {});
+    const ids = (await ok(p, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId);
     expect((await getAutosave(p, ids[0])).snapshot).to.deep.equal({ song: { ...withoutId, id: song.id } });
     expectSongHas(await ok(p, 'songs.get', { id: song.id }), withoutId);
     expect(await ok(p, 'songs.count', {}), 'no other song was made').to.deep.equal({ count: 1 });
@@ -331,10 +332,12 @@ describe('autosave: flush, dedupe, retention, modes', function () {
     const snapshot = edit(song, 'Only in the snapshot');
     await ok(p, 'autosave.stage', { songId: song.id, snapshot });
     const { response, changes } = await tracked(p, 'autosave.flush', {});
-    expect(response.result.ids).to.have.length(1);
-    expect(normalized(changes)).to.deep.equal([{ entity: 'autosaves', op: 'insert', ids: response.result.ids }]);
+    expect(response.result.saved).to.have.length(1);
+    expect(response.result.saved[0]).to.include({ rowWritten: false, reason: 'snapshot-only', revision: song.revision });
+    const added = response.result.saved[0].autosaveId;
+    expect(normalized(changes)).to.deep.equal([{ entity: 'autosaves', op: 'insert', ids: [added] }]);
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(song);
-    expect((await getAutosave(p, response.result.ids[0])).snapshot).to.deep.equal(snapshot);
+    expect((await getAutosave(p, added)).snapshot).to.deep.equal(snapshot);
   });
 
   it('intervalMs follows preferences.autoSaveInterval until configured; null follows it again', async () => {
@@ -369,27 +372,30 @@ describe('autosave: recovery after SIGKILL', function () {
       const { items } = await ok(second, 'autosave.recoverable');
       expect(items).to.have.length(1);
       const entry = items[0];
-      expect(entry).to.have.all.keys('songId', 'autosaveId', 'createdAt', 'name');
+      expect(entry).to.have.all.keys('id', 'songId', 'name', 'createdAt', 'sizeBytes', 'recovered', 'reason', 'revision');
+      expect(entry).to.include({ recovered: true, reason: 'recovery' });
       expect(entry.songId).to.equal(song.id);
       expect(entry.name).to.match(/^Recovered (1[0-2]|[1-9]):[0-5]\d (AM|PM)$/);
       expect(entry.createdAt).to.be.at.least(staged.stagedAt);
 
-      const got = await getAutosave(second, entry.autosaveId);
-      expect(got).to.include({ id: entry.autosaveId, songId: song.id, recovered: true, reason: 'recovery', createdAt: entry.createdAt, name: entry.name });
+      const got = await getAutosave(second, entry.id);
+      expect(got).to.include({ id: entry.id, songId: song.id, recovered: true, reason: 'recovery', createdAt: entry.createdAt, name: entry.name });
+      const { snapshot: _body, ...summary } = got;
+      expect(entry, 'a recoverable entry is the snapshot\'s AutosaveSummary').to.deep.equal(summary);
       expect(got.snapshot).to.deep.equal(snapshot);
       expect(await list(second, song.id)).to.have.length(1);
       expect(await ok(second, 'songs.get', { id: song.id }), 'recovery never overwrites the song').to.deep.equal(song);
       // Nothing is staged any more: it became the recovered snapshot.
-      expect(await ok(second, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+      expect(await ok(second, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
 
-      const restored = await ok(second, 'autosave.restore', { id: entry.autosaveId });
+      const restored = await ok(second, 'autosave.restore', { id: entry.id });
       expect(restored.state).to.deep.equal(snapshot.state);
       expectSongHas(restored.song, snapshot.song);
       expect(await ok(second, 'autosave.recoverable')).to.deep.equal({ items: [] });
       const now = await ok(second, 'songs.get', { id: song.id });
       expect(now).to.deep.equal(restored.song);
       expectSongHas(now, snapshot.song);
-      expect((await getAutosave(second, entry.autosaveId)).recovered).to.equal(false);
+      expect((await getAutosave(second, entry.id)).recovered).to.equal(false);
       // The undo point is the row as it was before the restore.
       const undo = await getAutosave(second, restored.undoId);
       expect(undo.reason).to.equal('pre-restore');
@@ -411,9 +417,9 @@ describe('autosave: recovery after SIGKILL', function () {
     const flushed: string[] = [];
     for (const name of ['After 1', 'After 2', 'After 3']) {
       await ok(second, 'autosave.stage', { songId: song.id, snapshot: edit(song, name) });
-      flushed.push(...(await ok(second, 'autosave.flush', {})).ids);
+      flushed.push(...(await ok(second, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId));
     }
-    expect((await list(second, song.id)).map((i) => i.id)).to.deep.equal([flushed[2], entry.autosaveId]);
+    expect((await list(second, song.id)).map((i) => i.id)).to.deep.equal([flushed[2], entry.id]);
     expect((await ok(second, 'autosave.recoverable')).items).to.deep.equal([entry]);
   });
 
@@ -427,13 +433,13 @@ describe('autosave: recovery after SIGKILL', function () {
     const second = await procs.launch({ dataDir });
     const { items } = await ok(second, 'autosave.recoverable');
     expect(items).to.have.length(1);
-    expect(await ok(second, 'autosave.delete', { id: items[0].autosaveId })).to.deep.equal({
-      ids: [items[0].autosaveId],
+    expect(await ok(second, 'autosave.delete', { id: items[0].id })).to.deep.equal({
+      ids: [items[0].id],
       count: 1,
       cascaded: {},
     });
     expect(await ok(second, 'autosave.recoverable')).to.deep.equal({ items: [] });
-    await fails(second, 'autosave.delete', { id: items[0].autosaveId }, NOT_FOUND);
+    await fails(second, 'autosave.delete', { id: items[0].id }, NOT_FOUND);
     expect(await ok(second, 'songs.get', { id: song.id })).to.deep.equal(song);
   });
 });
@@ -491,9 +497,9 @@ describe('autosave: restore', function () {
     const newer = edit(song, 'Newer', { take: 2 });
     newer.song.metadata = { ...newer.song.metadata, tempo: 140 };
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: older });
-    const [olderId] = (await ok(p, 'autosave.flush', {})).ids;
+    const olderId = (await ok(p, 'autosave.flush', {})).saved[0].autosaveId;
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: newer });
-    const [newerId] = (await ok(p, 'autosave.flush', {})).ids;
+    const newerId = (await ok(p, 'autosave.flush', {})).saved[0].autosaveId;
     const beforeRestore = await ok(p, 'songs.get', { id: song.id });
     expectSongHas(beforeRestore, newer.song);
 
@@ -528,7 +534,7 @@ describe('autosave: restore', function () {
     const song = await prepare(p);
     const saved = edit(song, 'Flushed');
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: saved });
-    const [savedId] = (await ok(p, 'autosave.flush', {})).ids;
+    const savedId = (await ok(p, 'autosave.flush', {})).saved[0].autosaveId;
     const live = edit(song, 'Staged, not yet promoted', { cursor: 9 });
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: live });
 
@@ -537,7 +543,7 @@ describe('autosave: restore', function () {
     const undo = await getAutosave(p, restored.undoId);
     expect(undo.reason).to.equal('pre-restore');
     expect(undo.snapshot).to.deep.equal(live);
-    expect(await ok(p, 'autosave.flush', {}), 'nothing is left staged').to.deep.equal({ ids: [], unchanged: 0 });
+    expect(await ok(p, 'autosave.flush', {}), 'nothing is left staged').to.deep.equal({ saved: [], unchanged: 0 });
 
     const back = await ok(p, 'autosave.restore', { id: restored.undoId });
     expect(back.state).to.deep.equal(live.state);
@@ -571,7 +577,8 @@ describe('autosave: a performance', function () {
     const staged = await ok(p, 'autosave.stage', { songId: song.id, performanceId: perf.id, snapshot: withPerf });
     expect(staged).to.include({ songId: song.id, performanceId: perf.id });
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: songOnly });
-    const { ids, unchanged } = await ok(p, 'autosave.flush', { songId: song.id });
+    const { saved: promoted, unchanged } = await ok(p, 'autosave.flush', { songId: song.id });
+    const ids = promoted.map((x: Json) => x.autosaveId);
     expect(ids).to.have.length(2);
     expect(unchanged).to.equal(0);
 
@@ -593,7 +600,7 @@ describe('autosave: a performance', function () {
     // The same states again: both scopes are unchanged.
     await ok(p, 'autosave.stage', { songId: song.id, performanceId: perf.id, snapshot: withPerf });
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: songOnly });
-    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 2 });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 2 });
 
     // Deleting the performance removes its snapshot only.
     const deleted = await ok(p, 'performances.delete', { id: perf.id });
@@ -626,7 +633,7 @@ describe('autosave: a performance', function () {
       { songId: song.id, performanceId: perf.id, snapshot: { ...snapshot, performance: { ...perf, songId: other.id } } },
       '/snapshot/performance/songId',
     );
-    expect(await ok(p, 'autosave.flush', {}), 'nothing was staged').to.deep.equal({ ids: [], unchanged: 0 });
+    expect(await ok(p, 'autosave.flush', {}), 'nothing was staged').to.deep.equal({ saved: [], unchanged: 0 });
   });
 });
 
@@ -641,10 +648,10 @@ describe('autosave: deleting a song', function () {
     const ids: string[] = [];
     for (const name of ['One', 'Two', 'Three']) {
       await ok(p, 'autosave.stage', { songId: song.id, snapshot: edit(song, name) });
-      ids.push(...(await ok(p, 'autosave.flush', {})).ids);
+      ids.push(...(await ok(p, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId));
     }
     await ok(p, 'autosave.stage', { songId: other.id, snapshot: edit(other, 'Other song') });
-    const [otherId] = (await ok(p, 'autosave.flush', {})).ids;
+    const otherId = (await ok(p, 'autosave.flush', {})).saved[0].autosaveId;
     // One more state staged and not promoted: it goes with the song too.
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: edit(song, 'Pending') });
 
@@ -656,7 +663,7 @@ describe('autosave: deleting a song', function () {
     expect(byKey.get('autosaves/delete')).to.deep.equal([...ids].sort());
     for (const id of ids) await fails(p, 'autosave.get', { id }, NOT_FOUND);
     expect(await list(p, song.id)).to.deep.equal([]);
-    expect(await ok(p, 'autosave.flush', {}), 'the pending stage went with the song').to.deep.equal({ ids: [], unchanged: 0 });
+    expect(await ok(p, 'autosave.flush', {}), 'the pending stage went with the song').to.deep.equal({ saved: [], unchanged: 0 });
     expect((await list(p, other.id)).map((i) => i.id)).to.deep.equal([otherId]);
   });
 
@@ -716,7 +723,7 @@ describe('autosave: errors', function () {
     }
     expect(await ok(p, 'autosave.configure'), 'a refused configure changes nothing').to.deep.equal(before);
 
-    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
     expect(await list(p, song.id)).to.deep.equal([]);
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(song);
     expect(p.notifications('autosave.saved')).to.deep.equal([]);
@@ -731,7 +738,7 @@ describe('autosave: result schemas', function () {
     const p = await procs.launch();
     const song = await prepare(p);
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: edit(song, 'Checked') });
-    const { ids } = await ok(p, 'autosave.flush', {});
+    const ids = (await ok(p, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId);
     const got = await ok(p, 'autosave.get', { id: ids[0] });
     expect(got.snapshot.song.name).to.equal('Checked');
   });
@@ -764,7 +771,7 @@ describe('autosave: a 1 MB snapshot', function () {
     console.log(`      autosave.stage of a 1 MB snapshot (${p.framing}): median ${median.toFixed(2)} ms over 20 stages`);
 
     // The last state is what a flush promotes, intact.
-    const { ids } = await ok(p, 'autosave.flush', {});
+    const ids = (await ok(p, 'autosave.flush', {})).saved.map((x: Json) => x.autosaveId);
     expect(ids).to.have.length(1);
     const got = await getAutosave(p, ids[0]);
     expect(got.snapshot).to.deep.equal(last);

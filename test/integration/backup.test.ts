@@ -337,12 +337,12 @@ describe('backup.*', function () {
       // A restore adds a pre-restore backup: the kind filter tells them apart.
       const restored = await ok(p, 'backup.restore', { path: first.name });
       const pre = await ok(p, 'backup.list', { kind: 'pre-restore' });
-      expect(pre.items).to.deep.equal([restored.preRestoreBackup]);
+      expect(pre.items).to.deep.equal([restored.safetyBackup]);
       const manual = await ok(p, 'backup.list', { kind: 'manual' });
       expect(manual.items.map((b: any) => b.name)).to.deep.equal([third.name, second.name, first.name]);
       expect((await ok(p, 'backup.list', { kind: 'automatic' })).items).to.deep.equal([]);
       const everything = await ok(p, 'backup.list', {});
-      expect(everything.items[0]).to.deep.equal(restored.preRestoreBackup);
+      expect(everything.items[0]).to.deep.equal(restored.safetyBackup);
       expect(everything.items).to.have.length(4);
 
       await fails(p, 'backup.list', { kind: 'weekly' }, INVALID_PARAMS);
@@ -425,7 +425,7 @@ describe('backup.*', function () {
       const made = [];
       for (const label of ['1', '2', '3', '4']) made.push(await ok(p, 'backup.create', { label }));
       const restored = await ok(p, 'backup.restore', { path: made[0].name });
-      const pre = restored.preRestoreBackup;
+      const pre = restored.safetyBackup;
       // newest first: pre, 4, 3, 2, 1
 
       expect(await ok(p, 'backup.prune', { keep: 0, kind: 'automatic' })).to.deep.equal({ deleted: [], kept: 0, freedBytes: 0, damaged: [] });
@@ -527,7 +527,7 @@ describe('backup.*', function () {
       expect(restored.restoredFrom).to.equal(bk.path);
       expect(restored.schemaVersion).to.equal(schemaVersion);
       expect(restored.counts.songs).to.equal(3);
-      const pre = restored.preRestoreBackup;
+      const pre = restored.safetyBackup;
       expect(pre.kind).to.equal('pre-restore');
       expect(pre.path).to.equal(join(backupsDir(d), pre.name));
       expect(existsSync(pre.path)).to.equal(true);
@@ -553,7 +553,7 @@ describe('backup.*', function () {
       expect(verified.counts.songs).to.equal(4);
       const undo = await ok(p, 'backup.restore', { path: pre.path });
       expect(undo.counts.songs).to.equal(4);
-      expect(undo.preRestoreBackup.kind).to.equal('pre-restore');
+      expect(undo.safetyBackup.kind).to.equal('pre-restore');
       expect(await songIds(p)).to.deep.equal([...aIds, b.id].sort());
       expect(await ok(p, 'songs.get', { id: b.id })).to.deep.equal(savedB);
       // Writes go on after a restore.

@@ -135,7 +135,7 @@ describe('typed client', function () {
     c.once('autosave.saved', (n) => saved.push({ songId: n.songId, rowWritten: n.rowWritten, revision: n.revision }));
     await c.autosave.stage({ songId: song.id, snapshot: { song: { ...(song as any), name: 'Staged' } }, baseRevision: song.revision });
     const flushed = await c.autosave.flush();
-    expect(flushed.ids).to.have.length(1);
+    expect(flushed.saved).to.have.length(1);
     expect(saved).to.deep.equal([{ songId: song.id, rowWritten: true, revision: 2 }]);
   });
 

@@ -32,7 +32,7 @@ const without = (record: Json, keys: string[]): Json => Object.fromEntries(Objec
 /** The compact form of a JSON text, every token as written (lossless-json). */
 const compact = (text: string): string => stringify(parse(text))!;
 
-const ids = (items: Json[]): string[] => items.map((i) => i.id ?? i.autosaveId);
+const ids = (items: Json[]): string[] => items.map((i) => i.id);
 
 describe('lists for a library browser: view summary', function () {
   this.timeout(60_000);
@@ -236,11 +236,11 @@ describe('lists for a library browser: keyset pages of search, recent and recove
     const walked = await listAll(second, 'autosave.recoverable', { limit: 1 });
     expect(walked.items).to.deep.equal(all.items);
     expect(walked.pages).to.equal(4);
-    const sorted = [...all.items].sort((a, b) => a.createdAt - b.createdAt || (a.autosaveId < b.autosaveId ? -1 : 1));
+    const sorted = [...all.items].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     expect(all.items).to.deep.equal(sorted);
     // A restored one leaves the list; the walk goes on after the cursor.
     const page = await ok(second, 'autosave.recoverable', { limit: 2 });
-    await ok(second, 'autosave.restore', { id: all.items[2].autosaveId });
+    await ok(second, 'autosave.restore', { id: all.items[2].id });
     expect((await ok(second, 'autosave.recoverable', { cursor: page.nextCursor })).items).to.deep.equal([all.items[3]]);
     await invalid(second, 'autosave.recoverable', { cursor: (await ok(second, 'songs.list', { limit: 1 })).nextCursor }, '/cursor');
     await invalid(second, 'recent.list', { cursor: page.nextCursor }, '/cursor');

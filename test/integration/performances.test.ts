@@ -124,8 +124,11 @@ describe('performances.create and performances.get', function () {
   });
 
   it('rejects a missing required field and an unknown top-level field with -32602', async () => {
-    const { mixTargets, ...noMix } = makePerf(songId);
-    await invalid(p.callUntyped('performances.create', { item: noMix }), '/item/mixTargets');
+    // mixTargets and instrumentationMap have a default ({}) since 0.2; arrangementStyle has none.
+    const { arrangementStyle, ...noStyle } = makePerf(songId);
+    await invalid(p.callUntyped('performances.create', { item: noStyle }), '/item/arrangementStyle');
+    const { songId: _s, ...noSong } = makePerf(songId);
+    await invalid(p.callUntyped('performances.create', { item: noSong }), '/item/songId');
     await invalid(p.callUntyped('performances.create', { item: makePerf(songId, { surprise: 1 }) }), '/item/surprise');
     expect(await perfCount(p)).to.equal(0);
   });

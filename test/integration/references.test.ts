@@ -73,8 +73,9 @@ describe('references: a preset\'s voice is a voice of the preset\'s instrument, 
       const free = await ok(p, 'voices.create', { item: voice(a.id) });
       expect((await ok(p, 'voices.save', { item: { ...content(free), instrumentId: b.id } })).instrumentId).to.equal(b.id);
 
-      // Once its presets are detached (voiceId cleared) the voice moves, and the rule still holds.
-      for (const x of presets) await ok(p, 'presets.update', { item: { ...content(x), voiceId: undefined } });
+      // Once its presets are detached (voiceId cleared: a save without it, which replaces the
+      // preset whole; an update would keep what it leaves out) the voice moves, and the rule still holds.
+      for (const x of presets) await ok(p, 'presets.save', { item: { ...content(x), voiceId: undefined } });
       const again = method === 'voices.saveMany' ? { items: [{ ...moved, name: 'Moved' }] } : { item: moved };
       await ok(p, method, again);
       expect((await ok(p, 'voices.get', { id: v.id })).instrumentId).to.equal(b.id);

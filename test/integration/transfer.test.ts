@@ -154,11 +154,11 @@ describe('transfer: export.songs and import.songs through the process', function
 
     const result = await ok(p, 'import.songs', { path: exp.path, onConflict: 'replace' });
     expect(result).to.include({ songs: 1, performances: 1, skipped: 0, replaced: 1, duplicated: 0 });
-    expect(result.preImportBackup).to.be.a('string');
-    expect(result.preImportBackup.startsWith(join(p.dataDir, 'backups'))).to.equal(true);
-    expect(existsSync(result.preImportBackup)).to.equal(true);
+    expect(result.safetyBackup.path).to.be.a('string');
+    expect(result.safetyBackup.path.startsWith(join(p.dataDir, 'backups'))).to.equal(true);
+    expect(existsSync(result.safetyBackup.path)).to.equal(true);
     const listed = (await ok(p, 'backup.list', { kind: 'pre-import' })).items as Json[];
-    expect(listed.map((b) => b.path)).to.deep.equal([result.preImportBackup]);
+    expect(listed).to.deep.equal([result.safetyBackup]);
     expect(listed[0]!.kind).to.equal('pre-import');
 
     const now = await ok(p, 'songs.get', { id: song.id });
@@ -256,10 +256,10 @@ describe('transfer: system.stats and system.doctor', function () {
 
     const staged = await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: { ...song, name: 'Being edited' } } });
     const flushed = await ok(p, 'autosave.flush', {});
-    expect(flushed.ids).to.have.length(1);
+    expect(flushed.saved).to.have.length(1);
     const after = await ok(p, 'system.stats', {});
     expect(after.lastAutosaveAt).to.be.a('number').at.least(staged.stagedAt);
-    expect(after.lastAutosaveAt).to.equal((await ok(p, 'autosave.get', { id: flushed.ids[0] })).createdAt);
+    expect(after.lastAutosaveAt).to.equal((await ok(p, 'autosave.get', { id: flushed.saved[0].autosaveId })).createdAt);
     expect(after.counts.autosaves).to.equal(1);
     await stop(p);
   });

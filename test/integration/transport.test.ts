@@ -723,7 +723,7 @@ describe('transport: nesting limit of a message (1,000 levels)', () => {
         const levelsBefore = 5; // message, params, snapshot, state, deep (the first array is level 5)
         expect(errors[0]!.path).to.equal(`/snapshot/state/deep${'/0'.repeat(1001 - levelsBefore)}`);
         expect(errors[0]!.message).to.match(/nested deeper than 1000 levels/);
-        expect(await p.call('autosave.flush', {})).to.deep.equal({ ids: [], unchanged: 0 });
+        expect(await p.call('autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 0 });
         expect((await p.call('autosave.list', { songId: song.id })).items).to.deep.equal([]);
         expect(await p.close()).to.deep.equal({ code: 0, signal: null });
         const again = await start({ framing, dataDir });

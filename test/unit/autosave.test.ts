@@ -281,7 +281,7 @@ describe('Autosaves: promote', () => {
       songId: song.id,
       at: T0 + 1000,
       rowWritten: false,
-      reason: 'rows already hold the state',
+      reason: 'rows-hold-state',
       revision: 1,
     });
     const row = rawRow(c, 'autosaves', p.snapshot.autosaveId);
@@ -468,7 +468,7 @@ describe('Autosaves: retention', () => {
     const listed = c.autosaves.list(song.id).items;
     expect(listed.map((s) => s.id)).to.deep.equal([ids[4], ids[3], ids[2], r.snapshot.autosaveId]);
     expect(listed[3]).to.include({ recovered: true, reason: 'recovery' });
-    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([r.snapshot.autosaveId]);
+    expect(c.autosaves.recoverable().items.map((i) => i.id)).to.deep.equal([r.snapshot.autosaveId]);
   });
 });
 
@@ -694,12 +694,12 @@ describe('Autosaves: restore', () => {
     expect(items.map((i) => i.songId)).to.deep.equal([a.id, b.id]);
     const [ra, rb] = items;
     const from = c.ts.commits.length;
-    c.autosaves.restore(ra!.autosaveId, { keep: 50 });
+    c.autosaves.restore(ra!.id, { keep: 50 });
     expect(c.songRepo.get(a.id).name).to.equal('a crashed');
-    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([rb!.autosaveId]);
-    expect(c.autosaves.get(ra!.autosaveId)).to.include({ recovered: false, revision: 2, reason: 'recovery' });
-    expect(commitsSince(c, from)[0]).to.deep.include({ entity: 'autosaves', op: 'update', ids: [ra!.autosaveId] });
-    c.autosaves.delete(rb!.autosaveId);
+    expect(c.autosaves.recoverable().items.map((i) => i.id)).to.deep.equal([rb!.id]);
+    expect(c.autosaves.get(ra!.id)).to.include({ recovered: false, revision: 2, reason: 'recovery' });
+    expect(commitsSince(c, from)[0]).to.deep.include({ entity: 'autosaves', op: 'update', ids: [ra!.id] });
+    c.autosaves.delete(rb!.id);
     expect(c.autosaves.recoverable().items).to.deep.equal([]);
   });
 });
@@ -969,14 +969,14 @@ describe('AutosaveService', () => {
         autosaveId: rows[1]!.id,
         at: T0 + 4000,
         rowWritten: false,
-        reason: 'rows already hold the state',
+        reason: 'rows-hold-state',
         revision: 2,
         performanceRevision: 1,
       },
     ]);
     service.stage(song.id, undefined, snap({ ...song, name: 'flushed' }));
     const flushed = service.flush(song.id);
-    expect(seen[2]).to.deep.equal({ songId: song.id, autosaveId: flushed.ids[0], at: T0 + 6000, rowWritten: true, revision: 3 });
+    expect(seen[2]).to.deep.equal({ songId: song.id, autosaveId: flushed.saved[0]!.autosaveId, at: T0 + 6000, rowWritten: true, revision: 3 });
   });
 
   it('timer jobs go through the runner: nothing touches the database until the runner runs them', () => {
@@ -1078,13 +1078,11 @@ describe('AutosaveService', () => {
       expect(r.name).to.match(RECOVERED_NAME);
     }
     expect(c.autosaves.recoverable().items).to.deep.equal(
-      recovered.map((p) => ({
-        songId: p.songId,
-        ...(p.performanceId ? { performanceId: p.performanceId } : {}),
-        autosaveId: p.autosaveId,
-        createdAt: p.at,
-        name: c.autosaves.get(p.autosaveId).name,
-      })),
+      recovered.map((p) => {
+        const { snapshot: _body, ...summary } = c.autosaves.get(p.autosaveId);
+        expect(summary).to.include({ id: p.autosaveId, songId: p.songId, createdAt: p.at, recovered: true, reason: 'recovery' });
+        return summary;
+      }),
     );
     expect(c.autosaves.recoverable().items.map((i) => i.performanceId)).to.deep.equal([undefined, perf.id]);
     // Nothing staged: recover() again adds nothing and logs nothing.
@@ -1093,7 +1091,7 @@ describe('AutosaveService', () => {
     // Restoring through the service un-marks it.
     service.restore(recovered[0]!.autosaveId);
     expect(c.songRepo.get(song.id).name).to.equal('lost edit');
-    expect(c.autosaves.recoverable().items.map((i) => i.autosaveId)).to.deep.equal([recovered[1]!.autosaveId]);
+    expect(c.autosaves.recoverable().items.map((i) => i.id)).to.deep.equal([recovered[1]!.autosaveId]);
   });
 
   it('flush(songId) promotes that song now and cancels its debounce; other songs keep waiting', () => {
@@ -1103,7 +1101,8 @@ describe('AutosaveService', () => {
     service.stage(a.id, undefined, snap({ ...a, name: 'a1' }));
     service.stage(b.id, undefined, snap({ ...b, name: 'b1' }));
     const r = service.flush(a.id);
-    expect(r.ids).to.have.length(1);
+    expect(r.saved).to.have.length(1);
+    expect(r.saved[0]).to.include({ songId: a.id, rowWritten: true });
     expect(r.unchanged).to.equal(0);
     expect(reasons(a.id)).to.deep.equal(['flush']);
     expect(clock.countTimers()).to.equal(2); // the interval and b's debounce

@@ -1,7 +1,7 @@
 /**
  * Backups: the service (src/services/backups.ts: create, list, verify, delete, prune, automatic,
  * restore, cleanUp) and the file functions under it (src/store/backup.ts: writeBackup,
- * inspectDatabase, readFacts, tableCounts), over a real migrated SQLite database in a temp data
+ * inspectDatabase, readFacts, recordCounts), over a real migrated SQLite database in a temp data
  * directory. Backup files are checked from the outside too: their header bytes, their sha256, and a
  * stock `sqlite3` binary.
  */
@@ -14,7 +14,8 @@ import {
   inspectDatabase,
   openUntrusted,
   readFacts,
-  tableCounts,
+  recordCounts,
+  COUNTED_TABLES,
   writeBackup,
 } from '../../src/store/backup.js';
 import { MIGRATIONS } from '../../src/generated/migrations.js';
@@ -476,15 +477,14 @@ describe('Backups.verify and inspectDatabase', () => {
 
   const elsewhere = (name: string): string => join(c.paths.dataDir, name);
 
-  it('a good backup is ok, with counts per table, integrity, kind, createdAt and schema version', () => {
+  it('a good backup is ok, with counts per family, integrity, kind, createdAt and schema version', () => {
     const v = verifyUnchanged(good.path);
     expect(v.ok).to.equal(true);
     expect(v).to.not.have.property('reason');
     expect(v).to.include({ schemaVersion: LATEST, kind: 'manual', createdAt: NOW0 });
     expect(v.integrity).to.deep.equal(['ok']);
-    expect(v.counts).to.include({ songs: 2, performances: 0, instruments: 0, recently_used: 0 });
-    expect(v.counts!.metadata).to.be.greaterThan(0);
-    for (const table of Object.keys(v.counts!)) expect(table).to.not.match(/^sqlite_|_fts/);
+    expect(v.counts).to.include({ songs: 2, performances: 0, instruments: 0, recent: 0, preferences: 1 });
+    expect(Object.keys(v.counts!).sort()).to.deep.equal(Object.keys(COUNTED_TABLES).sort());
   });
 
   it('a relative name resolves inside backups/', () => {
@@ -599,18 +599,20 @@ describe('Backups.verify and inspectDatabase', () => {
   });
 });
 
-describe('readFacts and tableCounts', () => {
+describe('readFacts and recordCounts', () => {
   const c = withBackups();
 
-  it('tableCounts counts the rows of every data table of an open database, FTS internals excluded', () => {
+  it('recordCounts counts the rows of every data table of an open database by family name, FTS internals and metadata excluded', () => {
     for (let i = 0; i < 3; i++) c.repo.save(makeSong());
-    const counts = tableCounts(c.ts.store.db);
-    expect(counts).to.include({ songs: 3, performances: 0, instruments: 0, voices: 0, presets: 0, autosaves: 0, recently_used: 0 });
+    const counts = recordCounts(c.ts.store.db);
+    expect(counts).to.include({ songs: 3, performances: 0, instruments: 0, voices: 0, presets: 0, autosaves: 0, recent: 0, staged: 0, preferences: 1 });
     const tables = c.ts.store.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
     expect(tables.some((t) => t.startsWith('songs_fts'))).to.equal(true);
-    expect(Object.keys(counts).sort()).to.deep.equal(tables.filter((t) => !/^sqlite_|_fts(_|$)/.test(t)).sort());
-    for (const [table, n] of Object.entries(counts)) {
-      expect(c.ts.store.db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get(), table).to.equal(n);
+    // Every data table but metadata is counted, under its family's name.
+    expect(Object.values(COUNTED_TABLES).sort()).to.deep.equal(tables.filter((t) => !/^sqlite_|_fts(_|$)/.test(t) && t !== 'metadata').sort());
+    expect(Object.keys(counts).sort()).to.deep.equal(Object.keys(COUNTED_TABLES).sort());
+    for (const [family, n] of Object.entries(counts)) {
+      expect(c.ts.store.db.prepare(`SELECT count(*) FROM "${COUNTED_TABLES[family]!}"`).pluck().get(), family).to.equal(n);
     }
   });
 
@@ -804,7 +806,7 @@ describe('Backups.restore', () => {
     c.repo.save(makeSong({ name: 'Replaced' }));
     c.clock.t += 5000;
     const out = await c.backups.restore(backup.name);
-    const pre = out.preRestoreBackup.path;
+    const pre = out.safetyBackup.path;
     expect(readFileSync(pre).subarray(18, 20)).to.deep.equal(Buffer.from([1, 1]));
     expect(existsSync(`${pre}-wal`)).to.equal(false);
     expect(sqlite3(pre, 'PRAGMA integrity_check')).to.equal('ok');
@@ -838,8 +840,8 @@ describe('Backups.restore', () => {
     expect(out.restoredFrom).to.equal(backup.path);
     expect(out.schemaVersion).to.equal(LATEST);
     expect(out.counts).to.include({ songs: 1 });
-    expect(out.counts).to.deep.equal(tableCounts(c.ts.store.db));
-    expect(out.preRestoreBackup).to.include({ kind: 'pre-restore', createdAt: NOW0 + 60_000, schemaVersion: LATEST });
+    expect(out.counts).to.deep.equal(recordCounts(c.ts.store.db));
+    expect(out.safetyBackup).to.include({ kind: 'pre-restore', createdAt: NOW0 + 60_000, schemaVersion: LATEST });
     expect(rec.begins.length).to.be.at.least(1);
     expect(rec.ends).to.be.at.least(1);
 
@@ -848,10 +850,10 @@ describe('Backups.restore', () => {
     expect(thrown(() => c.repo.get(b.id)).code).to.equal(-32001);
     expect(songCount(c.ts)).to.equal(1);
     // The pre-restore backup holds the newer state.
-    const pre = c.backups.verify(out.preRestoreBackup.path);
+    const pre = c.backups.verify(out.safetyBackup.path);
     expect(pre.ok).to.equal(true);
     expect(pre.counts!.songs).to.equal(2);
-    expect(sqlite3(out.preRestoreBackup.path, 'SELECT name FROM songs ORDER BY name')).to.equal('After\nBefore');
+    expect(sqlite3(out.safetyBackup.path, 'SELECT name FROM songs ORDER BY name')).to.equal('After\nBefore');
 
     // The store reopened the file: a new generation, WAL again, no leftovers, not labelled as a backup.
     expect(c.ts.store.generation).to.be.greaterThan(generation);
@@ -886,7 +888,7 @@ describe('Backups.restore', () => {
     c.clock.t += 1000;
     const first = await c.backups.restore(backup.name);
     c.clock.t += 1000;
-    const second = await c.backups.restore(first.preRestoreBackup.name);
+    const second = await c.backups.restore(first.safetyBackup.name);
     expect(second.counts.songs).to.equal(2);
     expect(c.repo.get(a.id).id).to.equal(a.id);
     expect(c.repo.get(b.id).id).to.equal(b.id);
@@ -995,7 +997,7 @@ describe('Backups.restore', () => {
       expect(c.ts.store.schemaVersion).to.equal(LATEST);
       expect(out.counts.songs).to.equal(1);
       expect(c.repo.get('old-song')).to.include({ id: 'old-song', name: 'Old Song' });
-      expect(out.preRestoreBackup.kind).to.equal('pre-restore');
+      expect(out.safetyBackup.kind).to.equal('pre-restore');
       expect(c.reopened).to.equal(1);
       // The migrated live database has exactly the latest schema: a backup of it verifies.
       c.clock.t += 5000;

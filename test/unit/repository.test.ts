@@ -850,6 +850,43 @@ describe('Store: what it reads from the schema itself', () => {
     expect(ts.store.columnDefaults('songs')).to.not.have.property('name');
   });
 
+  it("every default rpc-schema gives a field is its column's DEFAULT in sql/, where the column has one", async () => {
+    // The schemas are where defaults are written (docs/api.md and rpc.discover show them); the
+    // migrations, which are never edited, hold their own. They must say the same.
+    const entities = await import('../../src/store/entities.js');
+    let compared = 0;
+    for (const desc of [...Object.values(entities.ENTITIES), entities.preferences]) {
+      const columns = ts.store.columnDefaults(desc.table);
+      for (const f of desc.fields) {
+        if (f.default === undefined) continue;
+        const values = f.codec.toDb(f.default);
+        f.columns.forEach((c, i) => {
+          if (!(c in columns)) return;
+          expect(values[i], `${desc.entity}.${f.path} (${c})`).to.deep.equal(columns[c]);
+          compared++;
+        });
+      }
+    }
+    expect(compared).to.be.at.least(60);
+    // And every NOT NULL column without a DEFAULT is a field the schema requires, or gives a default.
+    const required: Record<string, string[]> = {
+      songs: ['name', 'determinismSeed'],
+      performances: ['songId', 'name', 'arrangementStyle'],
+      instruments: ['name', 'type'],
+      voices: ['instrumentId', 'name', 'number'],
+      presets: ['instrumentId', 'name'],
+    };
+    for (const desc of Object.values(entities.ENTITIES)) {
+      const notNull = (ts.store.db.pragma(`table_info(${desc.table})`) as { name: string; notnull: number; dflt_value: unknown }[])
+        .filter((c) => c.notnull && c.dflt_value === null)
+        .map((c) => c.name);
+      for (const f of desc.fields) {
+        if (!f.columns.some((c) => notNull.includes(c))) continue;
+        expect(f.default !== undefined || f.generate !== undefined || required[desc.entity]!.includes(f.path), `${desc.entity}.${f.path}`).to.equal(true);
+      }
+    }
+  });
+
   it('sqlLiteral reads quoted text (with doubled quotes), numbers and NULL, and nothing else', async () => {
     const { sqlLiteral } = await import('../../src/store/store.js');
     expect(sqlLiteral("'it''s'")).to.equal("it's");

@@ -26,7 +26,7 @@ import {
   MAX_IMPORT_BYTES,
   type SongsExport,
 } from '../../src/services/transfer.js';
-import { inspectDatabase, openUntrusted, tableCounts, writeBackup } from '../../src/store/backup.js';
+import { inspectDatabase, openUntrusted, recordCounts, writeBackup } from '../../src/store/backup.js';
 import { performances, songs } from '../../src/store/entities.js';
 import { doctor, fileShape, lastAutosaveAt } from '../../src/store/health.js';
 import { damage, recoverFromDamage } from '../../src/store/recovery.js';
@@ -469,7 +469,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
     expect(doc.songs.length).to.be.at.least(5);
     const s = doc.songs as Json[];
     const p = doc.performances as Json[];
-    delete s[1]!.determinismSeed; // a required field missing
+    delete s[1]!.name; // a required field missing (one without a default)
     s[2]!.metadata.tempo = '120'; // a wrong type deep inside
     s[3]!.id = s[0]!.id; // the same id twice (song 3 has no performance)
     s[4]!.roles[0].color = 'orange'; // a pattern deeper still
@@ -482,7 +482,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
       expect(e, `an error at ${path} in ${JSON.stringify(errors)}`).to.not.equal(undefined);
       return e!;
     };
-    expect(at('/songs/1/determinismSeed')).to.deep.equal({ path: '/songs/1/determinismSeed', message: 'is required', id: s[1]!.id });
+    expect(at('/songs/1/name')).to.deep.equal({ path: '/songs/1/name', message: 'is required', id: s[1]!.id });
     expect(at('/songs/2/metadata/tempo')).to.include({ id: s[2]!.id });
     expect(at('/songs/2/metadata/tempo').message).to.match(/number/);
     expect(at('/songs/4/roles/0/color')).to.include({ id: s[4]!.id });
@@ -491,7 +491,7 @@ describe('transfer: a file that fails validation imports nothing', () => {
     expect(at('/performances/1/songId').message).to.match(/neither in the file nor stored/);
     expect(at('/performances/2/arrangementStyle')).to.deep.equal({ path: '/performances/2/arrangementStyle', message: 'is required', id: p[2]!.id });
     expect(errors, 'nothing else').to.have.length(6);
-    expect(err.message).to.match(/^Invalid import: \/songs\/1\/determinismSeed is required \(and 5 more\)/);
+    expect(err.message).to.match(/^Invalid import: \/songs\/1\/name is required \(and 5 more\)/);
     expect(all(c.songs), 'stored songs unchanged').to.deep.equal(stored);
   });
 
@@ -732,7 +732,7 @@ describe('health: doctor and lastAutosaveAt', () => {
     expect(r.integrity).to.deep.equal(['ok']);
     expect(r.foreignKeyViolations).to.equal(0);
     expect(r.counts).to.include({ songs: songIds.length, performances: perfIds.length, autosaves: 0 });
-    expect(r.counts).to.deep.equal(tableCounts(c.ts.store.db));
+    expect(r.counts).to.deep.equal(recordCounts(c.ts.store.db));
     expect(Object.keys(r.counts).some((k) => k.includes('_fts')), 'FTS internals are not counted').to.equal(false);
     expect(r).to.not.have.property('vacuum');
     expect(r.pageSize).to.equal(4096);
@@ -929,10 +929,19 @@ describe('recovery: recoverFromDamage', () => {
     // A newer backup that does not verify is passed over.
     writeFileSync(join(paths.backupsDir, 'data_2099-01-01_000000.db'), garbage(50_000));
     const expectedRows = rows(newest.path);
+    const metadataRows = (path: string): number => {
+      const db = openUntrusted(path);
+      try {
+        return db.prepare('SELECT count(*) FROM metadata').pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    const expectedMetadata = metadataRows(newest.path);
     const expectedCounts = (() => {
       const db = openUntrusted(newest.path);
       try {
-        return tableCounts(db);
+        return recordCounts(db);
       } finally {
         db.close();
       }
@@ -962,7 +971,8 @@ describe('recovery: recoverFromDamage', () => {
     const inspection = inspectDatabase(paths.dbPath, MIGRATIONS);
     expect(inspection.ok, inspection.reason).to.equal(true);
     // The same rows, but the metadata rows that labelled the backup (backup_kind, backup_created_at).
-    expect(inspection.counts).to.deep.equal({ ...expectedCounts, metadata: expectedCounts.metadata! - 2 });
+    expect(inspection.counts).to.deep.equal(expectedCounts);
+    expect(metadataRows(paths.dbPath)).to.equal(expectedMetadata - 2);
     expect(inspection.kind).to.equal('unknown');
     expect(rows(paths.dbPath)).to.deep.equal(expectedRows);
     // The backups themselves are untouched.
