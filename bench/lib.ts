@@ -22,6 +22,57 @@ process.stdin.on('data', (chunk) => {
   if (start < chunk.length) parts.push(chunk.subarray(start));
 });`;
 
+/**
+ * The floor of songs.get: a node child that reads NDJSON lines, JSON.parses each, reads the row
+ * with better-sqlite3 (the same data.db, read-only, the store's cache and mmap pragmas) and answers
+ * the song as the sidecar writes it, built the cheapest way a careful person would: scalar fields
+ * by hand, the stored JSON columns spliced in as text (never parsed), one write per answer.
+ * Arguments: the path of better-sqlite3 (require.resolve) and of data.db.
+ */
+export const FLOOR_SERVER = `
+const Database = require(process.argv[1]);
+const db = new Database(process.argv[2], { readonly: true, fileMustExist: true });
+db.pragma('cache_size = -64000');
+db.pragma('mmap_size = 30000000000');
+const get = db.prepare('SELECT * FROM songs WHERE id = ?');
+const str = JSON.stringify;
+// A member ",name:value" (JSON.stringify of the value), or nothing for null: the sidecar leaves an
+// absent field out.
+const member = (name, v) => (v === null ? '' : ',"' + name + '":' + str(v));
+// A stored JSON column: its text as it is.
+const raw = (name, text) => (text === null ? '' : ',"' + name + '":' + text);
+function song(r) {
+  const meta = member('tempo', r.tempo) +
+    (r.time_signature_numerator === null ? '' : ',"timeSignature":[' + r.time_signature_numerator + ',' + r.time_signature_denominator + ']') +
+    member('duration', r.duration_seconds) + member('key', r.key) + raw('tags', r.tags) +
+    member('composer', r.composer) + member('genre', r.genre) + member('mood', r.mood) +
+    member('comments', r.comments) + member('difficulty', r.difficulty) + member('rating', r.rating);
+  return '{"id":' + str(r.id) + member('name', r.name) + member('version', r.version) +
+    (meta ? ',"metadata":{' + meta.slice(1) + '}' : '') +
+    member('determinismSeed', r.determinism_seed) + member('isFavorite', r.is_favorite === null ? null : r.is_favorite === 1) +
+    member('playCount', r.play_count) + member('lastPlayedAt', r.last_played_at) +
+    member('createdAt', r.created_at) + member('updatedAt', r.updated_at) + member('revision', r.revision) +
+    raw('realizationPolicy', r.realization_policy_json) + raw('sections', r.sections_json) +
+    raw('roles', r.roles_json) + raw('projections', r.projections_json) + raw('mixGraph', r.mix_graph_json) + '}';
+}
+let parts = [];
+process.stdin.on('data', (chunk) => {
+  let start = 0, nl;
+  while ((nl = chunk.indexOf(10, start)) !== -1) {
+    parts.push(chunk.subarray(start, nl));
+    const line = Buffer.concat(parts).toString('utf8');
+    parts = [];
+    start = nl + 1;
+    const m = JSON.parse(line);
+    const row = get.get(m.params.id);
+    process.stdout.write('{"jsonrpc":"2.0","id":' + str(m.id) + ',"result":' + song(row) + '}\\n');
+  }
+  if (start < chunk.length) parts.push(chunk.subarray(start));
+});`;
+
+/** The id of an answer line that starts as the sidecar's and the baselines' do; undefined otherwise. */
+const ANSWER_ID = /^\{"jsonrpc":"2\.0","id":(-?\d{1,15}|"[^"\\]*")[,}]/;
+
 export class Peer {
   /** The start of a line whose end has not arrived yet, in pieces (a big answer comes in many). */
   #parts: Buffer[] = [];
@@ -38,7 +89,10 @@ export class Peer {
         this.#parts = [];
         start = nl + 1;
         if (line.startsWith('{"jsonrpc":"2.0","method"')) continue; // notifications
-        const id = (JSON.parse(line) as { id: number | string }).id;
+        // The id from the start of the line when it is there: parsing a 200 KB answer only to find
+        // its id would be most of what the peer does.
+        const m = ANSWER_ID.exec(line.slice(0, 64));
+        const id = m ? (JSON.parse(m[1]!) as number | string) : (JSON.parse(line) as { id: number | string }).id;
         const w = this.#waiting.get(id);
         this.#waiting.delete(id);
         w?.(line);
@@ -57,6 +111,16 @@ export class Peer {
       this.#waiting.set(id, resolve);
       this.child.stdin.write(`${json}\n`);
     });
+  }
+
+  /**
+   * Sends requests (JSON texts with distinct `id`s) in one write, all at once, and resolves with
+   * their answer lines in the same order.
+   */
+  askMany(jsons: string[], ids: (number | string)[] = jsons.map((j) => (JSON.parse(j) as { id: number | string }).id)): Promise<string[]> {
+    const answers = ids.map((id) => new Promise<string>((resolve) => this.#waiting.set(id, resolve)));
+    this.child.stdin.write(`${jsons.join('\n')}\n`);
+    return Promise.all(answers);
   }
 
   /** Closes stdin and waits for the exit. */
@@ -98,6 +162,23 @@ export async function timeRequests(peer: Peer, make: (i: number) => string, n: n
   }
   return out;
 }
+
+/**
+ * Times bursts of `n` requests sent at once (pipelined: `n` in flight); microseconds per request
+ * (the time until the last answer, over `n`), one sample per burst. `make` gets distinct numbers.
+ */
+export async function timeBursts(peer: Peer, make: (i: number) => string, n: number, bursts: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let b = 0; b < bursts; b++) {
+    const jsons = Array.from({ length: n }, (_, i) => make(++burstIds));
+    const ids = jsons.map((j) => (JSON.parse(j) as { id: number | string }).id);
+    const t = process.hrtime.bigint();
+    await peer.askMany(jsons, ids);
+    out.push(since(t) / n);
+  }
+  return out;
+}
+let burstIds = 1e9;
 
 /** A song as the contract takes it, with `sectionsBytes` of section data (about). */
 export function benchSong(id: string, sectionsBytes = 0): Record<string, unknown> {
@@ -145,6 +226,8 @@ export interface Series {
   name: string;
   unit: Figure['unit'];
   points: { x: number; median: number; p99?: number }[];
+  /** Whether docs/performance-growth.svg draws it (default true; a bench with many keeps its chart readable). */
+  chart?: boolean;
 }
 
 export interface BenchReport {

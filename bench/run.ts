@@ -97,7 +97,7 @@ for (const { bench, f } of goals) console.log(`  ${f.met ? 'met    ' : 'NOT met'
 if (failed.length) console.log(`  failed: ${failed.join(', ')}`);
 
 if (!values['no-write']) {
-  const series = reports.flatMap((r) => (r.series ?? []).map((s) => ({ ...s, bench: r.bench })));
+  const series = reports.flatMap((r) => (r.series ?? []).filter((s) => s.chart !== false).map((s) => ({ ...s, bench: r.bench })));
   const svg = chart(series.filter((s) => s.unit === 'ms'), series.filter((s) => s.unit === 'MiB'));
   writeFileSync(join(root, 'docs', 'performance-growth.svg'), svg);
   writeFileSync(join(root, 'docs', 'PERFORMANCE.md'), markdown(reports, command, seconds, failed));

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Derives everything that rpc-schema/ and sql/ are the truth for, into src/generated/:
-//   validators.js (+ .d.ts)  ajv standalone code: one params and one result validator per method,
-//                            compiled here so nothing is compiled at start-up
+//   validators.ts            ajv standalone code: the params validator of every method and
+//                            notification, compiled here so nothing is compiled at start-up
+//   result-validators.ts     the result validator of every method, for the tests (the sidecar
+//                            never imports them, so the packaged binary leaves them out)
 //   types.ts                 TypeScript types (json-schema-to-typescript), and MethodMap
 //   openrpc.ts               the OpenRPC document answered by rpc.discover
 //                            (types.ts also lists READ_ONLY_METHOD_NAMES: the methods marked
 //                            `"x-read-only": true`, the ones `whiteroom-store inspect` serves)
 //   errors.ts                the contract's error table
+//   client.ts                what the typed client (src/client/) knows of rpc-schema/ (genClient)
 //   migrations.ts            sql/NNNN_name.sql, embedded so the binary needs no files
 // and docs/api.md, the API reference. Never edit the outputs.
 //
@@ -137,32 +140,42 @@ addFormats(ajv);
 // resolve as written and every definition is compiled once, shared by every method.
 const toAjvRef = (name, frag) => `${name}.json${frag}`;
 for (const [n, d] of Object.entries(definitions)) ajv.addSchema({ $id: `${n}.json`, ...d });
-const exportsMap = {};
+const paramsExports = {};
+const resultExports = {};
 for (const m of methods) {
   ajv.addSchema({ $id: `${m.name}.params`, ...rewriteRefs(m.params, toAjvRef) });
   ajv.addSchema({ $id: `${m.name}.result`, ...rewriteRefs(m.result, toAjvRef) });
-  exportsMap[`${ident(m.name)}__params`] = `${m.name}.params`;
-  exportsMap[`${ident(m.name)}__result`] = `${m.name}.result`;
+  paramsExports[`${ident(m.name)}__params`] = `${m.name}.params`;
+  resultExports[`${ident(m.name)}__result`] = `${m.name}.result`;
 }
 for (const n of notifications) {
   ajv.addSchema({ $id: `${n.name}.params`, ...rewriteRefs(n.params, toAjvRef) });
-  exportsMap[`${ident(n.name)}__params`] = `${n.name}.params`;
+  paramsExports[`${ident(n.name)}__params`] = `${n.name}.params`;
 }
-// The standalone code requires two ajv runtime helpers; the sidecar ships without ajv, so they
-// are replaced by equivalents (code-point length; deep equality from node:util).
-let validatorCode = standaloneCode(ajv, exportsMap)
-  .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)/g, '{ default: __codePoints }')
-  .replace(/require\("ajv\/dist\/runtime\/equal"\)/g, '{ default: __isDeepStrictEqual }');
-if (/require\(/.test(validatorCode)) throw new Error('validators.ts: unexpected require() in ajv standalone code');
-emit(
-  join(outDir, 'validators.ts'),
-  HEADER +
-    '// @ts-nocheck\n' +
-    "import { isDeepStrictEqual as __isDeepStrictEqual } from 'node:util';\n" +
-    'function __codePoints(s) { let n = 0; for (const _ of s) n++; return n; }\n' +
-    validatorCode +
-    '\n',
-);
+/**
+ * One module of standalone validators. The code requires two ajv runtime helpers; the sidecar
+ * ships without ajv, so they are replaced by equivalents (code-point length; deep equality from
+ * node:util).
+ */
+function validatorModule(file, exportsMap) {
+  const code = standaloneCode(ajv, exportsMap)
+    .replace(/require\("ajv\/dist\/runtime\/ucs2length"\)/g, '{ default: __codePoints }')
+    .replace(/require\("ajv\/dist\/runtime\/equal"\)/g, '{ default: __isDeepStrictEqual }');
+  if (/require\(/.test(code)) throw new Error(`${file}: unexpected require() in ajv standalone code`);
+  emit(
+    join(outDir, file),
+    HEADER +
+      '// @ts-nocheck\n' +
+      "import { isDeepStrictEqual as __isDeepStrictEqual } from 'node:util';\n" +
+      'function __codePoints(s) { let n = 0; for (const _ of s) n++; return n; }\n' +
+      code +
+      '\n',
+  );
+}
+// The params validators are what the sidecar loads; the result validators are the tests' (every
+// answer is checked against its schema), in a module of their own that the binary leaves out.
+validatorModule('validators.ts', paramsExports);
+validatorModule('result-validators.ts', resultExports);
 
 // ---------------------------------------------------------------------------
 // TypeScript types
@@ -356,6 +369,92 @@ md += '\n## Schemas\n\n';
 for (const [n, d] of Object.entries(openrpc.components.schemas)) md += `### ${n}\n\n${d.description ?? ''}\n\n` + schemaText(d) + '\n';
 if (!CHECK) mkdirSync(join(root, 'docs'), { recursive: true });
 emit(join(root, 'docs', 'api.md'), md, { doc: true });
+
+// ---------------------------------------------------------------------------
+// Typed client (src/client/): one function per method, grouped by family, error data types
+// ---------------------------------------------------------------------------
+
+await genClient();
+
+/**
+ * src/generated/client.ts: what the typed client (src/client/) knows of rpc-schema/: an interface
+ * per family with one documented function per method (params optional where the schema requires
+ * none), the methods that report progress (their params take a workDoneToken), the notifications
+ * and their params, and the `data` type of each error code (errors.json `dataSchemas`). A new
+ * method file is a new client function, with no hand-written code.
+ */
+async function genClient() {
+  const T = (name) => `T.${name}`;
+  const resolveDef = (schema) => (schema.$ref ? definitions[/^([A-Za-z0-9]+)\.json$/.exec(schema.$ref)[1]] : schema);
+  const doc = (lines, indent) => {
+    const text = lines.filter(Boolean).join('\n\n').replace(/\*\//g, '*\\/');
+    return `${indent}/**\n${text.split('\n').map((l) => `${indent} *${l ? ` ${l}` : ''}`).join('\n')}\n${indent} */\n`;
+  };
+  const families = new Map();
+  const progress = [];
+  for (const m of methods) {
+    const parts = m.name.split('.');
+    if (parts.length !== 2 || !/^[A-Za-z][A-Za-z0-9]*$/.test(parts[0]) || !/^[A-Za-z][A-Za-z0-9]*$/.test(parts[1])) {
+      throw new Error(`${m.name}: the client groups methods as family.verb; this name is not one`);
+    }
+    const params = resolveDef(m.params);
+    if (params.properties?.workDoneToken) progress.push(m.name);
+    if (!families.has(parts[0])) families.set(parts[0], []);
+    families.get(parts[0]).push({ verb: parts[1], spec: m, optional: (params.required ?? []).length === 0 });
+  }
+  let out = HEADER + '/* eslint-disable */\n';
+  out += "import type * as T from './types.js';\n";
+  out += "import type { CallOptions, ProgressCallOptions } from '../client/options.js';\n\n";
+
+  // Error data: each schema compiled on its own (no $refs), named after the code's name.
+  const dataSchemas = readJson(join(schemaDir, 'errors.json')).dataSchemas ?? {};
+  const byCode = new Map(errorTable.map((e) => [String(e.code), e]));
+  const dataNames = [];
+  for (const [code, schema] of Object.entries(dataSchemas)) {
+    const e = byCode.get(code);
+    if (!e) throw new Error(`errors.json dataSchemas: ${code} is not a code of the table`);
+    const name = `${e.name}Data`;
+    dataNames.push([code, name]);
+    out += (
+      await compile({ title: name, description: `\`data\` of ${e.code} ${e.name}: ${e.when}.`, ...schema }, name, {
+        bannerComment: '',
+        additionalProperties: false,
+        ignoreMinAndMaxItems: true,
+        format: false,
+      })
+    ).trim() + '\n';
+  }
+  out += '\n/** The `data` of each error code that carries one, by code (as a string: `ErrorDataByCode["-32001"]`). */\n';
+  out += 'export interface ErrorDataByCode {\n' + dataNames.map(([c, n]) => `  '${c}': ${n};\n`).join('') + '}\n\n';
+
+  out += '/** Params of each notification the sidecar sends, by method. */\nexport interface NotificationMap {\n';
+  for (const n of notifications) out += doc([n.summary], '  ') + `  '${n.name}': ${T(`${pascal(n.name)}Params`)};\n`;
+  out += '}\n';
+  out += `export const NOTIFICATION_NAMES = ${JSON.stringify(notifications.map((n) => n.name))} as const;\n\n`;
+
+  out += '/** Methods whose params take a `workDoneToken`: `$/progress` reports on them (`onProgress`). */\n';
+  out += `export const PROGRESS_METHODS = ${JSON.stringify(progress)} as const;\n`;
+  out += 'export type ProgressMethod = (typeof PROGRESS_METHODS)[number];\n\n';
+
+  out += '/** Each family\'s verbs: `songs.get` is `client.songs.get`. */\n';
+  out += `export const METHOD_FAMILIES = ${JSON.stringify(Object.fromEntries([...families].map(([f, ms]) => [f, ms.map((x) => x.verb)])))} as const;\n\n`;
+
+  for (const [family, ms] of families) {
+    out += `/** The \`${family}.*\` methods. */\nexport interface ${pascal(family)}Methods {\n`;
+    for (const { verb, spec, optional } of ms) {
+      const P = pascal(spec.name);
+      const errors = (spec.errors ?? []).map((c) => `\`${c}\` ${byCode.get(String(c))?.name ?? '?'}`).join(', ');
+      out += doc([`\`${spec.name}\`: ${spec.summary}`, spec.description, errors && `Errors: ${errors}.`], '  ');
+      const options = progress.includes(spec.name) ? 'ProgressCallOptions' : 'CallOptions';
+      out += `  ${verb}(params${optional ? '?' : ''}: ${T(`${P}Params`)}, options?: ${options}): Promise<${T(`${P}Result`)}>;\n`;
+    }
+    out += '}\n';
+  }
+  out += '\n/** Every family, as the client\'s properties. */\nexport interface FamilyMethods {\n';
+  for (const family of families.keys()) out += `  readonly ${family}: ${pascal(family)}Methods;\n`;
+  out += '}\n';
+  emit(join(outDir, 'client.ts'), out);
+}
 
 if (CHECK) {
   if (stale.length) {

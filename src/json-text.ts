@@ -28,9 +28,21 @@ import { randomBytes } from 'node:crypto';
 import { parse as parseLossless } from 'lossless-json';
 import { MAX_JSON_DEPTH } from './json-limits.js';
 
-/** A JSON text that goes into an answer verbatim. */
+/**
+ * A JSON text that goes into an answer verbatim. It may be given as the pieces it is made of
+ * (a record's fields, then each stored part): the writer sends them one after another, so a
+ * 200 KB part read from the store is never copied into a longer string (flattening one costs
+ * more than encoding it).
+ */
 export class RawJson {
-  constructor(readonly text: string) {}
+  readonly text: string;
+  /** The text as consecutive pieces (their concatenation is `text`, which copies none of them until read). */
+  readonly pieces: readonly string[];
+
+  constructor(text: string | readonly string[]) {
+    this.pieces = typeof text === 'string' ? [text] : text;
+    this.text = typeof text === 'string' ? text : join(text);
+  }
 
   /** In JSON.stringify: a marker stringifyAnswer replaces with the text. */
   toJSON(): string {
@@ -98,6 +110,8 @@ const swap = (_key: string, value: unknown): unknown => {
  * as its own text.
  */
 export function stringifyAnswer(value: unknown): string {
+  const around = responseAround(value);
+  if (around !== undefined) return join(around);
   pending = [];
   const text = JSON.stringify(value, swap);
   const raws = pending;
@@ -112,6 +126,43 @@ export function stringifyAnswer(value: unknown): string {
     at = end + MARK_CLOSE.length;
   }
   return out + text.slice(at);
+}
+
+/**
+ * stringifyAnswer's text of a response whose result has a text of its own (a record read from
+ * the store: RawJson or answerAs), as pieces: its start, the result's pieces, its end; undefined
+ * for anything else. The same text as the general path, without its replacer, markers and search.
+ */
+function responseAround(value: unknown): string[] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const r = value as Record<string, unknown>;
+  const result = r.result;
+  let pieces: readonly string[] | undefined;
+  if (result instanceof RawJson) pieces = result.pieces;
+  else if (typeof result === 'object' && result !== null) {
+    const text = ANSWER.get(result);
+    if (text !== undefined) pieces = [text];
+  }
+  if (pieces === undefined) return undefined;
+  const { jsonrpc, id } = r;
+  if (typeof jsonrpc !== 'string' || !(typeof id === 'string' || typeof id === 'number' || id === null)) return undefined;
+  const keys = Object.keys(r);
+  if (keys.length !== 3 || keys[0] !== 'jsonrpc' || keys[1] !== 'id' || keys[2] !== 'result') return undefined;
+  return [`{"jsonrpc":${JSON.stringify(jsonrpc)},"id":${JSON.stringify(id)},"result":`, ...pieces, '}'];
+}
+
+/**
+ * stringifyAnswer's text of a response whose result is a record read from the store, as
+ * consecutive pieces for a writer that sends them one after another (the record's stored parts
+ * each a piece of their own, never copied into a longer string); undefined for any other value.
+ */
+export const responsePieces = (value: unknown): string[] | undefined => responseAround(value);
+
+/** The pieces joined (a rope: nothing is copied until the string is read). */
+function join(pieces: readonly string[]): string {
+  let text = '';
+  for (const p of pieces) text += p;
+  return text;
 }
 
 /** The pointer of a member: `/a/b` + `c` (escaped as RFC 6901 says). */
@@ -259,10 +310,27 @@ export function textsAt(json: string, pointers: Iterable<string>): Map<string, s
  * text as it is (a record's fields, then its structured parts as stored).
  */
 export function withMembers(objectText: string, members: Iterable<readonly [string, string]>): string {
-  let added = '';
-  for (const [name, text] of members) added += `,${JSON.stringify(name)}:${text}`;
-  if (!added) return objectText;
-  return objectText === '{}' ? `{${added.slice(1)}}` : `${objectText.slice(0, -1)}${added}}`;
+  return join(withMembersPieces(objectText, members));
+}
+
+/** JSON.stringify of member names, remembered: they are a record's few part names. */
+const memberNames = new Map<string, string>();
+function memberName(name: string): string {
+  let json = memberNames.get(name);
+  if (json === undefined) {
+    json = JSON.stringify(name);
+    if (memberNames.size < 1000) memberNames.set(name, json);
+  }
+  return json;
+}
+
+/** withMembers' text as pieces: each member's text a piece of its own. */
+export function withMembersPieces(objectText: string, members: Iterable<readonly [string, string]>): string[] {
+  const pieces = [objectText === '{}' ? '{' : objectText.slice(0, -1)];
+  for (const [name, text] of members) pieces.push(`${pieces.length === 1 && objectText === '{}' ? '' : ','}${memberName(name)}:`, text);
+  if (pieces.length === 1) return [objectText];
+  pieces.push('}');
+  return pieces;
 }
 
 /** The exact text answerAs gave `value`, if any. */

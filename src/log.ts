@@ -4,9 +4,10 @@
  * before a crash are on disk. On a terminal (stderr is a TTY: a person runs it by hand) stderr
  * gets readable lines instead, made by pino-pretty, which is loaded only then; the file keeps JSON.
  *
- * pino itself is loaded after start-up (setImmediate: once the first request that was waiting
- * has been answered), because the host waits for that first answer at app launch; records logged
- * before then are kept, with their time, and written when it is loaded. `flush()` before exit.
+ * pino itself is loaded after start-up, because the host waits for the first answer at app
+ * launch: at the first turn of the event loop by default, or (`deferLoad`, the server) when `load()`
+ * is called, once the first request has been answered. Records logged before then are kept, with
+ * their time, and written when it is loaded. `flush()` (which loads it) before exit.
  */
 import { renameSync, statSync } from 'node:fs';
 import type { DestinationStream, Level, LevelWithSilent, Logger as Pino, StreamEntry } from 'pino';
@@ -22,6 +23,8 @@ export interface LogOptions {
   file?: string;
   /** Write to stderr too (default true). */
   stderr?: boolean;
+  /** Load pino only at `load()` or `flush()`, not at the first turn of the event loop. */
+  deferLoad?: boolean;
 }
 
 type LogFn = (objOrMsg: object | string, msg?: string) => void;
@@ -34,7 +37,9 @@ export interface Logger {
   info: LogFn;
   debug: LogFn;
   trace: LogFn;
-  /** Resolves when every record so far has been written. */
+  /** Loads pino now, unless it is loaded or loading already. */
+  load(): void;
+  /** Loads pino if need be; resolves when every record so far has been written. */
   flush(): Promise<void>;
 }
 
@@ -44,8 +49,10 @@ export function createLogger(options: LogOptions): Logger {
   const threshold = options.level === 'silent' ? -1 : LEVELS.indexOf(options.level);
   let pino: Pino | undefined;
   const pending: { level: Level; time: number; args: [object | string, string?] }[] = [];
+  let load = (): void => {};
   const loaded = new Promise<void>((resolve, reject) => {
-    setImmediate(() => {
+    load = () => {
+      load = () => {};
       import('pino')
         .then(async ({ pino: create }) => {
           pino = build(create, options, await prettyStderr(options));
@@ -57,11 +64,18 @@ export function createLogger(options: LogOptions): Logger {
           resolve();
         })
         .catch(reject);
-    });
+    };
   });
+  if (!options.deferLoad) setImmediate(() => load());
   // A failure to open the log file must not crash the sidecar; it is reported once on stderr.
   loaded.catch((err: unknown) => process.stderr.write(`whiteroom-store: logging failed: ${String(err)}\n`));
-  const logger = { flush: () => loaded.catch(() => {}) } as Logger;
+  const logger = {
+    load: () => load(),
+    flush: () => {
+      load();
+      return loaded.catch(() => {});
+    },
+  } as Logger;
   for (const level of LEVELS) {
     const enabled = LEVELS.indexOf(level) <= threshold;
     logger[level] = (obj, msg) => {

@@ -40,6 +40,12 @@ const EXIT_FAILURE = 1;
 const MIB = 1024 * 1024;
 /** How long after start the automatic backup (when one is due) is taken. */
 const AUTO_BACKUP_DELAY_MS = 2000;
+/**
+ * The logger (pino) is loaded once the first input has been answered, which the host waits for at
+ * app launch; or after this long without input, so that records of the start are not kept in
+ * memory for long.
+ */
+const LOGGER_IDLE_LOAD_MS = 50;
 
 /**
  * Refusal to serve: exactly one clear line on stderr (what a person reads), the full record with
@@ -68,7 +74,7 @@ function errorRecord(err: unknown): object {
 function openLogger(options: ServeOptions, dataDir: string): Logger {
   const paths = dataPaths(dataDir);
   ensureDataDirs(paths);
-  return createLogger({ level: options.logLevel, file: paths.logFile });
+  return createLogger({ level: options.logLevel, file: paths.logFile, deferLoad: true });
 }
 
 async function serve(options: ServeOptions): Promise<void> {
@@ -134,7 +140,9 @@ async function serve(options: ServeOptions): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
+  const idleLoad = setTimeout(() => logger.load(), LOGGER_IDLE_LOAD_MS);
   framing ??= await detectFraming(process.stdin);
+  clearTimeout(idleLoad);
   if (!framing) return shutdown('stdin closed before any message');
   if (stopping) return;
 
@@ -181,6 +189,8 @@ async function serve(options: ServeOptions): Promise<void> {
     }),
   );
   server.start();
+  // The input that was waiting has been answered by the next turn of the event loop.
+  setImmediate(() => logger.load());
 }
 
 /** `whiteroom-store call METHOD [JSON]`: one request, the result on stdout, the error on stderr. */

@@ -43,7 +43,8 @@ export function entityVerbs<T extends object>(family: string, repo: Repository<T
   const sent = <I extends Model>(item: I, ctx: RequestContext): I => withSentParts(repo.desc, ctx, '/params/item', [item], false)[0]!;
   return {
     [`${family}.create`]: (p, ctx) => repo.create(sent(p.item as Model, ctx)),
-    [`${family}.get`]: (p) => repo.get(p.id as string),
+    // The answer is the stored record's text: no model is built for it.
+    [`${family}.get`]: (p) => repo.getAnswer(p.id as string),
     [`${family}.update`]: (p, ctx) => repo.update(sent(p.item as Model & { id: string }, ctx), p.ifRevision as number | undefined),
     [`${family}.save`]: (p, ctx) => repo.save(sent(p.item as Model, ctx)),
     [`${family}.delete`]: (p) => repo.delete(p.id as string, p.ifRevision as number | undefined),

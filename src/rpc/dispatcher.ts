@@ -106,6 +106,23 @@ export function paramErrors(errors: readonly ValidationError[]): ParamError[] {
   return out;
 }
 
+/** A request's context (a class: an object literal with a getter costs more to make per request). */
+class Context implements RequestContext {
+  readonly #cancelled: ReadonlySet<Id>;
+
+  constructor(
+    readonly id: Id | undefined,
+    readonly text: string | undefined,
+    cancelled: ReadonlySet<Id>,
+  ) {
+    this.#cancelled = cancelled;
+  }
+
+  get cancelled(): boolean {
+    return this.id !== undefined && this.#cancelled.has(this.id);
+  }
+}
+
 export class Dispatcher {
   readonly #methods: ReadonlyMap<string, MethodEntry>;
   readonly #options: DispatcherOptions;
@@ -222,14 +239,7 @@ export class Dispatcher {
   }
 
   #context(id: Id | undefined, text: string | undefined): RequestContext {
-    const cancelled = this.#cancelled;
-    return {
-      id,
-      text,
-      get cancelled(): boolean {
-        return id !== undefined && cancelled.has(id);
-      },
-    };
+    return new Context(id, text, this.#cancelled);
   }
 
   #toRpcError(err: unknown, method: string): RpcError {

@@ -17,7 +17,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode, RpcError } from '../errors.js';
-import { rememberText, stringifyAnswer, textsAt } from '../json-text.js';
+import { rememberText, responsePieces, stringifyAnswer, textsAt } from '../json-text.js';
 import {
   AbstractMessageReader,
   AbstractMessageWriter,
@@ -395,55 +395,103 @@ function isBlank(buf: Buffer): boolean {
 }
 
 /**
+ * How much one tick's messages may add up to before the writer says it is blocked, in high-water
+ * marks of the output (16 KiB for stdout: 256 KiB); twice that may wait for the operating system.
+ */
+const TICK_MARKS = 16;
+
+/**
  * Writes messages to a stream in one framing. Writes are ordered and never interleave.
- * The messages written in one tick go to the stream in one write (corked until the next tick).
- * `blocked` tells when the stream holds more than its high-water mark, i.e. the host is not
- * reading; the server then stops taking work until `onDrain`.
+ *
+ * The messages written in one tick (the answers of pipelined requests) go to the stream in one
+ * write: it is corked until the next tick. `blocked` tells the server to stop taking work: when a
+ * tick's messages pass TICK_MARKS high-water marks (they go out, and the server goes on in the
+ * next tick), or when more than twice that has not been taken by the operating system (the host
+ * is not reading, or reads slower than the server answers); the server then waits for `onDrain`.
+ * While one tick's messages are on their way, the next tick's are made: the host has answers to
+ * read while the server makes more.
  */
 export class StreamMessageWriter extends AbstractMessageWriter implements MessageWriter {
-  readonly #output: NodeJS.WritableStream;
+  readonly #output: NodeJS.WritableStream & Partial<Pick<import('node:stream').Writable, 'cork' | 'uncork' | 'writableHighWaterMark'>>;
   readonly #framing: Framing;
   #blocked = false;
   #corked = false;
+  /** Characters written in this tick. */
+  #tick = 0;
+  /** Characters handed to the output whose write has not completed. */
+  #unwritten = 0;
+  /** The most characters one tick writes before the writer is blocked. */
+  readonly #tickLimit: number;
   readonly #drainListeners: (() => void)[] = [];
 
   constructor(output: NodeJS.WritableStream, framing: Framing) {
     super();
     this.#output = output;
     this.#framing = framing;
+    this.#tickLimit = TICK_MARKS * (this.#output.writableHighWaterMark ?? 16 * 1024);
     output.on('error', (err: Error) => this.fireError(err));
-    output.on('drain', () => {
-      this.#blocked = false;
-      for (const l of this.#drainListeners) l();
-    });
   }
 
-  /** True while the output holds more than it should: the host has stopped reading. */
+  /** True while the server should not make more answers: see the class comment. */
   get blocked(): boolean {
     return this.#blocked;
   }
 
-  /** Calls `listener` each time a blocked output has drained. */
+  /** Calls `listener` each time the writer stops being blocked. */
   onDrain(listener: () => void): void {
     this.#drainListeners.push(listener);
   }
 
-  /** Queues the message for writing (synchronously, in call order). */
+  /**
+   * Queues the message for writing (synchronously, in call order). Its text goes to the stream as
+   * the pieces it was made of (a record's stored parts are never copied into one longer string);
+   * with header framing, as bytes encoded once, whose count is the Content-Length.
+   */
   write(msg: Message | Message[]): Promise<void> {
-    const json = serialize(msg);
-    const out = this.#output as NodeJS.WritableStream & Partial<Pick<import('node:stream').Writable, 'cork' | 'uncork'>>;
+    const pieces = coalesce(responsePieces(msg) ?? [serialize(msg)]);
+    const out = this.#output;
     if (!this.#corked && out.cork && out.uncork) {
-      // One write(2) for the answers of a tick (pipelined requests), instead of one each.
+      // One write(2) for the messages of a tick (pipelined requests), instead of one each.
       out.cork();
       this.#corked = true;
-      process.nextTick(() => {
-        this.#corked = false;
-        out.uncork!();
-      });
+      process.nextTick(() => this.#endTick());
     }
-    const ok = out.write(this.#framing === 'ndjson' ? `${json}\n` : `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
-    if (!ok) this.#blocked = true;
+    let chunks: (string | Buffer)[];
+    let n = 0;
+    if (this.#framing === 'ndjson') {
+      pieces[pieces.length - 1] += '\n';
+      for (const p of pieces) n += p.length;
+      chunks = pieces;
+    } else {
+      const body = pieces.map((p) => Buffer.from(p, 'utf8'));
+      for (const b of body) n += b.length;
+      chunks = [`Content-Length: ${n}\r\n\r\n`, ...body];
+    }
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) out.write(chunks[i]!);
+    out.write(chunks[last]!, () => {
+      this.#unwritten -= n;
+      this.#check();
+    });
+    if (this.#corked) this.#tick += n;
+    this.#unwritten += n;
+    this.#check();
     return Promise.resolve();
+  }
+
+  /** The tick is over: its messages go to the stream. */
+  #endTick(): void {
+    this.#corked = false;
+    this.#tick = 0;
+    this.#output.uncork!();
+    this.#check();
+  }
+
+  #check(): void {
+    const blocked = this.#tick > this.#tickLimit || this.#unwritten > 2 * this.#tickLimit;
+    if (blocked === this.#blocked) return;
+    this.#blocked = blocked;
+    if (!blocked) for (const l of this.#drainListeners) l();
   }
 
   /** Resolves when everything written so far has been handed to the operating system. */
@@ -455,6 +503,30 @@ export class StreamMessageWriter extends AbstractMessageWriter implements Messag
   }
 
   end(): void {}
+}
+
+/**
+ * A piece of an answer at least this long goes to the stream on its own: joining it to the rest
+ * would copy it into a new string (for one this long, a large-object allocation).
+ */
+const PIECE_ALONE_CHARS = 64 * 1024;
+
+/** The pieces of an answer with the short ones next to each other joined: fewer, larger chunks. */
+function coalesce(pieces: string[]): string[] {
+  if (pieces.length === 1) return pieces;
+  const out: string[] = [];
+  let run = '';
+  for (const p of pieces) {
+    if (p.length < PIECE_ALONE_CHARS) {
+      run += p;
+      continue;
+    }
+    if (run) out.push(run);
+    out.push(p);
+    run = '';
+  }
+  if (run) out.push(run);
+  return out;
 }
 
 /**

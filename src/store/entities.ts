@@ -40,7 +40,13 @@ export const songs: EntityDescriptor = {
   ],
   filters: { isFavorite: 'isFavorite', genre: 'metadata.genre' },
   parents: {},
-  search: { table: 'songs_fts', columns: ['name', 'composer', 'genre', 'mood', 'tags', 'comments'], weights: [10, 4, 3, 3, 3, 1] },
+  search: {
+    table: 'songs_fts',
+    columns: ['name', 'composer', 'genre', 'mood', 'tags', 'comments'],
+    weights: [10, 4, 3, 3, 3, 1],
+    filters: { composer: { column: 'composer' }, genre: { column: 'genre' }, mood: { column: 'mood' }, tags: { column: 'tags', list: true } },
+    tiers: [['name'], ['name', 'composer', 'genre', 'mood', 'tags']],
+  },
   nameKey: true,
   timestamps: { created: true, updated: true },
 };

@@ -101,6 +101,18 @@ export interface SearchSpec {
   readonly columns: readonly string[];
   /** bm25 weight of each FTS column, in the same order. */
   readonly weights: readonly number[];
+  /**
+   * Filters of search by param name: each narrows to records whose indexed `column` holds the
+   * value's words as a phrase, or (`list`: a JSON array of strings such as tags) holds an item
+   * equal to the value, both folded as search folds (repository.ts, searchFilters).
+   */
+  readonly filters?: Readonly<Record<string, { readonly column: string; readonly list?: boolean }>>;
+  /**
+   * How a search matching many records is ordered (repository.ts, search): by tier, newest row
+   * first in each. Each entry is the columns of a tier where every word is found whole; after
+   * them, every word whole in any column, then the rest. Without it, always by BM25.
+   */
+  readonly tiers?: readonly (readonly string[])[];
 }
 
 export interface EntityDescriptor {

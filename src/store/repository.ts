@@ -20,6 +20,7 @@ import {
   codecs,
   columnsOf,
   fieldAt,
+  fieldsText,
   fromRow,
   getPath,
   partColumns,
@@ -28,10 +29,11 @@ import {
   summaryColumns,
   summaryDescriptor,
   toParams,
+  type Codec,
   type EntityDescriptor,
   type Row,
 } from './entity.js';
-import { answerAs, RawJson, sameJsonText, withPartTexts } from '../json-text.js';
+import { answerAs, RawJson, sameJsonText, withMembersPieces, withPartTexts } from '../json-text.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
 import type { Store } from './store.js';
@@ -41,9 +43,9 @@ export type OrderBy = 'updatedAt' | 'createdAt' | 'name';
 export type Direction = 'asc' | 'desc';
 /**
  * What a cursor continues: a list's order, or another keyset walk (`rank`: search results by
- * score; `accessedAt`: recent entries).
+ * score; `tier`: search results by tier and row, newest first; `accessedAt`: recent entries).
  */
-export type CursorOrder = OrderBy | 'rank' | 'accessedAt';
+export type CursorOrder = OrderBy | 'rank' | 'tier' | 'accessedAt';
 /**
  * `full`: records whole. `summary`: records without the structured parts a browser does not
  * show (sections, mix graph, …: EntityDescriptor.summaryParts), which are not selected.
@@ -64,6 +66,11 @@ export interface SearchOptions {
   limit?: number;
   cursor?: string;
   view?: View;
+  /**
+   * Filter values by filter name (descriptor.search.filters: a string, or an array of strings for
+   * a list such as tags); undefined entries are ignored.
+   */
+  filters?: Record<string, string | string[] | undefined>;
 }
 
 export interface Page<T> {
@@ -100,6 +107,13 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** At most this many words of a search query are used. */
 export const MAX_SEARCH_TERMS = 32;
+/**
+ * A search matching more records than this is ordered by tier, newest first in each, rather than
+ * by BM25, which scores and sorts every match (about 1 µs each, so 0.25 ms here): see search().
+ */
+export const MAX_RANKED_MATCHES = 250;
+/** The SQL function that checks a list filter's whole items (registered on the connection). */
+const LIST_HOLDS = 'wr_search_list_holds';
 
 const SORT_SQL: Record<OrderBy, string> = {
   updatedAt: '"updated_at"',
@@ -118,10 +132,122 @@ const revisionsOfRow = (row: Row): Record<string, number> => ({ [row.id as strin
  * text is folded as the index is (`Łódź` is looked up as `Lodz`).
  */
 export function ftsQuery(text: string): string | undefined {
-  // Letters, digits and combining marks are what the unicode61 tokenizer keeps; everything else
-  // separates words. Quoting each word means nothing the user typed is read as FTS5 syntax.
-  const words = foldForSearch(text).match(/[\p{L}\p{N}\p{M}]+/gu)?.slice(0, MAX_SEARCH_TERMS);
-  return words?.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
+  const words = searchWords(text).slice(0, MAX_SEARCH_TERMS);
+  return words.length ? words.map((w) => `"${w}"*`).join(' ') : undefined;
+}
+
+/**
+ * The words of a text as search reads them, folded as the index is. Letters, digits and combining
+ * marks are what the unicode61 tokenizer keeps; everything else separates words. A word holds
+ * nothing else, so quoting it means nothing the user typed is read as FTS5 syntax.
+ */
+function searchWords(text: string): string[] {
+  return foldForSearch(text).match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
+}
+
+/**
+ * A text as one key of its words, folded as search folds them (ł, ø, ß … as in the index, case
+ * and diacritics dropped as the tokenizer drops them): two tags with one key are the same tag to
+ * a filter ("Hip-Hop" and "hip hop"; "late\nnight" and "Late Night").
+ */
+export function wholeKey(text: string): string {
+  // Most tags: ASCII letters and digits, words one space apart.
+  if (ASCII_WORDS.test(text)) return text.toLowerCase();
+  const folded = foldForSearch(text).toLowerCase().normalize('NFD').replace(/\p{M}/gu, '');
+  return folded.match(/[\p{L}\p{N}]+/gu)?.join(' ') ?? '';
+}
+const ASCII_WORDS = /^[A-Za-z0-9]+(?: [A-Za-z0-9]+)*$/;
+
+/** FTS5 text for words: each a quoted word, whole or (`prefix`) as the start of one. */
+const ftsWords = (words: readonly string[], prefix: boolean): string => words.map((w) => `"${w}"${prefix ? '*' : ''}`).join(' ');
+/** FTS5 text for words found in these columns only. */
+const inColumns = (columns: readonly string[], words: string): string => `{${columns.join(' ')}} : (${words})`;
+
+/** A search's filters, as they narrow the full-text match. */
+interface SearchFilter {
+  /** FTS5 text every match must also match (the filters' phrases, column by column). */
+  match: string;
+  /** Keys (wholeKey) a list column must hold as items, by column: checked row by row. */
+  lists: { column: string; keys: string[] }[];
+  /** What a cursor is bound to: every filter as folded. */
+  scope: Record<string, unknown>;
+}
+
+/** Where a search continues: after a score and id (BM25), or after a row of a tier. */
+type SearchCursor = { order: 'rank'; score: number; id: string } | { order: 'tier'; tier: number; rowid: number };
+
+/** The same items, as a key: the check function is handed JSON arrays, parsed once per query. */
+let lastKeysText = '';
+let lastKeys: string[] = [];
+
+/**
+ * Whether a JSON array of strings (a stored tag list) holds, for every key, an item with that key.
+ * What a list filter checks on each row the index found: the index knows a tag's words, not where
+ * one tag ends and the next begins ("acid jazz" holds the words of "jazz").
+ */
+function listHolds(listText: unknown, keysText: unknown): number {
+  if (typeof listText !== 'string' || typeof keysText !== 'string') return 0;
+  if (keysText !== lastKeysText) {
+    lastKeys = JSON.parse(keysText) as string[];
+    lastKeysText = keysText;
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(listText);
+  } catch {
+    return 0;
+  }
+  if (!Array.isArray(list)) return 0;
+  const have = list.map((t) => (typeof t === 'string' ? wholeKey(t) : undefined));
+  return lastKeys.every((k) => have.includes(k)) ? 1 : 0;
+}
+
+/** The columns a record's text is made of: id, every mapped column, timestamps, revision. */
+function recordColumns(desc: EntityDescriptor): string[] {
+  return [
+    'id',
+    ...columnsOf(desc),
+    ...(desc.timestamps.created ? ['created_at'] : []),
+    ...(desc.timestamps.updated ? ['updated_at'] : []),
+    'revision',
+  ];
+}
+
+/** A codec that reads a JSON column as its text (parseOnRead makes the value of it). */
+const storedText: Codec = { width: 1, toDb: (v) => [v], fromDb: ([v]) => (v === null || v === undefined ? undefined : v) };
+
+/**
+ * `desc` with its top-level structured parts (the `*_json` columns of partColumns) read as their
+ * stored text, and those parts' paths. Made once per descriptor.
+ */
+const asText = new WeakMap<EntityDescriptor, { desc: EntityDescriptor; paths: string[] }>();
+function partsAsText(desc: EntityDescriptor): { desc: EntityDescriptor; paths: string[] } {
+  let d = asText.get(desc);
+  if (!d) {
+    const parts = new Set(partColumns(desc).filter((p) => !p.path.includes('.')).map((p) => p.path));
+    d = { desc: { ...desc, fields: desc.fields.map((f) => (parts.has(f.path) ? { ...f, codec: storedText } : f)) }, paths: [...parts] };
+    asText.set(desc, d);
+  }
+  return d;
+}
+
+/**
+ * Makes `model[key]`, which holds a stored JSON text, the value of that text, parsed the first time
+ * it is read (then an ordinary property: later reads are plain reads). Assigning it first skips the
+ * parse. The property keeps its place among the model's keys.
+ */
+function parseOnRead(model: Record<string, unknown>, key: string, text: string): void {
+  const settle = (value: unknown): void => void Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(model, key, {
+    enumerable: true,
+    configurable: true,
+    get(): unknown {
+      const value: unknown = JSON.parse(text);
+      settle(value);
+      return value;
+    },
+    set: settle,
+  });
 }
 
 export class Repository<T extends object = Model> {
@@ -130,6 +256,8 @@ export class Repository<T extends object = Model> {
   readonly #hooks: RepositoryHooks;
   readonly #statements = new Map<string, Statement>();
   #generation = 0;
+  /** The connection search's SQL functions are registered on. */
+  #functionsOn: unknown;
 
   constructor(store: Store, desc: EntityDescriptor, hooks: RepositoryHooks = {}) {
     this.#store = store;
@@ -160,9 +288,19 @@ export class Repository<T extends object = Model> {
     return s;
   }
 
-  /** The model of a row; an answer writes it as the row's own text (structured parts as stored). */
+  /**
+   * The model of a row; an answer writes it as the row's own text (structured parts as stored).
+   * Its structured parts are parsed when first read, not before: an answer never reads them (it
+   * writes their stored text), and parsing a song's 200 KB of sections was most of a songs.get.
+   */
   #model(row: Row): T {
-    return answerAs(withPartTexts(fromRow(this.desc, row), partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
+    const { desc, paths } = partsAsText(this.desc);
+    const model = fromRow(desc, row);
+    for (const path of paths) {
+      const text = model[path];
+      if (typeof text === 'string') parseOnRead(model, path, text);
+    }
+    return answerAs(withPartTexts(model, partTextsOfRow(this.desc, row)), recordText(this.desc, row)) as T;
   }
 
   /**
@@ -205,6 +343,19 @@ export class Repository<T extends object = Model> {
     const row = this.#stmt('get', () => `SELECT * FROM ${this.#table} WHERE "id" = ?`).get(id) as Row | undefined;
     if (!row) throw notFound(this.desc.entity, id);
     return this.#model(row);
+  }
+
+  /**
+   * The record with `id` as an answer writes it (get's JSON text, structured parts as stored),
+   * without building its model: what `${family}.get` answers. Throws NotFound.
+   */
+  getAnswer(id: string): RawJson {
+    const row = this.#stmt('getAnswer', () => `SELECT ${recordColumns(this.desc).map(q).join(', ')} FROM ${this.#table} WHERE "id" = ?`).get(id) as
+      | Row
+      | undefined;
+    if (!row) throw notFound(this.desc.entity, id);
+    // recordText, as pieces: the stored parts are sent as they were read, never joined into one string.
+    return new RawJson(withMembersPieces(fieldsText(this.desc, row), partTextsOfRow(this.desc, row)));
   }
 
   /** The stored revision of `id`, or undefined. */
@@ -323,48 +474,182 @@ export class Repository<T extends object = Model> {
   }
 
   /**
-   * Full-text search, best match first: by BM25 score, ties by id. Every word must match a word or
-   * the start of one, ignoring case and diacritics. The text is never parsed as FTS5 syntax.
-   * Keyset pages: a cursor holds the last row's score and id and the query it was made for
-   * (-32602 at /cursor with another query). Scores depend on the whole index (BM25 weighs a word
-   * by how many rows hold it), so a write between pages may move rows across the cursor.
+   * Full-text search. Every word must match a word or the start of one, ignoring case and
+   * diacritics, and every filter (descriptor.search.filters) must hold; the text and the filter
+   * values are never parsed as FTS5 syntax. `text` undefined (no query) is allowed with a filter.
+   *
+   * Order, chosen on the first page and kept by its cursor:
+   * - without a filter, at most MAX_RANKED_MATCHES matches: best first by BM25, ties by id (`rank`);
+   * - more (BM25 would score every one), or with a filter (BM25 would weigh the filter's words,
+   *   reading every row that holds them): by tier (descriptor.search.tiers: words found whole in
+   *   the name, then in the other main fields, then anywhere, then only as the start of a word),
+   *   newest row first within a tier (`tier`). Each tier is walked in the index's own row order and
+   *   stops at the page's end.
+   * Keyset pages: a cursor holds the last row's place and the query and filters it was made for
+   * (-32602 at /cursor with others). Scores depend on the whole index (BM25 weighs a word by how
+   * many rows hold it), so a write between pages may move rows across the cursor.
    */
-  search(text: string, options: SearchOptions = {}): Page<T> {
+  search(text: string | undefined, options: SearchOptions = {}): Page<T> {
     const spec = this.desc.search;
     if (!spec) throw new Error(`${this.desc.entity} has no full-text index`);
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     const view = options.view ?? 'full';
-    const match = ftsQuery(text);
+    const filter = this.#searchFilter(options.filters);
+    if (text === undefined && !filter) {
+      throw invalidParams([{ path: '/query', message: 'is required when no filter is given' }]);
+    }
+    const words = text === undefined ? [] : searchWords(text).slice(0, MAX_SEARCH_TERMS);
+    const match = words.length ? ftsWords(words, true) : undefined;
     // The cursor is bound to the family, to the query as searched (its words after folding:
-    // "łódź" and "lodz" are one query; case counts) and to the folding itself.
-    const scope = { entity: this.desc.entity, query: match ?? null, '(folding)': FOLD_VERSION };
-    const after =
-      options.cursor === undefined
-        ? undefined
-        : decodeCursor(options.cursor, 'rank', 'asc', scope, 'was made for another query: ask again with the query of the first page, or start again without a cursor');
-    if (!match) return { items: [] };
+    // "łódź" and "lodz" are one query; case counts), to the filters as folded, and to the folding.
+    const scope = {
+      entity: this.desc.entity,
+      query: match ?? null,
+      '(folding)': FOLD_VERSION,
+      ...(filter ? { '(filters)': filter.scope } : {}),
+    };
+    const after = options.cursor === undefined ? undefined : searchCursor(options.cursor, scope);
+    if (!match && !filter) return { items: [] };
+    const both = (m: string): string => (filter ? `(${filter.match}) AND (${m})` : m);
+    // Tiers, each an FTS5 query; a row is in the first whose query it matches.
+    const tiers: string[] = [];
+    if (!match) tiers.push(filter!.match);
+    else {
+      const whole = ftsWords(words, false);
+      const levels = spec.tiers ? [...spec.tiers.map((columns) => inColumns(columns, whole)), whole, match] : [match];
+      levels.forEach((level, i) => tiers.push(both(i === 0 ? level : `(${level}) NOT (${levels[i - 1]})`)));
+    }
+    let order: 'rank' | 'tier';
+    if (after) order = after.order;
+    // BM25 would weigh a filter's words too, and finding their weight reads every row that holds
+    // them (a filter's words are common): with a filter, by tier.
+    else if (!match || filter) order = 'tier';
+    else if (!spec.tiers) order = 'rank';
+    else {
+      // Whole words are counted first: their doclists are read lazily, a prefix's are merged whole.
+      const many = (m: string): boolean => this.#countUpTo(m, MAX_RANKED_MATCHES + 1) > MAX_RANKED_MATCHES;
+      order = many(ftsWords(words, false)) || many(match!) ? 'tier' : 'rank';
+    }
+    if ((after?.order === 'tier' && after.tier > tiers.length) || (after?.order === 'rank' && (!match || filter))) {
+      throw invalidParams([{ path: '/cursor', message: 'is not a cursor this store made; start again without one' }]);
+    }
+    const rows =
+      order === 'rank'
+        ? this.#searchRanked(match!, limit, view, after?.order === 'rank' ? after : undefined)
+        : this.#searchTiers(tiers, filter, limit, view, after?.order === 'tier' ? after : undefined);
+    const items = rows.slice(0, limit).map(this.#answer(view));
+    if (rows.length <= limit) return { items };
+    const last = rows[limit - 1]!;
+    const nextCursor =
+      order === 'rank'
+        ? encodeCursor('rank', 'asc', last['(score)'], last.id as string, scope)
+        : encodeCursor('tier', 'desc', last['(tier)'], String(last['(rowid)']), scope);
+    return { items, nextCursor };
+  }
+
+  /** How many records match `match`, counting no further than `cap`. */
+  #countUpTo(match: string, cap: number): number {
+    const fts = q(this.desc.search!.table);
+    const stmt = this.#stmt('search:count', () => `SELECT count(*) AS "n" FROM (SELECT 1 FROM ${fts} WHERE ${fts} MATCH @match LIMIT @cap)`);
+    return (stmt.get({ match, cap }) as { n: number }).n;
+  }
+
+  /**
+   * Up to limit + 1 matches after `after`, best first by BM25, ties by id. The scores of all
+   * matches are put aside (rowid and score only); only the rows up to the page's last score are
+   * looked up for their ids, and only the page's rows are read whole.
+   */
+  #searchRanked(match: string, limit: number, view: View, after?: { score: number; id: string }): Row[] {
+    const spec = this.desc.search!;
     const fts = q(spec.table);
-    // The matches are ranked on their ids alone, and only the page's rows are read whole: the
-    // sorter never holds the big columns of every match.
-    const stmt = this.#stmt(`search:${view}:${after ? 1 : 0}`, () =>
+    const stmt = this.#stmt(`search:rank:${view}:${after ? 1 : 0}`, () =>
+      `WITH "s" AS MATERIALIZED (SELECT ${fts}."rowid" AS "rid", bm25(${fts}, ${spec.weights.join(', ')}) AS "score" ` +
+      `FROM ${fts} WHERE ${fts} MATCH @match) ` +
       `SELECT ${this.#columns(view, 't.')}, p."score" AS "(score)" FROM (` +
-      `SELECT * FROM (SELECT m."rowid" AS "rid", m."id" AS "id", bm25(${fts}, ${spec.weights.join(', ')}) AS "score" ` +
-      `FROM ${fts} JOIN ${this.#table} AS m ON m."rowid" = ${fts}."rowid" WHERE ${fts} MATCH @match)` +
-      (after ? ' WHERE ("score", "id") > (@cursor_value, @cursor_id)' : '') +
-      ' ORDER BY "score", "id" LIMIT @limit' +
+      `SELECT "s"."rid" AS "rid", "s"."score" AS "score", m."id" AS "id" FROM "s" JOIN ${this.#table} AS m ON m."rowid" = "s"."rid" ` +
+      // The score of the last row a page can reach: the (limit + 1)th score after the cursor's.
+      `WHERE "s"."score" <= coalesce((SELECT "score" FROM "s"${after ? ' WHERE "score" > @cursor_value' : ''} ORDER BY "score" LIMIT 1 OFFSET @limit - 1), "s"."score")` +
+      (after ? ' AND ("s"."score", m."id") > (@cursor_value, @cursor_id)' : '') +
+      ' ORDER BY "s"."score", m."id" LIMIT @limit' +
       `) AS p JOIN ${this.#table} AS t ON t."rowid" = p."rid" ORDER BY p."score", p."id"`,
     );
-    const rows = stmt.all({
-      match,
-      limit: limit + 1,
-      ...(after ? { cursor_value: after[0], cursor_id: after[1] } : {}),
-    }) as Row[];
-    const page: Page<T> = { items: rows.slice(0, limit).map(this.#answer(view)) };
-    if (rows.length > limit) {
-      const last = rows[limit - 1]!;
-      page.nextCursor = encodeCursor('rank', 'asc', last['(score)'], last.id as string, scope);
+    return stmt.all({ match, limit: limit + 1, ...(after ? { cursor_value: after.score, cursor_id: after.id } : {}) }) as Row[];
+  }
+
+  /**
+   * Up to limit + 1 matches after `after`, tier by tier, newest row first in each: FTS5 walks its
+   * index in row order and stops at the page's end.
+   */
+  #searchTiers(tiers: string[], filter: SearchFilter | undefined, limit: number, view: View, after?: { tier: number; rowid: number }): Row[] {
+    const fts = q(this.desc.search!.table);
+    const lists = filter?.lists ?? [];
+    const rows: Row[] = [];
+    for (let tier = after?.tier ?? 1; tier <= tiers.length && rows.length <= limit; tier++) {
+      const from = after?.tier === tier;
+      const stmt = this.#stmt(`search:tier:${view}:${from ? 1 : 0}:${lists.map((l) => l.column).join(',')}`, () => {
+        this.#registerSearchFunctions();
+        const checks = lists.map((l, i) => ` AND ${LIST_HOLDS}(t.${q(l.column)}, @list_${i})`).join('');
+        return (
+          `SELECT ${this.#columns(view, 't.')}, ${fts}."rowid" AS "(rowid)" FROM ${fts} JOIN ${this.#table} AS t ON t."rowid" = ${fts}."rowid" ` +
+          `WHERE ${fts} MATCH @match${from ? ` AND ${fts}."rowid" < @before` : ''}${checks} ORDER BY ${fts}."rowid" DESC LIMIT @limit`
+        );
+      });
+      const found = stmt.all({
+        match: tiers[tier - 1],
+        limit: limit + 1 - rows.length,
+        ...Object.fromEntries(lists.map((l, i) => [`list_${i}`, JSON.stringify(l.keys)])),
+        ...(from ? { before: after!.rowid } : {}),
+      }) as Row[];
+      for (const row of found) {
+        row['(tier)'] = tier;
+        rows.push(row);
+      }
     }
-    return page;
+    return rows;
+  }
+
+  /** The SQL function list filters use, on this connection (a restore opens another). */
+  #registerSearchFunctions(): void {
+    if (this.#functionsOn === this.#store.db) return;
+    this.#store.db.function(LIST_HOLDS, { deterministic: true, directOnly: true }, listHolds);
+    this.#functionsOn = this.#store.db;
+  }
+
+  /**
+   * The filters of a search, checked: each value must hold a word (-32602 at its path otherwise).
+   * A value is matched as the phrase of its words in its column; a list's values (tags) also as
+   * whole items. Undefined when no filter is given (an empty list is none).
+   */
+  #searchFilter(filters: SearchOptions['filters'] = {}): SearchFilter | undefined {
+    const specs = this.desc.search?.filters ?? {};
+    const match: string[] = [];
+    const lists: SearchFilter['lists'] = [];
+    const scope: Record<string, unknown> = {};
+    const errors: { path: string; message: string }[] = [];
+    const phrase = (value: string, path: string): string | undefined => {
+      const words = searchWords(value);
+      if (words.length) return words.map((w) => `"${w}"`).join(' + ');
+      errors.push({ path, message: 'has no letters or digits: a filter matches words' });
+      return undefined;
+    };
+    for (const [name, f] of Object.entries(specs)) {
+      const value = filters[name];
+      if (value === undefined) continue;
+      const values = Array.isArray(value) ? value : [value];
+      if (values.length === 0) continue;
+      const keys: string[] = [];
+      values.forEach((v, i) => {
+        const p = phrase(v, Array.isArray(value) ? `/${name}/${i}` : `/${name}`);
+        if (p === undefined) return;
+        match.push(inColumns([f.column], p));
+        keys.push(wholeKey(v));
+      });
+      if (f.list) lists.push({ column: f.column, keys });
+      // As the query: its words after folding (case counts).
+      scope[name] = values.map((v) => searchWords(v).join(' '));
+    }
+    if (errors.length) throw invalidParams(errors);
+    return match.length ? { match: match.join(' AND '), lists, scope } : undefined;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -685,6 +970,32 @@ export function filtersFingerprint(filters: Record<string, unknown> = {}): strin
 /** The cursor that continues after the row (`value`, `id`) of a list in this order, with these filters. */
 export function encodeCursor(orderBy: CursorOrder, direction: Direction, value: unknown, id: string, filters?: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify([orderBy, direction, value, id, filtersFingerprint(filters)])).toString('base64url');
+}
+
+/**
+ * Where a search cursor continues (its order, `rank` or `tier`, is in the cursor). Throws
+ * InvalidParams at /cursor for a cursor this store did not make, or made for another search.
+ */
+function searchCursor(cursor: string, scope: Record<string, unknown>): SearchCursor {
+  let order: unknown;
+  try {
+    order = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[])[0];
+  } catch {
+    order = undefined;
+  }
+  const tiered = order === 'tier';
+  const [value, id] = decodeCursor(
+    cursor,
+    tiered ? 'tier' : 'rank',
+    tiered ? 'desc' : 'asc',
+    scope,
+    'was made for another query or other filters: ask again with the query and filters of the first page, or start again without a cursor',
+  );
+  if (!tiered && typeof value === 'number') return { order: 'rank', score: value, id };
+  if (tiered && Number.isSafeInteger(value) && (value as number) >= 1 && /^-?\d{1,16}$/.test(id) && Number.isSafeInteger(Number(id))) {
+    return { order: 'tier', tier: value as number, rowid: Number(id) };
+  }
+  throw invalidParams([{ path: '/cursor', message: 'is not a cursor this store made; start again without one' }]);
 }
 
 /**

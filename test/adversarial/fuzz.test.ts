@@ -48,6 +48,10 @@ describe('contract: the error checks can fail', function () {
   it('refuses data that lacks what a host acts on: -32004 with null fields, -32602 without pointers, -32022 without a reason', () => {
     expect(contractProblems('performances.save', { code: -32004, message: 'x', data: { entity: null, field: null, value: null } })).to.have.length(1);
     expect(contractProblems('performances.save', { code: -32004, message: 'x', data: { entity: 'performances', field: 'songId', value: 'a' } })).to.deep.equal([]);
+    // data is also held to its schema in rpc-schema/errors.json (the typed client's error types)
+    expect(contractProblems('songs.get', { code: -32001, message: 'x', data: { entity: 'songs', id: 7 } })[0]).to.match(/\{entity, id\}/);
+    expect(contractProblems('songs.update', { code: -32002, message: 'x', data: { entity: 'songs', id: 'a', expected: 1, actual: 2 } })).to.deep.equal([]);
+    expect(contractProblems('songs.save', { code: -32011, message: 'x', data: { reason: 'locked' } })[0]).to.match(/dataSchemas\["-32011"\]/);
     expect(contractProblems('songs.get', { code: -32602, message: 'x', data: { errors: [{ path: 'id', message: 'bad' }] } })).to.have.length(1);
     expect(contractProblems('songs.get', { code: -32602, message: 'x' })).to.have.length(1);
     expect(contractProblems('import.songs', { code: -32022, message: 'x', data: { path: '/dev/zero' } })).to.have.length(1);

@@ -4,6 +4,7 @@
  * `data` must carry what the error table promises a host (rpc-schema/errors.json, docs/protocol.md).
  * Used by `fails`/`invalid` (test/helpers/rpc.ts) and by the fuzzer (test/adversarial/).
  */
+import { Ajv, type ValidateFunction } from 'ajv';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './process.js';
@@ -23,6 +24,16 @@ export const METHOD_SPECS: Readonly<Record<string, any>> = Object.fromEntries(
     .sort()
     .map((f) => [f.replace(/\.json$/, ''), readJson(join(ROOT, 'rpc-schema', 'methods', f))]),
 );
+
+/**
+ * The schema of each code's `data` (errors.json `dataSchemas`, from which the typed client's error
+ * types are made): every error answered in a test is held to it, so those types stay true.
+ */
+const DATA_SCHEMAS: ReadonlyMap<number, ValidateFunction> = (() => {
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const schemas = readJson(join(ROOT, 'rpc-schema', 'errors.json')).dataSchemas as Record<string, object>;
+  return new Map(Object.entries(schemas).map(([code, schema]) => [Number(code), ajv.compile(schema)]));
+})();
 
 /** The contract's error table, by code. */
 export const ERROR_TABLE: ReadonlyMap<number, { code: number; name: string; message: string }> = new Map(
@@ -117,6 +128,11 @@ export function contractProblems(method: string, error: WireError): string[] {
     problems.push(`code ${error.code} is not declared in rpc-schema/methods/${method}.json (errors: ${JSON.stringify(METHOD_SPECS[method]?.errors)})`);
   }
   if (!isString(error.message) || error.message === '') problems.push('message is empty');
-  problems.push(...dataProblems(error.code, error.data));
+  const data = dataProblems(error.code, error.data);
+  problems.push(...data);
+  const schema = DATA_SCHEMAS.get(error.code);
+  if (data.length === 0 && schema && !schema(error.data)) {
+    problems.push(`data does not match rpc-schema/errors.json dataSchemas["${error.code}"]: ${JSON.stringify(schema.errors)}; got ${JSON.stringify(error.data)}`);
+  }
   return problems;
 }

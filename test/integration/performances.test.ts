@@ -1,17 +1,22 @@
 /**
- * performances.*: every method of the family through the real process (NDJSON; a few calls over
- * Content-Length framing). Every successful answer is checked against its result schema.
+ * performances.*: every method of the family through the real process and the typed client
+ * (NDJSON; a few calls over Content-Length framing). Every successful answer is checked against
+ * its result schema.
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { makeSong } from '../helpers/fixtures.js';
-import { StoreProcess } from '../helpers/process.js';
-import { Procs, fails, invalid, listAll, normalized, ok, stop, tracked } from '../helpers/rpc.js';
+import { makeSong as fixtureSong } from '../helpers/fixtures.js';
+import type { WhiteroomClient } from '../../src/client/index.js';
+import { Clients, invalid, listAll, nonEmpty, rejects, stopClient as stop, tracked } from '../helpers/client.js';
+import { normalized } from '../helpers/rpc.js';
 
-type Perf = Record<string, any>;
-const procs = new Procs();
+/** Performances as these tests build and read them (plain objects; answers are StoredPerformance). */
+type Perf = any;
+/** A complete song (test/helpers/fixtures.ts), typed loosely. */
+const makeSong = (overrides: Record<string, unknown> = {}): any => fixtureSong(overrides);
+const procs = new Clients();
 
 /** A performance with every structured part, each carrying fields no schema knows. */
 function makePerf(songId: string, overrides: Record<string, unknown> = {}): Perf {
@@ -44,16 +49,16 @@ function expectKeeps(stored: Perf, sent: Perf): void {
   for (const [k, v] of Object.entries(sent)) expect(stored[k], `field ${k}`).to.deep.equal(v);
 }
 
-async function newSong(p: StoreProcess): Promise<string> {
-  return (await ok(p, 'songs.create', { item: makeSong() })).id;
+async function newSong(p: WhiteroomClient): Promise<string> {
+  return (await p.songs.create({ item: makeSong() })).id;
 }
 
-async function perfCount(p: StoreProcess, filters: Record<string, unknown> = {}): Promise<number> {
-  return (await ok(p, 'performances.count', filters)).count;
+async function perfCount(p: WhiteroomClient, filters: Record<string, unknown> = {}): Promise<number> {
+  return (await p.performances.count(filters)).count;
 }
 
 /** A fresh sidecar holding one song for every test of the describe, stopped after it. */
-function withSidecarAndSong(set: (p: StoreProcess, songId: string) => void): void {
+function withSidecarAndSong(set: (p: WhiteroomClient, songId: string) => void): void {
   beforeEach(async () => {
     const proc = await procs.launch();
     set(proc, await newSong(proc));
@@ -62,7 +67,7 @@ function withSidecarAndSong(set: (p: StoreProcess, songId: string) => void): voi
 }
 
 describe('performances.create and performances.get', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   let songId: string;
   withSidecarAndSong((proc, id) => {
     p = proc;
@@ -72,7 +77,7 @@ describe('performances.create and performances.get', function () {
   it('fills defaults: density 1.0, grooveProfileId and consoleXProfileId "default", version "1.0"', async () => {
     const sent = { songId, name: 'Bare', arrangementStyle: 'SATB', instrumentationMap: {}, mixTargets: {} };
     const t0 = Date.now();
-    const stored = await ok(p, 'performances.create', { item: sent });
+    const stored = await p.performances.create({ item: sent });
     const t1 = Date.now();
     expectKeeps(stored, sent);
     expect(stored.density).to.equal(1.0);
@@ -86,62 +91,62 @@ describe('performances.create and performances.get', function () {
     expect(stored.id).to.be.a('string').and.not.equal('');
     expect(stored.createdAt).to.be.within(t0, t1);
     expect(stored.updatedAt).to.equal(stored.createdAt);
-    expect(await ok(p, 'performances.get', { id: stored.id })).to.deep.equal(stored);
+    expect(await p.performances.get({ id: stored.id })).to.deep.equal(stored);
   });
 
   it('round-trips every structured part with unknown nested fields deep-equal', async () => {
     const sent = makePerf(songId, { density: 0.75, grooveProfileId: 'swing', consoleXProfileId: 'warm', version: '1.3' });
-    const created = await ok(p, 'performances.create', { item: sent });
+    const created = await p.performances.create({ item: sent });
     expectKeeps(created, sent);
-    const read = await ok(p, 'performances.get', { id: sent.id });
+    const read: Perf = await p.performances.get({ id: sent.id });
     for (const k of STRUCTURED) expect(read[k], k).to.deep.equal(sent[k]);
     expect(read).to.deep.equal(created);
   });
 
   it('announces the insert in store.changed', async () => {
     const sent = makePerf(songId);
-    const { response, changes } = await tracked(p, 'performances.create', { item: sent });
-    expect(response.error).to.equal(undefined);
+    const { result, error, changes } = await tracked(p, () => p.performances.create({ item: sent }));
+    expect(error).to.equal(undefined);
     expect(normalized(changes)).to.deep.equal([{ entity: 'performances', op: 'insert', ids: [sent.id] }]);
   });
 
   it('refuses a taken id with -32003 and overwrites nothing', async () => {
     const sent = makePerf(songId);
-    const first = await ok(p, 'performances.create', { item: sent });
-    const e = await fails(p, 'performances.create', { item: { ...sent, name: 'Other' } }, -32003);
+    const first = await p.performances.create({ item: sent });
+    const e = await rejects(p.performances.create({ item: { ...sent, name: 'Other' } }), -32003);
     expect(e.data).to.deep.equal({ entity: 'performances', id: sent.id });
-    expect(await ok(p, 'performances.get', { id: sent.id })).to.deep.equal(first);
+    expect(await p.performances.get({ id: sent.id })).to.deep.equal(first);
   });
 
   it('answers -32001 {entity, id} for a missing id', async () => {
-    const e = await fails(p, 'performances.get', { id: 'nope' }, -32001);
+    const e = await rejects(p.performances.get({ id: 'nope' }), -32001);
     expect(e.data).to.deep.equal({ entity: 'performances', id: 'nope' });
   });
 
   it('rejects a missing required field and an unknown top-level field with -32602', async () => {
     const { mixTargets, ...noMix } = makePerf(songId);
-    await invalid(p, 'performances.create', { item: noMix }, '/item/mixTargets');
-    await invalid(p, 'performances.create', { item: makePerf(songId, { surprise: 1 }) }, '/item/surprise');
+    await invalid(p.callUntyped('performances.create', { item: noMix }), '/item/mixTargets');
+    await invalid(p.callUntyped('performances.create', { item: makePerf(songId, { surprise: 1 }) }), '/item/surprise');
     expect(await perfCount(p)).to.equal(0);
   });
 });
 
 describe('performances: a songId that does not exist', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   let songId: string;
   before(async () => {
     p = await procs.launch();
     songId = await newSong(p);
-    await ok(p, 'performances.create', { item: makePerf(songId) });
+    await p.performances.create({ item: makePerf(songId) });
   });
   after(() => procs.cleanupAll());
 
   async function expectConstraint(method: string, params: unknown, value: string): Promise<void> {
     const before = await perfCount(p);
-    const { response, changes } = await tracked(p, method, params);
-    expect(response.error, JSON.stringify(response.result)).to.not.equal(undefined);
-    expect(response.error!.code).to.equal(-32004);
-    expect(response.error!.data).to.deep.equal({ entity: 'performances', field: 'songId', value });
+    const { result, error, changes } = await tracked(p, () => p.callUntyped(method, params));
+    expect(error, JSON.stringify(result)).to.not.equal(undefined);
+    expect(error!.code).to.equal(-32004);
+    expect(error!.data).to.deep.equal({ entity: 'performances', field: 'songId', value });
     expect(changes).to.deep.equal([]);
     expect(await perfCount(p)).to.equal(before);
   }
@@ -156,20 +161,20 @@ describe('performances: a songId that does not exist', function () {
 
   it('performances.update to a songId that does not exist answers -32004 and changes nothing', async () => {
     const sent = makePerf(songId);
-    const created = await ok(p, 'performances.create', { item: sent });
+    const created = await p.performances.create({ item: sent });
     await expectConstraint('performances.update', { item: { ...sent, songId: 'ghost-song-4' } }, 'ghost-song-4');
-    expect(await ok(p, 'performances.get', { id: sent.id })).to.deep.equal(created);
+    expect(await p.performances.get({ id: sent.id })).to.deep.equal(created);
   });
 
   it('performances.saveMany answers -32004 and writes none of the items', async () => {
     const good = makePerf(songId);
     await expectConstraint('performances.saveMany', { items: [good, makePerf('ghost-song-3')] }, 'ghost-song-3');
-    await fails(p, 'performances.get', { id: good.id }, -32001);
+    await rejects(p.performances.get({ id: good.id }), -32001);
   });
 });
 
 describe('performances.update, save and revisions', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   let songId: string;
   withSidecarAndSong((proc, id) => {
     p = proc;
@@ -178,41 +183,41 @@ describe('performances.update, save and revisions', function () {
 
   it('update replaces the record, keeps createdAt, advances revision and updatedAt', async () => {
     const sent = makePerf(songId);
-    const created = await ok(p, 'performances.create', { item: sent });
+    const created = await p.performances.create({ item: sent });
     await new Promise((r) => setTimeout(r, 5));
     const changed = { ...sent, name: 'Renamed', density: 2.5, automation: [{ new: { shape: [1] } }] };
-    const { response, changes } = await tracked(p, 'performances.update', { item: changed });
-    const updated = response.result;
+    const { result, error, changes } = await tracked(p, () => p.performances.update({ item: changed }));
+    const updated = result;
     expectKeeps(updated, changed);
     expect(updated.createdAt).to.equal(created.createdAt);
     expect(updated.updatedAt).to.be.above(created.updatedAt);
     expect(updated.revision).to.equal(2);
     expect(normalized(changes)).to.deep.equal([{ entity: 'performances', op: 'update', ids: [sent.id] }]);
-    expect(await ok(p, 'performances.get', { id: sent.id })).to.deep.equal(updated);
+    expect(await p.performances.get({ id: sent.id })).to.deep.equal(updated);
   });
 
   it('update with a stale ifRevision answers -32002 {entity, id, expected, actual} and changes nothing', async () => {
     const sent = makePerf(songId);
-    const created = await ok(p, 'performances.create', { item: sent });
-    await ok(p, 'performances.update', { item: { ...sent, name: 'v2' }, ifRevision: 1 });
-    const e = await fails(p, 'performances.update', { item: { ...sent, name: 'v3' }, ifRevision: 1 }, -32002);
+    const created = await p.performances.create({ item: sent });
+    await p.performances.update({ item: { ...sent, name: 'v2' }, ifRevision: 1 });
+    const e = await rejects(p.performances.update({ item: { ...sent, name: 'v3' }, ifRevision: 1 }), -32002);
     expect(e.data).to.deep.equal({ entity: 'performances', id: sent.id, expected: 1, actual: 2 });
-    const read = await ok(p, 'performances.get', { id: sent.id });
+    const read = await p.performances.get({ id: sent.id });
     expect(read.name).to.equal('v2');
     expect(read.revision).to.equal(2);
     expect(created.revision).to.equal(1);
   });
 
   it('update of a missing id answers -32001', async () => {
-    await fails(p, 'performances.update', { item: makePerf(songId) }, -32001);
+    await rejects(p.performances.update({ item: makePerf(songId) }), -32001);
   });
 
   it('update keeps play state (isFavorite, playCount, lastPlayedAt) when the item does not carry it', async () => {
     const sent = makePerf(songId);
-    await ok(p, 'performances.create', { item: sent });
-    await ok(p, 'performances.setFavorite', { id: sent.id, isFavorite: true });
-    const played = await ok(p, 'performances.markPlayed', { id: sent.id });
-    const updated = await ok(p, 'performances.update', { item: { ...sent, name: 'Edited' } });
+    await p.performances.create({ item: sent });
+    await p.performances.setFavorite({ id: sent.id, isFavorite: true });
+    const played = await p.performances.markPlayed({ id: sent.id });
+    const updated = await p.performances.update({ item: { ...sent, name: 'Edited' } });
     expect(updated.name).to.equal('Edited');
     expect(updated.isFavorite).to.equal(true);
     expect(updated.playCount).to.equal(1);
@@ -221,47 +226,47 @@ describe('performances.update, save and revisions', function () {
 
   it('save inserts a new record and then updates it in place', async () => {
     const sent = makePerf(songId);
-    const first = await tracked(p, 'performances.save', { item: sent });
-    expect(first.response.result.revision).to.equal(1);
+    const first = await tracked(p, () => p.performances.save({ item: sent }));
+    expect(first.result.revision).to.equal(1);
     expect(normalized(first.changes)).to.deep.equal([{ entity: 'performances', op: 'insert', ids: [sent.id] }]);
-    const second = await tracked(p, 'performances.save', { item: { ...sent, name: 'Saved again' } });
-    expect(second.response.result.revision).to.equal(2);
-    expect(second.response.result.name).to.equal('Saved again');
-    expect(second.response.result.createdAt).to.equal(first.response.result.createdAt);
+    const second = await tracked(p, () => p.performances.save({ item: { ...sent, name: 'Saved again' } }));
+    expect(second.result.revision).to.equal(2);
+    expect(second.result.name).to.equal('Saved again');
+    expect(second.result.createdAt).to.equal(first.result.createdAt);
     expect(normalized(second.changes)).to.deep.equal([{ entity: 'performances', op: 'update', ids: [sent.id] }]);
     expect(await perfCount(p)).to.equal(1);
   });
 
   it('setFavorite sets the flag and advances the revision, leaving updatedAt', async () => {
-    const created = await ok(p, 'performances.create', { item: makePerf(songId) });
-    const fav = await ok(p, 'performances.setFavorite', { id: created.id, isFavorite: true });
+    const created = await p.performances.create({ item: makePerf(songId) });
+    const fav = await p.performances.setFavorite({ id: created.id, isFavorite: true });
     expect(fav.isFavorite).to.equal(true);
     expect(fav.revision).to.equal(2);
     expect(fav.updatedAt).to.equal(created.updatedAt);
-    const e = await fails(p, 'performances.setFavorite', { id: created.id, isFavorite: false, ifRevision: 1 }, -32002);
+    const e = await rejects(p.performances.setFavorite({ id: created.id, isFavorite: false, ifRevision: 1 }), -32002);
     expect(e.data).to.deep.equal({ entity: 'performances', id: created.id, expected: 1, actual: 2 });
-    const unfav = await ok(p, 'performances.setFavorite', { id: created.id, isFavorite: false, ifRevision: 2 });
+    const unfav = await p.performances.setFavorite({ id: created.id, isFavorite: false, ifRevision: 2 });
     expect(unfav.isFavorite).to.equal(false);
-    await fails(p, 'performances.setFavorite', { id: 'missing', isFavorite: true }, -32001);
+    await rejects(p.performances.setFavorite({ id: 'missing', isFavorite: true }), -32001);
   });
 
   it('markPlayed counts plays and sets lastPlayedAt to now', async () => {
-    const created = await ok(p, 'performances.create', { item: makePerf(songId) });
+    const created = await p.performances.create({ item: makePerf(songId) });
     const t0 = Date.now();
-    const once = await ok(p, 'performances.markPlayed', { id: created.id });
-    const twice = await ok(p, 'performances.markPlayed', { id: created.id });
+    const once = await p.performances.markPlayed({ id: created.id });
+    const twice = await p.performances.markPlayed({ id: created.id });
     const t1 = Date.now();
     expect(once.playCount).to.equal(1);
     expect(twice.playCount).to.equal(2);
     expect(twice.lastPlayedAt).to.be.within(t0, t1);
     expect(twice.revision).to.equal(3);
     expect(twice.updatedAt).to.equal(created.updatedAt);
-    await fails(p, 'performances.markPlayed', { id: 'missing' }, -32001);
+    await rejects(p.performances.markPlayed({ id: 'missing' }), -32001);
   });
 });
 
 describe('performances.saveMany, deleteMany, delete', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   let songId: string;
   withSidecarAndSong((proc, id) => {
     p = proc;
@@ -270,9 +275,9 @@ describe('performances.saveMany, deleteMany, delete', function () {
 
   it('saveMany stores all items in one transaction and announces them', async () => {
     const items = [makePerf(songId), makePerf(songId), makePerf(songId)];
-    const { response, changes } = await tracked(p, 'performances.saveMany', { items });
-    expect(response.result.items.map((x: Perf) => x.id)).to.deep.equal(items.map((x) => x.id));
-    response.result.items.forEach((x: Perf, i: number) => expectKeeps(x, items[i]!));
+    const { result, error, changes } = await tracked(p, () => p.performances.saveMany({ items: nonEmpty(items) }));
+    expect(result.items.map((x: Perf) => x.id)).to.deep.equal(items.map((x) => x.id));
+    result.items.forEach((x: Perf, i: number) => expectKeeps(x, items[i]!));
     expect(normalized(changes)).to.deep.equal([{ entity: 'performances', op: 'insert', ids: items.map((x) => x.id).sort() }]);
     expect(await perfCount(p)).to.equal(3);
   });
@@ -280,53 +285,53 @@ describe('performances.saveMany, deleteMany, delete', function () {
   it('deleteMany removes all or none', async () => {
     const items = [makePerf(songId), makePerf(songId), makePerf(songId)];
     const [i0, i1, i2] = items as [Perf, Perf, Perf];
-    await ok(p, 'performances.saveMany', { items });
-    const e = await fails(p, 'performances.deleteMany', { ids: [i0.id, 'missing'] }, -32001);
+    await p.performances.saveMany({ items: nonEmpty(items) });
+    const e = await rejects(p.performances.deleteMany({ ids: [i0.id, 'missing'] }), -32001);
     expect(e.data).to.deep.equal({ entity: 'performances', id: 'missing' });
     expect(await perfCount(p)).to.equal(3);
-    const { response, changes } = await tracked(p, 'performances.deleteMany', { ids: [i0.id, i1.id] });
-    expect(response.result.count).to.equal(2);
-    expect([...response.result.ids].sort()).to.deep.equal([i0.id, i1.id].sort());
+    const { result, error, changes } = await tracked(p, () => p.performances.deleteMany({ ids: [i0.id, i1.id] }));
+    expect(result.count).to.equal(2);
+    expect([...result.ids].sort()).to.deep.equal([i0.id, i1.id].sort());
     expect(normalized(changes)).to.deep.equal([{ entity: 'performances', op: 'delete', ids: [i0.id, i1.id].sort() }]);
     expect(await perfCount(p)).to.equal(1);
-    await ok(p, 'performances.get', { id: i2.id });
+    await p.performances.get({ id: i2.id });
   });
 
   it('delete removes the performance and answers cascaded with an autosaves count', async () => {
-    const created = await ok(p, 'performances.create', { item: makePerf(songId) });
-    const { response, changes } = await tracked(p, 'performances.delete', { id: created.id });
-    expect(response.result.ids).to.deep.equal([created.id]);
-    expect(response.result.count).to.equal(1);
-    expect(response.result.cascaded).to.have.property('autosaves', 0);
+    const created = await p.performances.create({ item: makePerf(songId) });
+    const { result, error, changes } = await tracked(p, () => p.performances.delete({ id: created.id }));
+    expect(result.ids).to.deep.equal([created.id]);
+    expect(result.count).to.equal(1);
+    expect(result.cascaded).to.have.property('autosaves', 0);
     expect(normalized(changes)).to.deep.equal([{ entity: 'performances', op: 'delete', ids: [created.id] }]);
-    await fails(p, 'performances.get', { id: created.id }, -32001);
-    await fails(p, 'performances.delete', { id: created.id }, -32001);
+    await rejects(p.performances.get({ id: created.id }), -32001);
+    await rejects(p.performances.delete({ id: created.id }), -32001);
   });
 
   it('deleting a performance removes its recent entry and announces it', async () => {
-    const created = await ok(p, 'performances.create', { item: makePerf(songId) });
-    const entry = await ok(p, 'recent.touch', { itemType: 'performance', itemId: created.id, itemName: created.name });
-    const { response, changes } = await tracked(p, 'performances.delete', { id: created.id });
-    expect(response.error).to.equal(undefined);
+    const created = await p.performances.create({ item: makePerf(songId) });
+    const entry = await p.recent.touch({ itemType: 'performance', itemId: created.id, itemName: created.name });
+    const { result, error, changes } = await tracked(p, () => p.performances.delete({ id: created.id }));
+    expect(error).to.equal(undefined);
     expect(normalized(changes)).to.deep.include({ entity: 'recent', op: 'delete', ids: [entry.id] });
-    expect((await ok(p, 'recent.list', { itemType: 'performance' })).items).to.deep.equal([]);
+    expect((await p.recent.list({ itemType: 'performance' })).items).to.deep.equal([]);
   });
 
   it('delete with a stale ifRevision answers -32002 and keeps the performance', async () => {
-    const created = await ok(p, 'performances.create', { item: makePerf(songId) });
-    await ok(p, 'performances.setFavorite', { id: created.id, isFavorite: true });
-    const e = await fails(p, 'performances.delete', { id: created.id, ifRevision: 1 }, -32002);
+    const created = await p.performances.create({ item: makePerf(songId) });
+    await p.performances.setFavorite({ id: created.id, isFavorite: true });
+    const e = await rejects(p.performances.delete({ id: created.id, ifRevision: 1 }), -32002);
     expect(e.data).to.deep.equal({ entity: 'performances', id: created.id, expected: 1, actual: 2 });
-    await ok(p, 'performances.get', { id: created.id });
-    await ok(p, 'performances.delete', { id: created.id, ifRevision: 2 });
+    await p.performances.get({ id: created.id });
+    await p.performances.delete({ id: created.id, ifRevision: 2 });
   });
 
   it("deleting a performance removes its autosaves and counts them in cascaded", async () => {
     const dataDir = procs.ownDir('wr-perf-');
     const a = await procs.launch({ dataDir });
     const sid = await newSong(a);
-    const keep = await ok(a, 'performances.create', { item: makePerf(sid) });
-    const gone = await ok(a, 'performances.create', { item: makePerf(sid) });
+    const keep = await a.performances.create({ item: makePerf(sid) });
+    const gone = await a.performances.create({ item: makePerf(sid) });
     await stop(a);
     const db = new Database(join(dataDir, 'data.db'));
     try {
@@ -339,7 +344,7 @@ describe('performances.saveMany, deleteMany, delete', function () {
       db.close();
     }
     const b = await procs.launch({ dataDir });
-    const r = await ok(b, 'performances.delete', { id: gone.id });
+    const r = await b.performances.delete({ id: gone.id });
     expect(r.cascaded).to.have.property('autosaves', 2);
     await stop(b);
     const check = new Database(join(dataDir, 'data.db'), { readonly: true });
@@ -352,7 +357,7 @@ describe('performances.saveMany, deleteMany, delete', function () {
 });
 
 describe('performances.list and performances.count', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   let songA: string;
   let songB: string;
   const aIds: string[] = [];
@@ -369,7 +374,7 @@ describe('performances.list and performances.count', function () {
       (i % 3 === 0 ? bIds : aIds).push(perf.id);
       if (i % 5 === 0) favIds.push(perf.id);
     }
-    await ok(p, 'performances.saveMany', { items });
+    await p.performances.saveMany({ items: nonEmpty(items) });
   });
   after(() => procs.cleanupAll());
 
@@ -404,7 +409,7 @@ describe('performances.list and performances.count', function () {
 });
 
 describe('performances and their song', function () {
-  let p: StoreProcess;
+  let p: WhiteroomClient;
   beforeEach(async () => {
     p = await procs.launch();
   });
@@ -412,30 +417,30 @@ describe('performances and their song', function () {
 
   it('saving a song keeps its performances', async () => {
     const song = makeSong();
-    await ok(p, 'songs.create', { item: song });
+    await p.songs.create({ item: song });
     const perfs = [makePerf(song.id), makePerf(song.id)];
-    await ok(p, 'performances.saveMany', { items: perfs });
-    const { changes } = await tracked(p, 'songs.save', { item: { ...song, name: 'Resaved' } });
+    await p.performances.saveMany({ items: nonEmpty(perfs) });
+    const { changes } = await tracked(p, () => p.songs.save({ item: { ...song, name: 'Resaved' } }));
     expect(changes.filter((c) => c.entity !== 'songs')).to.deep.equal([]);
     expect(await perfCount(p, { songId: song.id })).to.equal(2);
-    for (const x of perfs) expectKeeps(await ok(p, 'performances.get', { id: x.id }), x);
+    for (const x of perfs) expectKeeps(await p.performances.get({ id: x.id }), x);
   });
 
   it('deleting a song removes them and says how many', async () => {
     const song = makeSong();
     const other = makeSong();
-    await ok(p, 'songs.saveMany', { items: [song, other] });
+    await p.songs.saveMany({ items: [song, other] });
     const perfs = [makePerf(song.id), makePerf(song.id), makePerf(song.id)];
     const survivor = makePerf(other.id);
-    await ok(p, 'performances.saveMany', { items: [...perfs, survivor] });
-    const { response, changes } = await tracked(p, 'songs.delete', { id: song.id });
-    expect(response.error).to.equal(undefined);
-    expect(response.result.cascaded).to.have.property('performances', 3);
+    await p.performances.saveMany({ items: nonEmpty([...perfs, survivor]) });
+    const { result, error, changes } = await tracked(p, () => p.songs.delete({ id: song.id }));
+    expect(error).to.equal(undefined);
+    expect(result.cascaded).to.have.property('performances', 3);
     const n = normalized(changes);
     expect(n).to.deep.include({ entity: 'performances', op: 'delete', ids: perfs.map((x) => x.id).sort() });
     expect(n).to.deep.include({ entity: 'songs', op: 'delete', ids: [song.id] });
-    for (const x of perfs) await fails(p, 'performances.get', { id: x.id }, -32001);
-    await ok(p, 'performances.get', { id: survivor.id });
+    for (const x of perfs) await rejects(p.performances.get({ id: x.id }), -32001);
+    await p.performances.get({ id: survivor.id });
     expect(await perfCount(p)).to.equal(1);
   });
 });
@@ -447,14 +452,14 @@ describe('performances over Content-Length framing', function () {
     const p = await procs.launch({ framing: 'header' });
     const songId = await newSong(p);
     const sent = makePerf(songId);
-    const created = await ok(p, 'performances.create', { item: sent });
+    const created = await p.performances.create({ item: sent });
     expectKeeps(created, sent);
-    expect(await ok(p, 'performances.get', { id: sent.id })).to.deep.equal(created);
-    expect((await ok(p, 'performances.list', { songId })).items).to.deep.equal([created]);
+    expect(await p.performances.get({ id: sent.id })).to.deep.equal(created);
+    expect((await p.performances.list({ songId })).items).to.deep.equal([created]);
     expect(await perfCount(p, { songId })).to.equal(1);
-    const e = await fails(p, 'performances.create', { item: makePerf('no-such-song') }, -32004);
+    const e = await rejects(p.performances.create({ item: makePerf('no-such-song') }), -32004);
     expect(e.data).to.deep.equal({ entity: 'performances', field: 'songId', value: 'no-such-song' });
-    await ok(p, 'performances.delete', { id: sent.id });
+    await p.performances.delete({ id: sent.id });
     expect(await perfCount(p)).to.equal(0);
   });
 });

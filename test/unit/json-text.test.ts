@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse, stringify } from 'lossless-json';
-import { RawJson, compactJson, sameJsonText, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
+import { RawJson, answerAs, compactJson, sameJsonText, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
 
 /** A JSON text with numbers written every way JSON allows and white space between tokens. */
 const jsonText: fc.Arbitrary<string> = fc.letrec((tie) => ({
@@ -58,6 +58,24 @@ describe('json-text', () => {
     const text = stringifyAnswer(answer);
     expect(text).to.equal('{"jsonrpc":"2.0","id":1,"result":{"items":[{"id":"a","sections":[1e400,-0]},{"note":"\\u0000","also":"\\"\\\\u0000"}]}}');
     expect(stringifyAnswer({ plain: 1 })).to.equal('{"plain":1}');
+  });
+
+  it('stringifyAnswer writes a response around its result\'s own text exactly as it writes it inside anything else (property)', () => {
+    // A response whose result is a RawJson or has an answerAs text is written around that text
+    // without JSON.stringify's replacer; inside an array it takes the general path. Same text.
+    const id = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(-0), fc.constant(null));
+    fc.assert(
+      fc.property(id, jsonText, fc.boolean(), fc.constantFrom('2.0', '1.0', 'é"\\'), (id, text, raw, jsonrpc) => {
+        const result = raw ? new RawJson(text) : answerAs({ any: 'value' }, text);
+        const response = { jsonrpc, id, result };
+        expect(stringifyAnswer(response)).to.equal(stringifyAnswer([response]).slice(1, -1));
+        // Other shapes are not taken for a response: an error, an extra member, another order.
+        for (const other of [{ ...response, extra: 1 }, { id, jsonrpc, result }, { jsonrpc, id, error: { code: 1, message: 'm' } }]) {
+          expect(stringifyAnswer(other)).to.equal(stringifyAnswer([other]).slice(1, -1));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('scanJson visits values children first with their pointers', () => {

@@ -30,6 +30,24 @@ describe('log: pino loaded after start-up', () => {
     expect(got[2]).to.not.have.property('loggedAt');
   });
 
+  it('with deferLoad, loads pino at load() or flush() only: the server waits until the first input is answered', async () => {
+    const file = join(dir, 'deferred.log');
+    const log = createLogger({ level: 'info', file, stderr: false, deferLoad: true });
+    log.info('kept');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // many turns of the event loop
+    expect(existsSync(file), 'nothing written before load()').to.equal(false);
+    log.load();
+    log.load(); // once
+    await log.flush();
+    expect(lines(file).map((l) => l.msg)).to.deep.equal(['kept']);
+
+    const other = join(dir, 'flushed.log');
+    const flushed = createLogger({ level: 'info', file: other, stderr: false, deferLoad: true });
+    flushed.warn('written by flush');
+    await flushed.flush();
+    expect(lines(other).map((l) => l.msg)).to.deep.equal(['written by flush']);
+  });
+
   it('silent writes nothing', async () => {
     const file = join(dir, 'silent.log');
     const log = createLogger({ level: 'silent', file, stderr: false });

@@ -5,6 +5,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Repository, encodeCursor, ftsQuery, MAX_SEARCH_TERMS, DEFAULT_PAGE_SIZE, type OrderBy, type Direction } from '../../src/store/repository.js';
 import { songs } from '../../src/store/entities.js';
+import { fromRow, type Row } from '../../src/store/entity.js';
+import { RawJson, stringifyAnswer } from '../../src/json-text.js';
 import { SqliteError } from '../../src/store/database.js';
 import { RpcError } from '../../src/errors.js';
 import { openTempStore, normaliseChanges, type TempStore } from '../helpers/unit-store.js';
@@ -78,6 +80,51 @@ describe('Repository (songs): create and get', () => {
     const created = repo.create(song);
     expect(created).to.deep.equal(stored(song, T0));
     expect(repo.get(song.id)).to.deep.equal(stored(song, T0));
+  });
+
+  it('a record read for an answer is not parsed: its answer is the stored text, its parts parse when read, in their place', () => {
+    const song = makeSong();
+    repo.create(song);
+    // Every JSON.parse while the record is read and written as an answer.
+    const parsed: string[] = [];
+    const parse = JSON.parse;
+    let got: Song;
+    let text: string;
+    JSON.parse = ((t: string, r?: never) => (parsed.push(t), parse(t, r))) as typeof JSON.parse;
+    try {
+      got = repo.get(song.id);
+      text = stringifyAnswer({ jsonrpc: '2.0', id: 1, result: got });
+    } finally {
+      JSON.parse = parse;
+    }
+    const row = ts.store.db.prepare('SELECT sections_json, mix_graph_json FROM songs WHERE id = ?').get(song.id) as Record<string, string>;
+    expect(parsed.filter((t) => t === row.sections_json || t === row.mix_graph_json), 'parts parsed for an answer').to.deep.equal([]);
+    expect(text).to.include(`"sections":${row.sections_json}`).and.include(`"mixGraph":${row.mix_graph_json}`);
+    // The model is what it was: the same keys in the same order, its parts as values (parsed now).
+    expect(Object.keys(got)).to.deep.equal(Object.keys(fromRow(songs, ts.store.db.prepare('SELECT * FROM songs WHERE id = ?').get(song.id) as Row)));
+    expect(got).to.deep.equal(stored(song, T0));
+    expect(got.sections).to.equal(got.sections, 'parsed once, then an ordinary property');
+    got.mixGraph = { tracks: [] };
+    expect(got.mixGraph).to.deep.equal({ tracks: [] });
+    expect({ ...repo.get(song.id) }.sections).to.deep.equal(song.sections);
+  });
+
+  it('getAnswer is the text an answer writes for get, without a model; a missing id is NotFound', () => {
+    const song = makeSong();
+    delete song.realizationPolicy;
+    repo.create(song);
+    const answer = repo.getAnswer(song.id);
+    expect(answer).to.be.instanceOf(RawJson);
+    expect(answer.text).to.equal(stringifyAnswer(repo.get(song.id)));
+    expect(JSON.parse(answer.text)).to.deep.equal(stored(song, T0));
+    // The stored parts are pieces of their own: the writer sends them as read, never copied into one string.
+    const row = ts.store.db.prepare('SELECT sections_json, mix_graph_json FROM songs WHERE id = ?').get(song.id) as Record<string, string>;
+    expect(answer.pieces).to.include(row.sections_json).and.include(row.mix_graph_json);
+    expect(answer.pieces.join('')).to.equal(answer.text);
+    const err = thrown(() => repo.getAnswer('nope'));
+    expect(err).to.be.instanceOf(RpcError);
+    expect(err.code).to.equal(-32001);
+    expect(err.data).to.deep.equal({ entity: 'songs', id: 'nope' });
   });
 
   it('creating a song without an id generates a UUID', () => {

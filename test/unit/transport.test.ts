@@ -16,6 +16,7 @@ import {
   serialize,
 } from '../../src/rpc/transport.js';
 import { Dispatcher, type Validator } from '../../src/rpc/dispatcher.js';
+import { RawJson } from '../../src/json-text.js';
 import { Server } from '../../src/rpc/server.js';
 
 type Reader = NdjsonMessageReader | HeaderMessageReader;
@@ -554,6 +555,55 @@ describe('transport: StreamMessageWriter', () => {
     expect(calls, "one writev with every answer (and the flush marker)").to.deep.equal([101]);
   });
 
+  it('a record read from the store goes out as its pieces: a large stored part is never copied into a longer string', async () => {
+    const part = JSON.stringify(Array.from({ length: 8000 }, (_, i) => ({ n: i, x: 1.0 }))); // 150 KB
+    const small = '{"tracks":[]}';
+    const chunks: unknown[] = [];
+    const output = new Writable({ decodeStrings: false, writev: (cs, cb) => (chunks.push(...cs.map((c) => c.chunk)), cb()) });
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    const result = new RawJson(['{"id":"a"', ',"sections":', part, ',"mixGraph":', small, '}']);
+    void writer.write({ jsonrpc: '2.0', id: 7, result } as never);
+    await writer.flush();
+    // The large part alone; the short pieces around it joined (fewer chunks).
+    expect(chunks.filter((c) => c !== '')).to.deep.equal(['{"jsonrpc":"2.0","id":7,"result":{"id":"a","sections":', part, `,"mixGraph":${small}}}\n`]);
+  });
+
+  it('header: the body is encoded once, its bytes counted for Content-Length and sent as they are', async () => {
+    const part = JSON.stringify({ s: 'é🎹'.repeat(5000) });
+    const chunks: unknown[] = [];
+    const output = new Writable({ decodeStrings: false, writev: (cs, cb) => (chunks.push(...cs.map((c) => c.chunk)), cb()) });
+    const writer = new StreamMessageWriter(output, 'header');
+    void writer.write({ jsonrpc: '2.0', id: 'x', result: new RawJson(['{"p":', part, '}']) } as never);
+    void writer.write({ jsonrpc: '2.0', id: 2, result: 'plain' } as never);
+    await writer.flush();
+    // A header, then the body as bytes (no string of header and body together, no second encoding).
+    const texts = chunks.filter((c) => c !== '');
+    const bodies: string[] = [];
+    for (let i = 0; i < texts.length; ) {
+      const header = texts[i++];
+      expect(header).to.be.a('string').and.match(/^Content-Length: \d+\r\n\r\n$/);
+      const length = Number(/\d+/.exec(header as string)![0]);
+      const body: Buffer[] = [];
+      while (i < texts.length && Buffer.isBuffer(texts[i])) body.push(texts[i++] as Buffer);
+      expect(Buffer.concat(body).length).to.equal(length);
+      bodies.push(Buffer.concat(body).toString('utf8'));
+    }
+    expect(bodies).to.deep.equal([`{"jsonrpc":"2.0","id":"x","result":{"p":${part}}}`, '{"jsonrpc":"2.0","id":2,"result":"plain"}']);
+  });
+
+  it('an output that cannot be corked: each message is its own write, and the writer is blocked only while they are unwritten', async () => {
+    const calls: number[] = [];
+    const output = new Writable({ write: (c: Buffer, _enc, cb) => (calls.push(c.length), setImmediate(cb)) });
+    (output as { cork?: unknown }).cork = undefined;
+    const writer = new StreamMessageWriter(output, 'ndjson');
+    for (let i = 0; i < 40; i++) {
+      await writer.write({ jsonrpc: '2.0', id: i, result: 'x'.repeat(10_000) } as never);
+      await writer.flush();
+      expect(writer.blocked, `after ${i + 1} messages, all written`).to.equal(false);
+    }
+    expect(calls.filter((n) => n > 0)).to.have.length(40);
+  });
+
   it('flush resolves on an ended output', async () => {
     const output = new PassThrough();
     output.resume();
@@ -665,5 +715,53 @@ describe('server: reading stops while requests pile up behind a long one', () =>
     while (handled.length < N) await tick();
     expect(handled).to.deep.equal(Array.from({ length: N }, (_, i) => i + 1));
     expect(input.readableLength).to.equal(0);
+  });
+});
+
+describe('server and writer: answers of pipelined requests', () => {
+  const any = (() => true) as Validator;
+  const log = { warn: () => {}, error: () => {} };
+  const requests = (n: number): string => Array.from({ length: n }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"get"}\n`).join('');
+  const idsIn = (chunks: { chunk: unknown }[]): number[] =>
+    chunks.map(({ chunk }) => (JSON.parse(String(chunk)) as { id: number }).id);
+
+  it('requests that arrive in one chunk are answered in one write, though the answers pass the output high-water mark', async () => {
+    // 20 answers of 9 KB: 180 KB, eleven times stdout's 16 KiB high-water mark.
+    const calls: number[][] = [];
+    const output = new Writable({
+      write: (chunk, _enc, cb) => (calls.push(idsIn([{ chunk }])), cb()),
+      writev: (chunks, cb) => (calls.push(idsIn(chunks)), cb()),
+    });
+    const input = new PassThrough();
+    const dispatcher = new Dispatcher([{ name: 'get', validate: any, handler: () => ({ text: 'x'.repeat(9000) }) }]);
+    new Server({ reader: new NdjsonMessageReader(input, 1 << 20), writer: new StreamMessageWriter(output, 'ndjson'), dispatcher, log, onInputEnd: () => {}, onOutputError: () => {} }).start();
+    input.write(requests(20));
+    for (let i = 0; i < 20 && calls.flat().length < 20; i++) await tick();
+    expect(calls, 'one write of the 20 answers, in order').to.deep.equal([Array.from({ length: 20 }, (_, i) => i)]);
+  });
+
+  it('while the output has not taken what was written, the server makes one more tick of answers, then waits; all are answered in order', async () => {
+    // An output whose writes complete only when the test says: a host that does not read.
+    const done: (() => void)[] = [];
+    const out: number[] = [];
+    const output = new Writable({
+      highWaterMark: 1024,
+      write: (chunk, _enc, cb) => (out.push(...idsIn([{ chunk }])), done.push(cb)),
+      writev: (chunks, cb) => (out.push(...idsIn(chunks)), done.push(cb)),
+    });
+    let made = 0;
+    const input = new PassThrough();
+    const dispatcher = new Dispatcher([{ name: 'get', validate: any, handler: () => (made++, { text: 'x'.repeat(1000) }) }]);
+    new Server({ reader: new NdjsonMessageReader(input, 1 << 20), writer: new StreamMessageWriter(output, 'ndjson'), dispatcher, log, onInputEnd: () => {}, onOutputError: () => {} }).start();
+    input.write(requests(200));
+    for (let i = 0; i < 10; i++) await tick();
+    // A tick makes answers up to 16 high-water marks (16 KiB here); the next tick's are made while
+    // those are on their way; then nothing more until the output takes them: at most 32 KiB.
+    expect(made, 'answers made while nothing was taken').to.be.within(17, 34);
+    for (let i = 0; i < 1000 && out.length < 200; i++) {
+      done.splice(0).forEach((cb) => cb());
+      await tick();
+    }
+    expect(out).to.deep.equal(Array.from({ length: 200 }, (_, i) => i));
   });
 });
