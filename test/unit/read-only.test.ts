@@ -38,10 +38,11 @@ async function request(app: App, method: string, params?: unknown): Promise<Answ
   const r = await app.dispatcher.handle({ jsonrpc: '2.0', id: ++seq, method, ...(params === undefined ? {} : { params }) });
   return r as Answer;
 }
+/** The result of a call that must succeed, as a host reads it (the answer's text, parsed). */
 async function ok(app: App, method: string, params?: unknown): Promise<any> {
   const r = await request(app, method, params);
   expect(r.error, `${method}: ${JSON.stringify(r.error)}`).to.equal(undefined);
-  return r.result;
+  return JSON.parse(stringifyAnswer(r.result ?? null));
 }
 
 /** The bytes of the database: data.db, and its -wal when there is one (the -shm is shared memory, not data). */
