@@ -11,7 +11,8 @@
 //   errors.ts                the contract's error table
 //   client.ts                what the typed client (src/client/) knows of rpc-schema/ (genClient)
 //   migrations.ts            sql/NNNN_name.sql, embedded so the binary needs no files
-// and docs/api.md, the API reference. Never edit the outputs.
+// and docs/api.md, the API reference, and conformance/examples.json (every method's examples from
+// rpc-schema/examples/, as conformance vectors). Never edit the outputs.
 //
 //   node scripts/gen.mjs            writes everything (npm run gen)
 //   node scripts/gen.mjs --code     writes src/generated/ only (npm run build): docs/api.md is
@@ -25,6 +26,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { compile } from 'json-schema-to-typescript';
+import { format } from '../conformance/format.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -93,6 +95,7 @@ for (const m of methods) {
 const isReadOnly = (m) => m['x-read-only'] === true;
 const notifications = loadSpecs('notifications');
 const errorTable = readJson(join(schemaDir, 'errors.json')).errors;
+const examples = loadExamples();
 
 /** PascalCase of a method name: songs.saveMany -> SongsSaveMany. */
 const pascal = (name) => name.split(/[._]/).map((p) => p[0].toUpperCase() + p.slice(1)).join('');
@@ -278,6 +281,7 @@ const openrpc = {
       if (!e) throw new Error(`${m.name}: unknown error code ${code}`);
       return { code, message: e.message };
     }),
+    examples: examples.get(m.name).map((x) => openRpcExample(m, x)),
   })),
   components: {
     schemas: Object.fromEntries(Object.entries(definitions).map(([n, d]) => [n, rewriteRefs(d, toComponentRef)])),
@@ -289,10 +293,41 @@ const openrpc = {
   })),
   'x-errors': errorTable,
 };
-emit(
-  join(outDir, 'openrpc.ts'),
-  HEADER + `export const OPENRPC_DOCUMENT = ${JSON.stringify(openrpc, null, 2)} as const;\n`,
-);
+emitOpenRpc();
+
+/**
+ * src/generated/openrpc.ts. The examples are as large as the rest of the document and only
+ * rpc.discover needs them, while the module is loaded at every start (app.ts reads the version
+ * from it): they are kept as one JSON string, parsed the first time a method's `examples` getter
+ * is read (JSON.stringify of the answer reads it). A string literal costs next to nothing to load;
+ * the same data as object literals doubled the module's load time (27 to 83 ms).
+ */
+function emitOpenRpc() {
+  const byMethod = {};
+  const doc = {
+    ...openrpc,
+    methods: openrpc.methods.map((m) => {
+      byMethod[m.name] = m.examples;
+      return { ...m, examples: `__EXAMPLES__${m.name}__` };
+    }),
+  };
+  let text = JSON.stringify(doc, null, 2).replace(
+    /"examples": "__EXAMPLES__([^"]+)__"/g,
+    (_, name) => `get examples(): readonly unknown[] { return examplesOf(${JSON.stringify(name)}); }`,
+  );
+  emit(
+    join(outDir, 'openrpc.ts'),
+    HEADER +
+      `const EXAMPLES_JSON = ${JSON.stringify(JSON.stringify(byMethod))};\n` +
+      'let examples: Record<string, readonly unknown[]> | undefined;\n' +
+      '/** The examples of one method (rpc-schema/examples/), parsed on first use. */\n' +
+      'function examplesOf(method: string): readonly unknown[] {\n' +
+      '  examples ??= JSON.parse(EXAMPLES_JSON) as Record<string, readonly unknown[]>;\n' +
+      '  return examples[method] ?? [];\n' +
+      '}\n' +
+      `export const OPENRPC_DOCUMENT = ${text} as const;\n`,
+  );
+}
 
 // ---------------------------------------------------------------------------
 // Error table
@@ -330,6 +365,115 @@ emit(
 );
 
 // ---------------------------------------------------------------------------
+// Examples (rpc-schema/examples/): in the OpenRPC document, docs/api.md and the conformance corpus
+// ---------------------------------------------------------------------------
+
+/**
+ * rpc-schema/examples/<method>.json: an array of examples, each `{name, summary, setup?: [{method,
+ * params}], params?, result | error}` (conformance/README.md has the format and its markers).
+ * Every method must have at least one: an example is what keeps the reference honest, since the
+ * conformance runner replays each against the real process (npm test).
+ */
+function loadExamples() {
+  const dir = join(schemaDir, 'examples');
+  const names = new Set(methods.map((m) => m.name));
+  const out = new Map();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const method = basename(file, '.json');
+    if (!names.has(method)) throw new Error(`rpc-schema/examples/${file}: no method ${method} in rpc-schema/methods/`);
+    const list = readJson(join(dir, file));
+    if (!Array.isArray(list) || list.length === 0) throw new Error(`rpc-schema/examples/${file}: expected a non-empty array of examples`);
+    const seen = new Set();
+    for (const x of list) {
+      if (typeof x.name !== 'string' || !/^[a-z0-9-]+$/.test(x.name) || seen.has(x.name)) {
+        throw new Error(`rpc-schema/examples/${file}: each example needs a unique kebab-case name (${JSON.stringify(x.name)})`);
+      }
+      seen.add(x.name);
+      if (typeof x.summary !== 'string') throw new Error(`rpc-schema/examples/${file} ${x.name}: summary missing`);
+      if (('result' in x) === ('error' in x)) throw new Error(`rpc-schema/examples/${file} ${x.name}: needs exactly one of result, error`);
+      for (const k of Object.keys(x)) {
+        if (!['name', 'summary', 'description', 'setup', 'params', 'result', 'error'].includes(k)) throw new Error(`rpc-schema/examples/${file} ${x.name}: unknown field ${k}`);
+      }
+    }
+    out.set(method, list);
+  }
+  const missing = methods.map((m) => m.name).filter((n) => !out.has(n));
+  if (missing.length) {
+    throw new Error(`every method needs rpc-schema/examples/<method>.json (run by npm test against the real process); missing: ${missing.join(', ')}`);
+  }
+  return out;
+}
+
+/**
+ * A vector's value as a reader should see it: a `{$any}` or `{$ref}` marker becomes its
+ * `example` (a `$ref` in params takes the example given for the same `$ref` elsewhere in the
+ * vector), or `"<setup[1].result.path>"` when there is none.
+ */
+function exampleValue(value, refs) {
+  if (Array.isArray(value)) return value.map((v) => exampleValue(v, refs));
+  if (value === null || typeof value !== 'object') return value;
+  if ('$any' in value || '$ref' in value) {
+    if ('example' in value) return value.example;
+    if (value.$ref && refs.has(value.$ref)) return refs.get(value.$ref);
+    return `<${value.$ref ?? value.$any}>`;
+  }
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== '$more').map(([k, v]) => [k, exampleValue(v, refs)]));
+}
+/** An expected error as answered: with the table's message (vectors do not compare messages). */
+function exampleError(error, refs) {
+  const e = errorTable.find((t) => t.code === error.code);
+  if (!e) throw new Error(`an example expects error ${error.code}, which is not in rpc-schema/errors.json`);
+  return { code: error.code, message: e.message, ...('data' in error ? { data: exampleValue(error.data, refs) } : {}) };
+}
+/** Every `$ref` of the vector with an `example`, by path. */
+function refExamples(x) {
+  const refs = new Map();
+  const walk = (v) => {
+    if (v === null || typeof v !== 'object') return;
+    if (typeof v.$ref === 'string' && 'example' in v) refs.set(v.$ref, v.example);
+    for (const c of Object.values(v)) walk(c);
+  };
+  walk(x);
+  return refs;
+}
+/** An OpenRPC Example Pairing; the setup calls it needs go in `x-setup`, an error in `x-error`. */
+function openRpcExample(m, x) {
+  const refs = refExamples(x);
+  return {
+    name: x.name,
+    summary: x.summary,
+    ...(x.description ? { description: x.description } : {}),
+    ...(x.setup?.length ? { 'x-setup': x.setup.map((s) => ({ method: s.method, ...(s.params === undefined ? {} : { params: exampleValue(s.params, refs) }) })) } : {}),
+    params: Object.entries(exampleValue(x.params ?? {}, refs)).map(([name, value]) => ({ name, value })),
+    ...('result' in x ? { result: { name: 'result', value: exampleValue(x.result, refs) } } : { 'x-error': exampleError(x.error, refs) }),
+  };
+}
+/** The "Examples" part of a method in docs/api.md: the setup calls, the request and the answer. */
+function examplesMarkdown(method) {
+  let out = '';
+  for (const x of examples.get(method)) {
+    const refs = refExamples(x);
+    out += `Example \`${x.name}\`: ${x.summary}\n\n\`\`\`jsonc\n`;
+    for (const s of x.setup ?? []) out += `// setup\n${JSON.stringify({ method: s.method, ...(s.params === undefined ? {} : { params: exampleValue(s.params, refs) }) })}\n`;
+    out += `// request\n${JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(x.params === undefined ? {} : { params: exampleValue(x.params, refs) }) })}\n`;
+    const answer = 'result' in x ? { result: exampleValue(x.result, refs) } : { error: exampleError(x.error, refs) };
+    out += `// answer\n${format({ jsonrpc: '2.0', id: 1, ...answer })}\n\`\`\`\n\n`;
+  }
+  return out;
+}
+// The corpus holds the examples too, so that conformance/ alone is everything an implementation
+// (the Swift one included) is held to.
+{
+  const vectors = [];
+  for (const [method, list] of examples) for (const x of list) vectors.push({ method, ...x });
+  emit(
+    join(root, 'conformance', 'examples.json'),
+    format({ description: 'Generated by scripts/gen.mjs from rpc-schema/examples/; do not edit. One vector per example of each method.', vectors }) + '\n',
+    { doc: true },
+  );
+}
+
+// ---------------------------------------------------------------------------
 // API reference
 // ---------------------------------------------------------------------------
 
@@ -356,6 +500,7 @@ for (const m of openrpc.methods) {
   }
   md += 'Result:\n\n' + schemaText(m.result.schema) + '\n';
   if (m.errors.length) md += 'Errors: ' + m.errors.map((e) => `\`${e.code}\` ${e.message}`).join(', ') + '.\n\n';
+  md += examplesMarkdown(m.name);
 }
 md += '## Notifications (sidecar to host)\n\n';
 for (const n of openrpc['x-notifications']) {

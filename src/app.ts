@@ -40,6 +40,7 @@ import { readOnlyRefused, type RpcError } from './errors.js';
 import { Backups } from './services/backups.js';
 import { Transfer } from './services/transfer.js';
 import { Archive } from './services/archive.js';
+import { leaveCleanMark, takeCleanMark } from './store/clean-close.js';
 import { damage, recoverFromDamage, type Recovery } from './store/recovery.js';
 
 export const VERSION: string = OPENRPC_DOCUMENT.info.version;
@@ -109,11 +110,14 @@ export async function openApp(options: AppOptions): Promise<App> {
         maxSchemaVersion: Store.latestSchemaVersion,
         ...(options.maxWalBytes === undefined ? {} : { maxWalBytes: options.maxWalBytes }),
       });
-    // A damaged file is never served: checked before anything else touches it.
+    // A damaged file is never served: checked before anything else touches it, unless it is still
+    // the file this sidecar closed cleanly after checking it (src/store/clean-close.ts).
+    const unchanged = takeCleanMark(paths.dbPath);
     const reason = damage(() => {
       store = open();
-      return store.db.pragma('quick_check', { simple: true });
+      return unchanged ? 'ok' : store.db.pragma('quick_check', { simple: true });
     });
+    log.info({ quickCheck: unchanged ? 'skipped: unchanged since a clean shutdown' : 'done' }, 'data.db checked');
     if (reason !== undefined) {
       store?.db.close();
       store = undefined;
@@ -286,6 +290,7 @@ function serveStore(options: AppOptions, paths: DataPaths, opened: Store, lock: 
       idleCheckpoint.close();
       try {
         if (!opened.close()) log.warn('the database could not be checkpointed at shutdown (is the disk full?); its -wal file keeps every commit, and the next start replays it');
+        else leaveCleanMark(paths.dbPath);
       } finally {
         lock.release();
       }

@@ -286,7 +286,7 @@ describe('docs/api.md is up to date with rpc-schema/', function () {
     // copied, then one line of the API reference changed.
     const copy = mkdtempSync(join(tmpdir(), 'wr-gen-check-'));
     try {
-      const cp = spawnSync('cp', ['-r', '--parents', 'scripts', 'rpc-schema', 'sql', 'docs', 'package.json', 'src/generated', copy], { cwd: ROOT });
+      const cp = spawnSync('cp', ['-r', '--parents', 'scripts', 'rpc-schema', 'sql', 'docs', 'conformance', 'package.json', 'src/generated', copy], { cwd: ROOT });
       expect(cp.status, String(cp.stderr)).to.equal(0);
       spawnSync('ln', ['-s', join(ROOT, 'node_modules'), join(copy, 'node_modules')]);
       expect(genCheck(copy).status, 'the copy as made is up to date').to.equal(0);

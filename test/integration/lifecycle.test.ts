@@ -29,8 +29,8 @@ function dir(prefix = 'wr-life-'): string {
   return d;
 }
 
-async function start(dataDir: string, framing: Framing = 'ndjson'): Promise<StoreProcess> {
-  const p = await StoreProcess.start({ dataDir, framing });
+async function start(dataDir: string, framing: Framing = 'ndjson', args: string[] = []): Promise<StoreProcess> {
+  const p = await StoreProcess.start({ dataDir, framing, args });
   procs.push(p);
   return p;
 }
@@ -318,6 +318,61 @@ describe('lifecycle: a database from a newer version', () => {
       expect(sqlite3(db, 'SELECT x FROM future')).to.equal('keep me');
     });
   }
+});
+
+const startWith = start;
+
+describe('lifecycle: the check of data.db at start', () => {
+  afterEach(cleanup);
+
+  /** What the start logged about its check of data.db (persistence.log). */
+  const checks = (d: string): string[] =>
+    readFileSync(join(d, 'logs', 'persistence.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"data.db checked"'))
+      .map((l) => (JSON.parse(l) as { quickCheck: string }).quickCheck);
+
+  it('quick_check is skipped only for the file this sidecar closed cleanly; another program\'s write, a touch, or a SIGKILL brings it back', async () => {
+    const d = dir();
+    const start = (dataDir: string): Promise<StoreProcess> => startWith(dataDir, 'ndjson', ['--log-level', 'info']);
+    const db = join(d, 'data.db');
+    let p = await start(d);
+    await p.call('songs.create', { item: makeSong({ id: 'one' }) });
+    expect(await p.close()).to.deep.equal({ code: 0, signal: null });
+    expect(existsSync(`${db}.clean`), 'a clean close leaves its record').to.equal(true);
+
+    p = await start(d); // the file as it was closed: no check
+    expect(existsSync(`${db}.clean`), 'the record is taken at start').to.equal(false);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 1 });
+    await p.close();
+
+    sqlite3(db, "UPDATE songs SET name = 'changed by another program'"); // another program's write
+    p = await start(d);
+    await p.close();
+
+    const before = statSync(db);
+    sqlite3(db, 'SELECT 1');
+    p = await start(d); // nothing changed since the last clean close
+    await p.close();
+    // A touch that sets the time back still changes the file's ctime.
+    const { utimesSync } = await import('node:fs');
+    utimesSync(db, before.atime, before.mtime);
+    p = await start(d);
+    await p.call('songs.create', { item: makeSong({ id: 'two' }) });
+    expect(await p.kill('SIGKILL')).to.deep.equal({ code: null, signal: 'SIGKILL' });
+    expect(existsSync(`${db}.clean`), 'no record after a crash').to.equal(false);
+    p = await start(d);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 2 });
+    await p.close();
+    expect(checks(d)).to.deep.equal([
+      'done', // a new file
+      'skipped: unchanged since a clean shutdown',
+      'done', // another program wrote it
+      'skipped: unchanged since a clean shutdown',
+      'done', // touched
+      'done', // after a SIGKILL
+    ]);
+  });
 });
 
 describe('lifecycle: SIGKILL in the middle of writes', () => {
