@@ -6,6 +6,8 @@
 //                            never imports them, so the packaged binary leaves them out)
 //   types.ts                 TypeScript types (json-schema-to-typescript), and MethodMap
 //   openrpc.ts               the OpenRPC document answered by rpc.discover
+//                            (types.ts also lists READ_ONLY_METHOD_NAMES: the methods marked
+//                            `"x-read-only": true`, the ones `whiteroom-store inspect` serves)
 //   errors.ts                the contract's error table
 //   client.ts                what the typed client (src/client/) knows of rpc-schema/ (genClient)
 //   defaults.ts              the `default` of every field, by definition and field path
@@ -83,6 +85,15 @@ function loadSpecs(folder) {
     });
 }
 const methods = loadSpecs('methods');
+// `"x-read-only": true`: the method changes nothing (the database, the files of the data directory),
+// so a database opened read-only (whiteroom-store inspect) serves it; every other method is refused
+// there with the ReadOnly error. The one place that says which methods read.
+for (const m of methods) {
+  if (m['x-read-only'] !== undefined && m['x-read-only'] !== true) {
+    throw new Error(`rpc-schema/methods/${m.name}.json: "x-read-only" is true or absent`);
+  }
+}
+const isReadOnly = (m) => m['x-read-only'] === true;
 const notifications = loadSpecs('notifications');
 const errorTable = readJson(join(schemaDir, 'errors.json')).errors;
 const examples = loadExamples();
@@ -232,6 +243,8 @@ types += '\n/** Params and result type of every method, by method name. */\nexpo
 for (const m of methods) types += `  '${m.name}': { params: ${pascal(m.name)}Params; result: ${pascal(m.name)}Result };\n`;
 types += '}\nexport type MethodName = keyof MethodMap;\n';
 types += `export const METHOD_NAMES = ${JSON.stringify(methods.map((m) => m.name))} as const;\n`;
+types += '/** The methods marked `"x-read-only": true`: what a database opened read-only serves. */\n';
+types += `export const READ_ONLY_METHOD_NAMES: readonly MethodName[] = ${JSON.stringify(methods.filter(isReadOnly).map((m) => m.name))};\n`;
 emit(join(outDir, 'types.ts'), HEADER + '/* eslint-disable */\n' + types);
 
 // ---------------------------------------------------------------------------
@@ -240,6 +253,10 @@ emit(join(outDir, 'types.ts'), HEADER + '/* eslint-disable */\n' + types);
 
 const toComponentRef = (name, frag) => `#/components/schemas/${name}${frag.replace(/^#/, '')}`;
 const errorByCode = new Map(errorTable.map((e) => [e.code, e]));
+const readOnlyError = errorTable.find((e) => e.name === 'ReadOnly');
+if (!readOnlyError) throw new Error('rpc-schema/errors.json: no ReadOnly error');
+/** A method's errors: those its file lists, and ReadOnly for a method that writes (refused read-only). */
+const errorsOf = (m) => [...new Set([...(m.errors ?? []), ...(isReadOnly(m) ? [] : [readOnlyError.code])])];
 function contentDescriptors(params) {
   const resolved = params.$ref ? definitions[/^([A-Za-z0-9]+)\.json$/.exec(params.$ref)[1]] : params;
   const required = new Set(resolved.required ?? []);
@@ -266,7 +283,8 @@ const openrpc = {
     paramStructure: 'by-name',
     params: contentDescriptors(m.params),
     result: { name: 'result', schema: rewriteRefs(m.result, toComponentRef) },
-    errors: (m.errors ?? []).map((code) => {
+    ...(isReadOnly(m) ? { 'x-read-only': true } : {}),
+    errors: errorsOf(m).map((code) => {
       const e = errorByCode.get(code);
       if (!e) throw new Error(`${m.name}: unknown error code ${code}`);
       return { code, message: e.message };
@@ -506,11 +524,16 @@ md += `The same document is answered by \`rpc.discover\` (OpenRPC ${openrpc.open
 md += `Version ${pkg.version}. Transport, lifecycle and conventions: [protocol.md](protocol.md).\n\n`;
 md += '## Methods\n\n';
 // GitHub's heading anchors are lower case: `### songs.saveMany` is #songssavemany.
-for (const m of openrpc.methods) md += `- [\`${m.name}\`](#${m.name.replace(/\./g, '').toLowerCase()}) ${m.summary}\n`;
-md += '\n';
+for (const m of openrpc.methods) {
+  md += `- [\`${m.name}\`](#${m.name.replace(/\./g, '').toLowerCase()}) ${m.summary}${m['x-read-only'] ? ' *(read-only)*' : ''}\n`;
+}
+md += '\n*(read-only)*: the method changes nothing (`"x-read-only": true` in its schema file and in `rpc.discover`); ';
+md += 'a database opened read-only (`whiteroom-store inspect`, `--read-only`) serves these methods and refuses every other one ';
+md += `with \`${readOnlyError.code}\` ${readOnlyError.message}.\n\n`;
 const schemaText = (s) => '```json\n' + JSON.stringify(s, null, 2) + '\n```\n';
 for (const m of openrpc.methods) {
   md += `### ${m.name}\n\n${m.summary}${m.description ? ' ' + m.description : ''}\n\n`;
+  if (m['x-read-only']) md += 'Read-only: changes nothing; served by `whiteroom-store inspect`.\n\n';
   if (m.params.length === 0) md += 'Params: none (`params` may be omitted).\n\n';
   else {
     md += '| param | required | schema |\n| --- | --- | --- |\n';

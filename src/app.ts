@@ -1,15 +1,23 @@
 /**
  * Opening a data directory for service: folders, the instance lock, the database, migrations,
  * repositories and the dispatcher. Shared by the server (main.ts) and one-shot calls (`call`).
+ *
+ * Read-only (`whiteroom-store inspect`, `--read-only`): the database is opened read-only beside
+ * the sidecar that may be serving it, and nothing else is done to the data directory: no folders,
+ * no instance lock, no migrations, recovery, derived refresh, trash purge, autosave recovery or
+ * timers, automatic backups or checkpoints. Only the methods marked `"x-read-only": true` in
+ * rpc-schema/methods/ are served, each in one read transaction (one snapshot); the others are
+ * refused (ReadOnly) before they run.
  */
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
-import type { StoredInstrument, StoredPerformance, StoredPreset, StoredSong, StoredVoice } from './generated/types.js';
+import { READ_ONLY_METHOD_NAMES, type StoredInstrument, type StoredPerformance, type StoredPreset, type StoredSong, type StoredVoice } from './generated/types.js';
 import { buildMethods } from './methods/index.js';
 import type { RuntimeInfo, Services } from './methods/services.js';
 import { dataPaths, ensureDataDirs, type DataPaths } from './paths.js';
-import { Dispatcher } from './rpc/dispatcher.js';
-import type { SynchronousMode } from './store/database.js';
+import { Dispatcher, type MethodEntry } from './rpc/dispatcher.js';
+import { OlderSchemaError, type SynchronousMode } from './store/database.js';
 import { instruments, performances, presets, songs, voices } from './store/entities.js';
 import { Preferences } from './store/preferences.js';
 import { RecentItems } from './store/recent.js';
@@ -27,7 +35,8 @@ import type { Logger } from './log.js';
 import { Autosaves } from './store/autosaves.js';
 import { AutosaveService } from './services/autosave.js';
 import { IdleCheckpoint } from './services/idle-checkpoint.js';
-import type { Runner } from './services/timers.js';
+import type { Runner, Timers } from './services/timers.js';
+import { readOnlyRefused, type RpcError } from './errors.js';
 import { Backups } from './services/backups.js';
 import { Transfer } from './services/transfer.js';
 import { Archive } from './services/archive.js';
@@ -49,6 +58,8 @@ export interface AppOptions {
   autoBackupHours?: number;
   /** The limit of the write-ahead log (default 1 GiB): see Store.write. */
   maxWalBytes?: number;
+  /** Open the database read-only and touch nothing else (whiteroom-store inspect): see above. */
+  readOnly?: boolean;
 }
 
 export interface App {
@@ -76,6 +87,7 @@ export interface App {
  * (a database from a newer version), or the SQLite error of a file that cannot be opened.
  */
 export async function openApp(options: AppOptions): Promise<App> {
+  if (options.readOnly) return openReadOnly(options);
   const { log } = options;
   const paths = dataPaths(options.dataDir);
   let lock: DataDirLock;
@@ -126,7 +138,44 @@ export async function openApp(options: AppOptions): Promise<App> {
     lock.release();
     throw explainOpenError(err, paths.dbPath);
   }
-  const opened: Store = store!;
+  return serveStore(options, paths, store!, lock, recovery);
+}
+
+/** Timers that never fire: a read-only app arms no autosave. */
+const NO_TIMERS: Timers = { setTimeout: () => undefined, clearTimeout: () => {} };
+
+/**
+ * The read-only open: data.db must exist, at the schema this binary knows (an older file is not
+ * migrated, a newer one not read). Nothing is created, not even the data directory.
+ */
+async function openReadOnly(options: AppOptions): Promise<App> {
+  const paths = dataPaths(options.dataDir);
+  if (!existsSync(paths.dbPath)) {
+    throw new Error(
+      `there is no database to inspect: ${paths.dbPath} does not exist. inspect (--read-only) opens the data.db ` +
+        'of an existing data directory and creates nothing; check --data-dir (or WHITEROOM_DATA_DIR)',
+    );
+  }
+  let store: Store | undefined;
+  try {
+    store = Store.open(paths.dbPath, {
+      readonly: true,
+      maxSchemaVersion: Store.latestSchemaVersion,
+      ...(options.maxWalBytes === undefined ? {} : { maxWalBytes: options.maxWalBytes }),
+    });
+    const found = store.schemaVersion;
+    if (found < Store.latestSchemaVersion) throw new OlderSchemaError(paths.dbPath, found, Store.latestSchemaVersion);
+  } catch (err) {
+    store?.db.close();
+    throw explainOpenError(err, paths.dbPath);
+  }
+  return serveStore(options, paths, store, { release: () => {} });
+}
+
+/** The repositories, services and dispatcher over an open store. */
+function serveStore(options: AppOptions, paths: DataPaths, opened: Store, lock: DataDirLock, recovery?: Recovery): App {
+  const { log } = options;
+  const readOnly = opened.readOnly;
   const runtime: RuntimeInfo = {
     version: VERSION,
     dataDir: paths.dataDir,
@@ -135,6 +184,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     startedAt: Date.now(),
     ...(recovery ? { recovery } : {}),
     framing: options.framing,
+    ...(readOnly ? { readOnly: true } : {}),
   };
   // Versions and trash of songs and performances, recorded in their write transactions; the part
   // store drops the nodes no version or autosave refers to before each commit.
@@ -146,11 +196,13 @@ export async function openApp(options: AppOptions): Promise<App> {
   const autosaves = new Autosaves(opened, songRepo, performanceRepo, history);
   let autosave: AutosaveService;
   try {
-    autosave = new AutosaveService({ store: opened, autosaves, preferences, log });
-    // States staged before a crash become recovered snapshots before anything else is served.
-    autosave.recover();
-    // Trash past its retention goes (with its history) before anything is served.
-    if (history.trashToPurge()) opened.write(() => history.purgeTrash());
+    autosave = new AutosaveService({ store: opened, autosaves, preferences, log, ...(readOnly ? { timers: NO_TIMERS } : {}) });
+    if (!readOnly) {
+      // States staged before a crash become recovered snapshots before anything else is served.
+      autosave.recover();
+      // Trash past its retention goes (with its history) before anything is served.
+      if (history.trashToPurge()) opened.write(() => history.purgeTrash());
+    }
   } catch (err) {
     opened.close();
     lock.release();
@@ -193,8 +245,9 @@ export async function openApp(options: AppOptions): Promise<App> {
     requestShutdown: options.requestShutdown,
     notify: (method, params) => notify(method, params),
   };
-  const dispatcher = new Dispatcher(buildMethods(services), {
-    mapError: storageError,
+  const methods = buildMethods(services);
+  const dispatcher = new Dispatcher(readOnly ? methods.map((m) => readOnlyEntry(m, opened, history)) : methods, {
+    mapError: readOnly ? (err, method) => readOnlyError(err, method) ?? storageError(err) : storageError,
     onInternalError: (err, method) => log.error({ err, method }, 'internal error (a bug)'),
   });
   let closed = false;
@@ -208,7 +261,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     },
     async automaticBackup(): Promise<void> {
       const hours = options.autoBackupHours ?? 24;
-      if (hours <= 0 || draining) return;
+      if (hours <= 0 || draining || readOnly) return;
       try {
         const made = await backups.automatic(hours * 3_600_000, { cancelled: () => draining });
         if (made) log.info({ path: made.path }, 'automatic backup');
@@ -228,8 +281,9 @@ export async function openApp(options: AppOptions): Promise<App> {
       if (closed) return;
       closed = true;
       try {
-        // Whatever is staged is promoted before the database closes (every shutdown path).
-        autosave.close();
+        // Whatever is staged is promoted before the database closes (every shutdown path);
+        // read-only, what is staged is the sidecar's.
+        if (!readOnly) autosave.close();
       } catch (err) {
         log.error({ err }, 'autosave flush at shutdown failed; the staged states are kept for recovery');
       }
@@ -242,6 +296,41 @@ export async function openApp(options: AppOptions): Promise<App> {
       }
     },
   };
+}
+
+const READ_ONLY_METHODS: ReadonlySet<string> = new Set(READ_ONLY_METHOD_NAMES);
+/** Accepts any params: a method that writes is refused read-only whatever they are. */
+const anyParams = Object.assign(() => true, { errors: null });
+
+/**
+ * A method as a read-only database serves it. One marked `"x-read-only": true` runs in one read
+ * transaction, so it reads one snapshot even while the sidecar commits between its statements,
+ * and with what history keeps of the file read again (the sidecar may have changed it). Any other
+ * is refused before its params are looked at.
+ */
+function readOnlyEntry(m: MethodEntry, store: Store, history: History): MethodEntry {
+  if (!READ_ONLY_METHODS.has(m.name)) {
+    return {
+      name: m.name,
+      validate: anyParams,
+      handler: () => {
+        throw readOnlyRefused(m.name);
+      },
+    };
+  }
+  return {
+    ...m,
+    handler: (params, ctx) => {
+      history.reset();
+      return store.db.transaction(() => m.handler(params, ctx))();
+    },
+  };
+}
+
+/** SQLite's refusal of a write on the read-only connection (a read method that tried one) as ReadOnly. */
+function readOnlyError(err: unknown, method: string | undefined): RpcError | undefined {
+  if (!(err instanceof SqliteError) || !err.code.startsWith('SQLITE_READONLY')) return undefined;
+  return readOnlyRefused(method ?? 'the request', `${method ?? 'the request'} tried to write`);
 }
 
 /** A full disk, or a damaged database file, said in words a person can act on. Other errors pass unchanged. */

@@ -69,3 +69,16 @@ export const requestCancelled = (): RpcError =>
 
 export const shuttingDown = (): RpcError =>
   new RpcError(ErrorCode.ShuttingDown, 'The store is shutting down; no new requests are taken');
+
+/**
+ * A method that writes, asked of a database opened read-only (`whiteroom-store inspect`, or
+ * `--read-only`): refused before it runs, or when SQLite refuses a write it tried. `why` says
+ * what would have written when the method itself is a read (system.doctor's vacuum).
+ */
+export const readOnlyRefused = (method: string, why = `${method} writes`): RpcError =>
+  new RpcError(
+    ErrorCode.ReadOnly,
+    `${why}, and this whiteroom-store opened the database read-only (inspect, or --read-only): nothing was written. ` +
+      'To write, use the app, or make the request with `whiteroom-store call` (not inspect) while the app is not running',
+    { reason: 'read-only', method },
+  );

@@ -1,7 +1,8 @@
 /**
  * Logging: pino, to stderr and to logs/persistence.log. Never to stdout, which carries protocol
  * messages only. Lines are JSON; both destinations are written synchronously so the last lines
- * before a crash are on disk.
+ * before a crash are on disk. On a terminal (stderr is a TTY: a person runs it by hand) stderr
+ * gets readable lines instead, made by pino-pretty, which is loaded only then; the file keeps JSON.
  *
  * pino itself is loaded after start-up, because the host waits for the first answer at app
  * launch: at the first turn of the event loop by default, or (`deferLoad`, the server) when `load()`
@@ -9,7 +10,7 @@
  * their time, and written when it is loaded. `flush()` (which loads it) before exit.
  */
 import { renameSync, statSync } from 'node:fs';
-import type { Level, LevelWithSilent, Logger as Pino, StreamEntry } from 'pino';
+import type { DestinationStream, Level, LevelWithSilent, Logger as Pino, StreamEntry } from 'pino';
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -53,8 +54,8 @@ export function createLogger(options: LogOptions): Logger {
     load = () => {
       load = () => {};
       import('pino')
-        .then(({ pino: create }) => {
-          pino = build(create, options);
+        .then(async ({ pino: create }) => {
+          pino = build(create, options, await prettyStderr(options));
           for (const p of pending.splice(0)) {
             const [obj, msg] = p.args;
             const fields = { ...(typeof obj === 'object' ? obj : {}), loggedAt: new Date(p.time).toISOString() };
@@ -86,10 +87,27 @@ export function createLogger(options: LogOptions): Logger {
   return logger;
 }
 
-function build(create: typeof import('pino').pino, options: LogOptions): Pino {
+/**
+ * Readable lines for a person at a terminal: pino-pretty (a dynamic import, which the packaged
+ * binary's bundle keeps lazy, so nothing of it is loaded when stderr is a pipe, as under the app),
+ * writing synchronously like the JSON destination. Undefined when stderr is not a terminal.
+ */
+async function prettyStderr(options: LogOptions): Promise<DestinationStream | undefined> {
+  if (options.stderr === false || !process.stderr.isTTY) return undefined;
+  try {
+    const { default: pretty } = await import('pino-pretty');
+    return pretty({ destination: 2, sync: true, colorize: process.stderr.hasColors(), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  } catch {
+    return undefined; // JSON lines, then: logs must never stop the sidecar
+  }
+}
+
+function build(create: typeof import('pino').pino, options: LogOptions, pretty?: DestinationStream): Pino {
   const streams: StreamEntry[] = [];
   const level = options.level as StreamEntry['level'];
-  if (options.stderr !== false) streams.push({ level, stream: keepGoing(create.destination({ fd: 2, sync: true })) });
+  if (options.stderr !== false) {
+    streams.push({ level, stream: pretty ? keepGoing(pretty as DestinationStream & NodeJS.EventEmitter) : keepGoing(create.destination({ fd: 2, sync: true })) });
+  }
   if (options.file) {
     rotate(options.file);
     const file = options.file;

@@ -14,6 +14,8 @@ import { rememberText, stringifyAnswer } from './json-text.js';
 import { CommanderError } from 'commander';
 import { openApp, VERSION, type App } from './app.js';
 import { exitCodeOf, parseArgs, type Invocation, type ServeOptions } from './cli/options.js';
+import { paramsText } from './cli/params.js';
+import { versionLine } from './cli/version.js';
 import { createLogger, type Logger } from './log.js';
 import { dataPaths, ensureDataDirs, resolveDataDir } from './paths.js';
 import { errorResponse } from './rpc/dispatcher.js';
@@ -82,8 +84,10 @@ async function serve(options: ServeOptions): Promise<void> {
   let shutdown: (reason: string) => void = () => {};
   let app: App;
   try {
-    log = openLogger(options, dataDir);
+    // Read-only (inspect), nothing is written in the data directory: logs go to stderr only.
+    log = options.readOnly ? createLogger({ level: options.logLevel }) : openLogger(options, dataDir);
     app = await openApp({
+      readOnly: options.readOnly,
       dataDir,
       synchronous: options.synchronous,
       recentPerType: options.recentLimit,
@@ -94,14 +98,14 @@ async function serve(options: ServeOptions): Promise<void> {
       requestShutdown: () => shutdown('system.shutdown'),
     });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err, dataDir);
+    fatal(options.readOnly ? undefined : dataPaths(dataDir).logFile, err, dataDir);
   }
   const logger = log!;
-  logger.info({ version: VERSION, dataDir }, 'serving');
+  logger.info({ version: VERSION, dataDir, ...(options.readOnly ? { readOnly: true } : {}) }, 'serving');
 
   if (process.stdin.isTTY) {
     process.stderr.write(
-      'whiteroom-store: type one JSON-RPC request per line, e.g. {"jsonrpc":"2.0","id":1,"method":"system.info"}; Ctrl-D to quit\n',
+      `whiteroom-store: type one JSON-RPC request per line, e.g. {"jsonrpc":"2.0","id":1,"method":"system.info"}; Ctrl-D to quit${options.readOnly ? ' (read-only: read methods only, nothing written)' : ''}\n`,
     );
   }
 
@@ -201,12 +205,13 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
     }
   }
   const dataDir = resolveDataDir(options.dataDir);
-  const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, file: dataPaths(dataDir).logFile });
+  const logFile = options.readOnly ? undefined : dataPaths(dataDir).logFile;
+  const log = createLogger({ level: options.logLevel === 'info' ? 'warn' : options.logLevel, ...(logFile ? { file: logFile } : {}) });
   let app: App;
   try {
-    app = await openApp({ dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, maxWalBytes: options.maxWalMib * MIB, log, framing: () => 'none', requestShutdown: () => {} });
+    app = await openApp({ readOnly: options.readOnly, dataDir, synchronous: options.synchronous, recentPerType: options.recentLimit, maxWalBytes: options.maxWalMib * MIB, log, framing: () => 'none', requestShutdown: () => {} });
   } catch (err) {
-    fatal(dataPaths(dataDir).logFile, err, dataDir);
+    fatal(logFile, err, dataDir);
   }
   let response;
   try {
@@ -232,14 +237,14 @@ async function call(options: ServeOptions, method: string, paramsText: string | 
 async function main(): Promise<void> {
   let invocation: Invocation;
   try {
-    invocation = parseArgs(process.argv.slice(2), VERSION);
+    invocation = parseArgs(process.argv.slice(2), versionLine);
   } catch (err) {
     if (err instanceof CommanderError) process.exit(exitCodeOf(err));
     throw err;
   }
   const addon = loadEmbeddedAddon();
   if (addon) setNativeBinding(addon);
-  if (invocation.command === 'call') await call(invocation.options, invocation.method, invocation.params);
+  if (invocation.command === 'call') await call(invocation.options, invocation.method, paramsText(invocation.params));
   else await serve(invocation.options);
 }
 

@@ -25,6 +25,8 @@ export interface RuntimeInfo {
   readonly recovery?: { reason: string; corruptFile: string; restoredFrom: string; at: number };
   /** The framing in use: known once the host's first byte arrived; `none` for one-shot calls. */
   framing(): 'header' | 'ndjson' | 'none';
+  /** Set when the database is open read-only (whiteroom-store inspect). */
+  readonly readOnly?: true;
 }
 
 export interface Services {

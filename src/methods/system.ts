@@ -3,6 +3,7 @@ import { OPENRPC_DOCUMENT } from '../generated/openrpc.js';
 import { recordCounts } from '../store/backup.js';
 import { damagedFileSizes, dirBytes, doctor, fileShape, lastAutosaveAt } from '../store/health.js';
 import type { Services } from './services.js';
+import { readOnlyRefused } from '../errors.js';
 import type { FamilyHandlers, TypedHandler } from './types.js';
 
 export function systemMethods(s: Services): FamilyHandlers<'system'> {
@@ -18,6 +19,7 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
       pid: process.pid,
       framing: s.runtime.framing(),
       startedAt: s.runtime.startedAt,
+      ...(s.runtime.readOnly ? { readOnly: true as const } : {}),
       ...(s.runtime.recovery ? { recovery: s.runtime.recovery } : {}),
     }),
     'system.ping': () => ({ pong: true, time: Date.now() }),
@@ -37,7 +39,11 @@ export function systemMethods(s: Services): FamilyHandlers<'system'> {
         ...(last === undefined ? {} : { lastAutosaveAt: last }),
       };
     },
-    'system.doctor': ({ vacuum }) => doctor(s.store, vacuum ?? false),
+    'system.doctor': ({ vacuum }) => {
+      // A read everywhere else: the vacuum rewrites the file.
+      if (vacuum && s.store.readOnly) throw readOnlyRefused('system.doctor', 'system.doctor with vacuum: true rewrites the database file');
+      return doctor(s.store, vacuum ?? false);
+    },
     'system.shutdown': () => {
       s.requestShutdown();
       return { ok: true };

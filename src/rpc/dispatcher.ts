@@ -65,8 +65,8 @@ const BESIDE = Symbol('runs beside the queue');
 export const runsBeside = (p: Promise<unknown>): boolean => (p as { [BESIDE]?: boolean })[BESIDE] === true;
 
 export interface DispatcherOptions {
-  /** Maps a thrown value to a contract error (e.g. SQLite failures); undefined when it cannot. */
-  mapError?: (err: unknown) => RpcError | undefined;
+  /** Maps a thrown value (by the method named) to a contract error (e.g. SQLite failures); undefined when it cannot. */
+  mapError?: (err: unknown, method: string) => RpcError | undefined;
   /** Told about every error that becomes InternalError: a bug. */
   onInternalError?: (err: unknown, method: string | undefined) => void;
 }
@@ -244,7 +244,7 @@ export class Dispatcher {
 
   #toRpcError(err: unknown, method: string): RpcError {
     if (err instanceof RpcError) return err;
-    const mapped = this.#options.mapError?.(err);
+    const mapped = this.#options.mapError?.(err, method);
     if (mapped) return mapped;
     this.#options.onInternalError?.(err, method);
     const detail = err instanceof Error ? err.message : String(err);

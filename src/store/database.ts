@@ -58,6 +58,22 @@ export class NewerSchemaError extends Error {
   }
 }
 
+/** The database is at an older schema, and a read-only open (inspect) does not migrate it. */
+export class OlderSchemaError extends Error {
+  readonly found: number;
+  readonly known: number;
+  constructor(path: string, found: number, known: number) {
+    super(
+      `${path} is at schema version ${found}, and this whiteroom-store reads version ${known}: inspect opens the file ` +
+        'read-only, so it does not migrate it. Start White Room (or whiteroom-store without inspect) once to migrate ' +
+        'it, or inspect it with the version that wrote it. The file was not changed.',
+    );
+    this.name = 'OlderSchemaError';
+    this.found = found;
+    this.known = known;
+  }
+}
+
 /**
  * Opens (creating if needed) the database at `path` with the store's pragmas.
  * Throws SqliteError when the file cannot be opened or is not a database.

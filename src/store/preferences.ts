@@ -10,7 +10,7 @@
  */
 import { conflict, constraintViolation } from '../errors.js';
 import type { StoredPreferences } from '../generated/types.js';
-import { BY_NAME_SQL, type Row } from './entity.js';
+import { BY_NAME_SQL, fromRow, type Row } from './entity.js';
 import { preferences as desc } from './entities.js';
 import { Repository } from './repository.js';
 import type { Store } from './store.js';
@@ -40,8 +40,18 @@ export class Preferences {
 
   /** The complete record. (Recreates it with its defaults if something removed the row.) */
   get(): StoredPreferences {
-    if (this.#repo.revisionOf(ID) === undefined) this.#store.write(() => this.#insertDefaults(1));
+    if (this.#repo.revisionOf(ID) === undefined) {
+      // Read-only (inspect), the row cannot be put back: the record it would be is answered.
+      if (this.#store.readOnly) return this.#withFavorites(this.#defaults());
+      this.#store.write(() => this.#insertDefaults(1));
+    }
     return this.#withFavorites(this.#repo.get(ID));
+  }
+
+  /** The record #insertDefaults would write (every column a literal DEFAULT of the schema). */
+  #defaults(): StoredPreferences {
+    const row = { ...this.#store.columnDefaults('user_preferences'), id: ID, updated_at: this.#store.now(), revision: 1 };
+    return fromRow(desc, row) as unknown as StoredPreferences;
   }
 
   /**

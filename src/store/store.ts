@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
-import { BUSY_TIMEOUT_MS, openDatabase, type Connection, type OpenOptions } from './database.js';
+import { BUSY_TIMEOUT_MS, openDatabase, SqliteError, type Connection, type OpenOptions } from './database.js';
 import { isBusy, storageLocked, walPinned } from './sqlite-errors.js';
 import { MIGRATIONS } from '../generated/migrations.js';
 import { FAMILY_OF_TABLE } from './entities.js';
@@ -137,6 +137,9 @@ export class Store {
    * when the write-ahead log is past its limit and cannot be reset (see #ensureWalRoom).
    */
   write<T>(fn: () => T): T {
+    // Opened read-only (inspect): refused as SQLite would refuse the first write, before anything
+    // else (a write joining a read transaction would otherwise run without BEGIN IMMEDIATE).
+    if (this.readOnly) throw new SqliteError('attempt to write a readonly database', 'SQLITE_READONLY');
     if (this.db.inTransaction) return fn();
     this.#ensureWalRoom();
     const probing = this.#lockHeldElsewhere;
@@ -175,6 +178,11 @@ export class Store {
 
   #setBusyTimeout(ms: number): void {
     this.db.pragma(`busy_timeout = ${ms}`);
+  }
+
+  /** True when the file was opened read-only (whiteroom-store inspect): every write is refused. */
+  get readOnly(): boolean {
+    return this.#db.readonly;
   }
 
   /** The size of data.db-wal in bytes (0 when there is none). */
@@ -372,7 +380,8 @@ export class Store {
     if (!this.db.open) return true;
     let whole = true;
     try {
-      this.checkpoint();
+      // A read-only connection writes nothing, a checkpoint included: the -wal is its writer's.
+      if (!this.readOnly) this.checkpoint();
     } catch {
       whole = false;
     } finally {

@@ -52,10 +52,17 @@ export const FILE_REFUSED_REASONS: readonly string[] = [
   'outside', 'not-found', 'not-a-file', 'exists', 'protected', 'symlink', 'permission', 'no-folder', 'name', 'too-many-files', 'io',
 ];
 
-/** The codes `method` may answer: those its schema declares and the generic ones. */
+/** ReadOnly: what a method not marked `"x-read-only": true` answers when the database is open read-only. */
+export const READ_ONLY_REFUSAL = -32013;
+
+/**
+ * The codes `method` may answer: those its schema declares, the generic ones, and ReadOnly for a
+ * method that writes (scripts/gen.mjs adds it to such a method's errors in rpc.discover).
+ */
 export function allowedErrorCodes(method: string): Set<number> {
   const spec = METHOD_SPECS[method];
-  return new Set([...GENERIC_ERROR_CODES, ...((spec?.errors as number[] | undefined) ?? [])]);
+  const writes = spec !== undefined && spec['x-read-only'] !== true;
+  return new Set([...GENERIC_ERROR_CODES, ...((spec?.errors as number[] | undefined) ?? []), ...(writes ? [READ_ONLY_REFUSAL] : [])]);
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string';
@@ -91,6 +98,8 @@ function dataProblems(code: number, data: any): string[] {
       );
     case -32012:
       return need(isObject(data) && isString(data.details), 'is {details}');
+    case -32013:
+      return need(isObject(data) && data.reason === 'read-only' && isString(data.method), 'is {reason: "read-only", method}');
     case -32020:
       return need(isObject(data) && isString(data.reason), 'is {reason}');
     case -32021:

@@ -43,17 +43,18 @@ describe('the packaged binary, alone in an empty folder', function () {
     expect(r.stdout.trim()).to.equal('none');
   });
 
-  it('--version prints the version and exits 0', () => {
+  it('--version prints the versions of the program, the schema and the SQLite it carries, and exits 0', () => {
     const r = run(['--version']);
     expect(r.status).to.equal(0);
-    expect(String(r.stdout).trim()).to.equal(VERSION);
+    const schema = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    expect(String(r.stdout).trim()).to.match(new RegExp(`^whiteroom-store ${VERSION.replace(/\./g, '\\.')}, schema version ${schema}, SQLite 3\\.\\d+\\.\\d+$`));
   });
 
   it('--help prints usage with examples and exits 0', () => {
     const r = run(['--help']);
     expect(r.status).to.equal(0);
     const out = String(r.stdout);
-    for (const flag of ['--data-dir', '--framing', '--log-level', '--max-message-bytes', '--synchronous', 'call']) {
+    for (const flag of ['--data-dir', '--framing', '--log-level', '--max-message-bytes', '--synchronous', '--read-only', 'call', 'inspect', 'rpc.discover']) {
       expect(out).to.include(flag);
     }
     expect(out).to.include('Examples:');

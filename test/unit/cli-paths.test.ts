@@ -163,6 +163,31 @@ describe('cli: parseArgs', () => {
     }
   });
 
+  it('--version calls a version function only then (it loads SQLite to name its version)', () => {
+    let calls = 0;
+    const line = (): string => `whiteroom-store ${VERSION}, schema version 6, SQLite 3.0.0 (${++calls})`;
+    expect(captured(() => parseArgs(['call', 'system.info'], line)).error).to.equal(undefined);
+    expect(calls).to.equal(0);
+    const r = captured(() => parseArgs(['--version'], line));
+    expect(r.error.code).to.equal('commander.version');
+    expect(r.stdout).to.equal(`whiteroom-store ${VERSION}, schema version 6, SQLite 3.0.0 (1)\n`);
+    expect(calls).to.equal(1);
+  });
+
+  it('inspect METHOD [JSON] is a call with readOnly; inspect alone serves read-only; --read-only is the same flag', () => {
+    expect(parse(['inspect', 'songs.list', '{"limit":5}'])).to.deep.include({ command: 'call', method: 'songs.list', params: '{"limit":5}' });
+    expect(parse(['inspect', 'songs.list']).options.readOnly).to.equal(true);
+    expect(parse(['--data-dir', '/d', 'inspect', 'system.stats']).options).to.include({ dataDir: '/d', readOnly: true });
+    const served = parse(['inspect']);
+    expect(served.command).to.equal('serve');
+    expect(served.options.readOnly).to.equal(true);
+    expect(parse(['--read-only']).options.readOnly).to.equal(true);
+    expect(parse(['--read-only', 'call', 'songs.count']).options.readOnly).to.equal(true);
+    expect(parse([]).options.readOnly).to.equal(undefined);
+    expect(parse(['call', 'songs.save', '@song.json'])).to.deep.include({ params: '@song.json' });
+    usageError(['inspect', 'a', '{}', 'extra']);
+  });
+
   it('exitCodeOf maps 0 to 0 and any other exit code to 2', () => {
     expect(exitCodeOf(new CommanderError(0, 'x', 'y'))).to.equal(0);
     expect(exitCodeOf(new CommanderError(1, 'x', 'y'))).to.equal(2);
