@@ -290,7 +290,7 @@ function serveStore(options: AppOptions, paths: DataPaths, opened: Store, lock: 
       idleCheckpoint.close();
       try {
         if (!opened.close()) log.warn('the database could not be checkpointed at shutdown (is the disk full?); its -wal file keeps every commit, and the next start replays it');
-        else leaveCleanMark(paths.dbPath);
+        else if (!readOnly) leaveCleanMark(paths.dbPath); // inspect checked nothing, and writes nothing
       } finally {
         lock.release();
       }

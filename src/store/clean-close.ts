@@ -25,7 +25,9 @@ function identity(dbPath: string): string | undefined {
 
 /**
  * Reads and removes the record of a clean close; true when `dbPath` is still that file, with no
- * -wal beside it. Called at start, before the file is opened.
+ * -wal beside it, or an empty one: a read-only connection (whiteroom-store inspect, a GRDB reader)
+ * of a WAL file makes an empty -wal it cannot remove, and an empty -wal holds no commit. Called at
+ * start, before the file is opened.
  */
 export function takeCleanMark(dbPath: string): boolean {
   const mark = markOf(dbPath);
@@ -36,7 +38,7 @@ export function takeCleanMark(dbPath: string): boolean {
     return false;
   }
   rmSync(mark, { force: true });
-  return !existsSync(`${dbPath}-wal`) && recorded === identity(dbPath);
+  return (statSync(`${dbPath}-wal`, { throwIfNoEntry: false })?.size ?? 0) === 0 && recorded === identity(dbPath);
 }
 
 /**

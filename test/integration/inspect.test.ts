@@ -6,7 +6,7 @@
  * clear error and nothing is created.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSong } from '../helpers/fixtures.js';
 import { runOnce, StoreProcess } from '../helpers/process.js';
@@ -145,14 +145,15 @@ describe('inspect: no sidecar running', function () {
   this.timeout(60000);
   afterEach(() => procs.cleanupAll());
 
-  it('after an orderly shutdown (no -wal, no -shm): it reads the file, which stays as it was; a sidecar starts on it again', async () => {
+  it('after an orderly shutdown (no -wal, no -shm): it reads the file, which stays as it was; the next start still trusts its clean close', async () => {
     const dir = procs.ownDir('wr-inspect-');
-    const p = await procs.launch({ dataDir: dir });
+    const p = await procs.launch({ dataDir: dir, args: ['--log-level', 'info'] });
     for (const id of ['A', 'B']) await ok(p, 'songs.save', { item: song(id) });
     await stop(p);
     expect(existsSync(join(dir, 'data.db-wal')), 'the sidecar removed its -wal at close').to.equal(false);
     const before = databaseBytes(dir);
     const files = readdirSync(dir).sort();
+    const mark = readFileSync(join(dir, 'data.db.clean'), 'utf8');
     expect((await read(dir, 'songs.list', {})).items.map((s: any) => s.id).sort()).to.deep.equal(['A', 'B']);
     expect((await read(dir, 'songs.count')).count).to.equal(2);
     expect(databaseBytes(dir)).to.deep.equal(before);
@@ -161,11 +162,20 @@ describe('inspect: no sidecar running', function () {
     const after = readdirSync(dir).filter((f) => !files.includes(f));
     expect(after.filter((f) => !/^data\.db-(wal|shm)$/.test(f))).to.deep.equal([]);
     if (existsSync(join(dir, 'data.db-wal'))) expect(statSync(join(dir, 'data.db-wal')).size).to.equal(0);
-    const again = await procs.launch({ dataDir: dir });
+    // The record of the sidecar's clean close is neither taken nor rewritten by inspect, and the
+    // empty -wal it may leave does not cost the next start its skipped quick_check.
+    expect(existsSync(join(dir, 'data.db.clean'))).to.equal(true);
+    expect(readFileSync(join(dir, 'data.db.clean'), 'utf8')).to.equal(mark);
+    const again = await procs.launch({ dataDir: dir, args: ['--log-level', 'info'] });
     expect((await ok(again, 'songs.count')).count).to.equal(2);
     await ok(again, 'songs.save', { item: song('C') });
     await stop(again);
     expect((await read(dir, 'songs.count')).count).to.equal(3);
+    const checks = readFileSync(join(dir, 'logs', 'persistence.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"data.db checked"'))
+      .map((l) => (JSON.parse(l) as { quickCheck: string }).quickCheck);
+    expect(checks).to.deep.equal(['done', 'skipped: unchanged since a clean shutdown']);
   });
 
   it('after a SIGKILL (commits only in the -wal): it reads them, and leaves the -wal for the next start to replay', async () => {
