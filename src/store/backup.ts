@@ -764,6 +764,7 @@ export const COUNTED_TABLES: Readonly<Record<string, string>> = {
   versions: 'versions',
   trash: 'trash',
   parts: 'parts',
+  damagedJson: 'damaged_json',
 };
 
 /** Records per family of an open database (COUNTED_TABLES); a family whose table the file lacks is left out. */
