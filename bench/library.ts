@@ -20,6 +20,7 @@ import { derivedValues } from '../src/store/derived.js';
 import { ENTITIES } from '../src/store/entities.js';
 import { migrate } from '../src/store/migrations.js';
 import { Store } from '../src/store/store.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 /** Changes when what a library holds changes, so an old one is never reused. */
 const BUILDER_VERSION = 2;
@@ -39,18 +40,6 @@ const COMPOSERS = ['Émile Durand', 'Ana Łukasiewicz', 'Jörg Müller', 'Sofía
 const GENRES = ['jazz', 'folk', 'rock', 'classical', 'electronic', 'hip hop', 'ambient', 'soul', 'blues', 'pop'];
 const MOODS = ['calm', 'dark', 'happy', 'melancholy', 'energetic', 'dreamy', 'tense'];
 const TAGS = ['live', 'demo', 'draft', 'final', 'acoustic', 'remix', 'cover', 'late night', 'sketch', 'vocal'];
-
-/** A deterministic generator (mulberry32): the same library every time. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Index into a list of `n` with a Zipf-like skew (the first items far more often). */
 const zipf = (r: number, n: number): number => Math.min(n - 1, Math.floor(n * r ** 2.2));
@@ -88,7 +77,7 @@ async function build(path: string, songs: number): Promise<void> {
         '(@id, @name, @created_at, @updated_at, @tempo, @key, @tags, @composer, @genre, @mood, @comments, @seed, ' +
         "@sections_json, '[]', '[]', @mix_graph_json, @name_key, @search_fold_json)",
     );
-    const next = random(songs);
+    const next = seededRandom(songs);
     const pick = <T>(list: readonly T[]): T => list[zipf(next(), list.length)]!;
     const t = Date.UTC(2026, 0, 1);
     const BATCH = 20_000;

@@ -43,6 +43,7 @@ import { openDatabase } from '../src/store/database.js';
 import { Repository } from '../src/store/repository.js';
 import { Store } from '../src/store/store.js';
 import { figure, median, Peer, QUICK, report, request, result, type Figure, type Series } from './lib.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 const { values } = parseArgs({
   options: {
@@ -68,18 +69,6 @@ const bin = values.bin ? [resolve(values.bin)] : [process.execPath, resolve('dis
 // ---------------------------------------------------------------------------------------------
 // The library
 // ---------------------------------------------------------------------------------------------
-
-/** A small fast PRNG (mulberry32), so libraries are the same from run to run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Draws items with probability ∝ 1 / rank^s (rank 1 the first item). */
 function zipf<T>(items: readonly T[], s: number, random: () => number): () => T {
@@ -159,10 +148,10 @@ function madeUpWords(n: number, random: () => number): string[] {
 }
 
 /** Every title word, most frequent first: the real words, then made-up ones (the long tail). */
-const VOCABULARY = [...TITLE_WORDS, ...madeUpWords(60_000, rng(7))];
+const VOCABULARY = [...TITLE_WORDS, ...madeUpWords(60_000, seededRandom(7))];
 const COMPOSERS = (() => {
-  const random = rng(11);
-  const tail = madeUpWords(20_000, rng(13));
+  const random = seededRandom(11);
+  const tail = madeUpWords(20_000, seededRandom(13));
   return Array.from({ length: 20_000 }, (_, i) => {
     const first = FIRST_NAMES[Math.floor(random() * FIRST_NAMES.length)]!;
     const last = i < LAST_NAMES.length * 4 ? LAST_NAMES[i % LAST_NAMES.length]! : tail[i]!.replace(/^./, (c) => c.toUpperCase());
@@ -178,7 +167,7 @@ const COLUMNS = [
 
 /** Writes songs `from` .. `to - 1` into the store's file; answers the seconds it took. */
 function addSongs(store: Store, from: number, to: number): number {
-  const random = rng(0x5eed + from);
+  const random = seededRandom(0x5eed + from);
   const titleWord = zipf(VOCABULARY, 1.0, random);
   const composer = zipf(COMPOSERS, 0.9, random);
   const genre = zipf(GENRES, 1.1, random);
