@@ -35,6 +35,7 @@ const BENCHES: { name: string; args: string[]; what: string }[] = [
   { name: 'startup', args: [], what: 'spawn to first answer of the packaged binary, against node -e 0' },
   { name: 'roundtrip', args: [], what: 'requests one at a time and 1,000 in flight, against the floor servers' },
   { name: 'plan', args: [], what: "the persistence plan's performance table at 1,000 songs" },
+  { name: 'migration', args: [], what: 'start on a 100 MB database of schema 1: backup and every migration' },
   { name: 'growth', args: [], what: 'get, a list page and search at 1k to 1M songs; peak memory' },
   { name: 'search', args: [], what: "songs.search against the plan's LIKE query at 1k to 1M songs" },
   { name: 'backup', args: [], what: 'backup and restore of a 100 MB database against copy + fsync' },
