@@ -521,6 +521,9 @@ export class Autosaves {
 
   /** Promotes every staged state (of one song, or all) in one transaction. */
   promoteAll(reason: AutosaveReason, options: PromoteOptions, songId?: string): { added: Promoted[]; unchanged: number } {
+    // Nothing staged (the interval and shutdown of an idle session): no write transaction, which
+    // would take the write lock from another program on the file for nothing, or wait for it.
+    if (this.stagedScopes(songId).length === 0) return { added: [], unchanged: 0 };
     return this.#store.write(() => {
       const added: Promoted[] = [];
       let unchanged = 0;

@@ -384,6 +384,23 @@ describe('Autosaves: promote', () => {
     expect(rawRow(c, 'songs', song.id)).to.deep.equal(songBefore);
   });
 
+  it('promoteAll with nothing staged takes no write lock: another program holding it is not waited for', () => {
+    const song = savedSong(c);
+    c.autosaves.stage(song.id, undefined, snap({ ...song, name: 'staged' }));
+    c.autosaves.promoteAll('flush', ONLY);
+    const other = connect(c.ts.dbPath);
+    try {
+      // The interval of an idle session while another program writes (the busy timeout is 5 s).
+      other.exec('BEGIN IMMEDIATE');
+      const t = Date.now();
+      expect(c.autosaves.promoteAll('interval', ONLY)).to.deep.equal({ added: [], unchanged: 0 });
+      expect(c.autosaves.promoteAll('shutdown', ONLY, song.id)).to.deep.equal({ added: [], unchanged: 0 });
+      expect(Date.now() - t).to.be.below(1000);
+    } finally {
+      other.close();
+    }
+  });
+
   it('promoteAll promotes every staged scope (or one song\'s) in one commit', () => {
     const a = savedSong(c);
     const b = savedSong(c);
