@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
-import { answerAs, partTextOf, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
+import { answerAs, partTextOf, scanJson, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 import { fieldsText, partColumns, partTextsOfRow, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES } from './entities.js';
@@ -514,11 +514,23 @@ export class History {
         const e = validate.errors?.[0];
         refuse(`holds a record a save refuses: ${(e?.instancePath ?? '').replace(/^\/item/, '') || '/'} ${e?.message ?? 'is not valid'}`, `${at}/manifest`);
       }
-      // A copy (duplicate) gets versions of its own; an import of the same record skips those it has.
+      // A copy (duplicate) gets versions of its own, holding its own id, and a performance copied
+      // with its song the copy's songId (the rest of its fields as written: a restore of one of
+      // them must not move it back to the original); an import of the same record skips the
+      // versions it has.
       const copy = to !== v.entityId;
       if (!copy && exists.get(v.versionId)) return;
+      let manifest = v.manifest;
+      const renames = new Map<string, string>();
+      if (copy) renames.set('/id', to);
+      const songCopy = typeof record.songId === 'string' ? ids.get(`songs\n${record.songId}`) : undefined;
+      if (v.entity === 'performances' && songCopy !== undefined && songCopy !== record.songId) renames.set('/songId', songCopy);
+      if (renames.size) {
+        fieldsText = scanJson(fieldsText, { visit: (pointer) => (renames.has(pointer) ? JSON.stringify(renames.get(pointer)) : undefined) });
+        manifest = { ...manifest, fields: this.parts.put(fieldsText) };
+      }
       const size = recordBytes(fieldsText, partTexts);
-      insert.run(copy ? randomUUID() : v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, size, JSON.stringify(v.manifest));
+      insert.run(copy ? randomUUID() : v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, size, JSON.stringify(manifest));
       added++;
     });
     return added;

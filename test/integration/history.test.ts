@@ -366,7 +366,32 @@ describe('history: export and import carry it when asked', function () {
     const copy = (await ok(p, 'songs.list', {})).items.find((x: Rec) => x.id !== s.id);
     expect((await sources(p, 'songs', copy.id)).slice(1)).to.deep.equal(['save@2', 'save@1']);
     const old = (await ok(p, 'songs.history', { id: copy.id })).items.at(-1);
-    expect((await ok(p, 'songs.getVersion', { versionId: old.versionId })).song.name).to.equal('One');
+    const was = (await ok(p, 'songs.getVersion', { versionId: old.versionId })).song;
+    expect(was.name).to.equal('One');
+    // The copy's versions hold the copy (its id), not the song it was copied from.
+    expect(was).to.deep.equal({ ...s, id: copy.id });
+    expect(old.sizeBytes).to.equal(Buffer.byteLength(JSON.stringify(was)));
+    expect((await ok(p, 'songs.diff', { from: old.versionId })).patch.map((o: Rec) => o.path)).to.not.include('/id');
+    expect((await ok(p, 'songs.getVersion', { versionId: (await ok(p, 'songs.history', { id: s.id })).items.at(-1).versionId })).song).to.deep.equal(s);
+  });
+
+  it('a performance copied with its duplicated song keeps its history under the copy: a restore of an old version leaves it there', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ id: 'ORIG' }) });
+    const q = await ok(p, 'performances.create', { item: perf('ORIG', { id: 'ORIG-take', name: 'first' }) });
+    await ok(p, 'performances.update', { item: { ...q, name: 'second' } });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    await ok(p, 'import.songs', { path: file.path, onConflict: 'duplicate' });
+    const copy = (await ok(p, 'songs.list', {})).items.find((x: Rec) => x.id !== s.id);
+    const [take] = (await ok(p, 'performances.list', { songId: copy.id })).items;
+    const versions = (await ok(p, 'performances.history', { id: take.id })).items;
+    expect(versions.map((v: Rec) => v.source)).to.deep.equal(['import', 'save', 'save']);
+    const first = (await ok(p, 'performances.getVersion', { versionId: versions.at(-1).versionId })).performance;
+    expect(first).to.include({ id: take.id, songId: copy.id, name: 'first' });
+    const back = await ok(p, 'performances.restoreVersion', { versionId: versions.at(-1).versionId });
+    expect(back.performance).to.include({ id: take.id, songId: copy.id, name: 'first' });
+    expect((await ok(p, 'performances.list', { songId: 'ORIG' })).items.map((x: Rec) => x.id)).to.deep.equal(['ORIG-take']);
+    expect((await ok(p, 'performances.get', { id: 'ORIG-take' })).name).to.equal('second');
   });
 
   it('refuses history whose parts do not make a record a save accepts, naming where (nothing imported)', async () => {
