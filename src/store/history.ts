@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
-import { answerAs, partTextOf, withMembers, withPartTexts } from '../json-text.js';
+import { answerAs, partTextOf, scanJson, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 import { fieldsText, partColumns, partTextsOfRow, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES } from './entities.js';
@@ -76,6 +76,8 @@ export type VersionSource = 'save' | 'autosave' | 'restore' | 'import' | 'delete
 export interface Sql {
   prepared(sql: string): Statement;
   now(): number;
+  /** Runs `fn` once the write in progress commits (never if it rolls back); at once outside a write. */
+  afterCommit?(fn: () => void): void;
 }
 
 export interface VersionInfo {
@@ -154,6 +156,16 @@ function partsOfRow(desc: EntityDescriptor, row: Row): Record<string, string> {
 }
 
 /**
+ * The size of a version: the UTF-8 bytes of the record's JSON text as getVersion answers it (its
+ * fields with its parts put in), as an autosave's sizeBytes counts its snapshot's.
+ */
+export function recordBytes(fields: string, parts: Iterable<readonly [string, string]>): number {
+  let bytes = 0;
+  for (const piece of withMembersPieces(fields, parts)) bytes += Buffer.byteLength(piece);
+  return bytes;
+}
+
+/**
  * A record from the texts of its fields and parts: parsed (StorageCorrupt naming `prefix.part` for
  * a text that is not JSON), carrying its part texts, and answered as those texts spliced together.
  */
@@ -211,13 +223,27 @@ export class History {
     }
   }
 
+  /**
+   * Remembers what was read from the file once the write it was read in commits: a value a write
+   * made and then rolled back (its first version on a full disk, a history.configure whose commit
+   * failed) is never taken for what the file holds.
+   */
+  #remember(fn: () => void): void {
+    if (this.#sql.afterCommit) this.#sql.afterCommit(fn);
+    else fn();
+  }
+
+  /** The id of the database that records versions (metadata `device_id`, made with the first one). */
   get deviceId(): string {
-    if (this.#device === undefined) {
-      const stored = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(DEVICE_KEY) as string | undefined;
-      this.#device = stored ?? randomUUID();
-      if (stored === undefined) this.#sql.prepared('INSERT INTO metadata (key, value) VALUES (?, ?)').run(DEVICE_KEY, this.#device);
+    if (this.#device !== undefined) return this.#device;
+    let id = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(DEVICE_KEY) as string | undefined;
+    if (id === undefined) {
+      id = randomUUID();
+      this.#sql.prepared('INSERT INTO metadata (key, value) VALUES (?, ?)').run(DEVICE_KEY, id);
     }
-    return this.#device;
+    const known = id;
+    this.#remember(() => (this.#device = known));
+    return id;
   }
 
   /**
@@ -354,8 +380,8 @@ export class History {
   record(desc: EntityDescriptor, row: Row, options: { source?: VersionSource; label?: string; pinned?: boolean; at?: number } = {}): VersionInfo {
     const parts = partsOfRow(desc, row);
     const manifest = this.storeParts(parts);
-    let size = 0;
-    for (const t of Object.values(parts)) size += t.length;
+    const { fields, ...structured } = parts;
+    const size = recordBytes(fields!, Object.entries(structured));
     const id = randomUUID();
     const createdAt = options.at ?? this.#sql.now();
     const inserted = this.#sql
@@ -440,15 +466,15 @@ export class History {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // Each part is read once (versions share them): JSON, at most MAX_JSON_DEPTH deep.
-    const parsed = new Map<string, { value: unknown; size: number } | string>();
-    const part = (hash: string): { value: unknown; size: number } | string => {
+    const parsed = new Map<string, { value: unknown; text: string } | string>();
+    const part = (hash: string): { value: unknown; text: string } | string => {
       let p = parsed.get(hash);
       if (p === undefined) {
         try {
           const text = this.parts.text(hash);
           const value = JSON.parse(text) as unknown;
           const deep = tooDeepPointer(value);
-          p = deep === undefined ? { value, size: text.length } : `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+          p = deep === undefined ? { value, text } : `is nested deeper than ${MAX_JSON_DEPTH} levels`;
         } catch (err) {
           p = `is not JSON once its parts are put together (${(err as Error).message})`;
         }
@@ -468,14 +494,16 @@ export class History {
       const names = new Set(['fields', ...partColumns(desc).map((c) => c.path)]);
       if (v.manifest.fields === undefined) refuse('has no "fields" part', `${at}/manifest`);
       const record: Record<string, unknown> = {};
-      let size = 0;
+      let fieldsText = '{}';
+      const partTexts: [string, string][] = [];
       for (const [name, hash] of Object.entries(v.manifest)) {
         if (!names.has(name)) refuse(`names a part "${name}" that a ${v.entity} record does not have`, `${at}/manifest`);
         if (!hasPart.get(hash)) refuse(`names part ${hash}, which is neither in the file nor stored`, `${at}/manifest/${name}`);
         const p = part(hash);
         if (typeof p === 'string') refuse(`part "${name}" ${p}`, `${at}/manifest/${name}`);
-        const { value, size: bytes } = p as { value: unknown; size: number };
-        size += bytes;
+        const { value, text } = p as { value: unknown; text: string };
+        if (name === 'fields') fieldsText = text;
+        else partTexts.push([name, text]);
         if (name !== 'fields') record[name] = value;
         else if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('has a "fields" part that is not an object', `${at}/manifest/fields`);
         else Object.assign(record, { ...(value as Record<string, unknown>) });
@@ -486,10 +514,23 @@ export class History {
         const e = validate.errors?.[0];
         refuse(`holds a record a save refuses: ${(e?.instancePath ?? '').replace(/^\/item/, '') || '/'} ${e?.message ?? 'is not valid'}`, `${at}/manifest`);
       }
-      // A copy (duplicate) gets versions of its own; an import of the same record skips those it has.
+      // A copy (duplicate) gets versions of its own, holding its own id, and a performance copied
+      // with its song the copy's songId (the rest of its fields as written: a restore of one of
+      // them must not move it back to the original); an import of the same record skips the
+      // versions it has.
       const copy = to !== v.entityId;
       if (!copy && exists.get(v.versionId)) return;
-      insert.run(copy ? randomUUID() : v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, size, JSON.stringify(v.manifest));
+      let manifest = v.manifest;
+      const renames = new Map<string, string>();
+      if (copy) renames.set('/id', to);
+      const songCopy = typeof record.songId === 'string' ? ids.get(`songs\n${record.songId}`) : undefined;
+      if (v.entity === 'performances' && songCopy !== undefined && songCopy !== record.songId) renames.set('/songId', songCopy);
+      if (renames.size) {
+        fieldsText = scanJson(fieldsText, { visit: (pointer) => (renames.has(pointer) ? JSON.stringify(renames.get(pointer)) : undefined) });
+        manifest = { ...manifest, fields: this.parts.put(fieldsText) };
+      }
+      const size = recordBytes(fieldsText, partTexts);
+      insert.run(copy ? randomUUID() : v.versionId, v.entity, to, v.revision, v.createdAt, v.source, v.label ?? null, v.pinned ? 1 : 0, v.deviceId, size, JSON.stringify(manifest));
       added++;
     });
     return added;
@@ -541,23 +582,27 @@ export class History {
 
   /** The thinning rule (read from the file once, not at every write: only the setter changes it). */
   get retention(): RetentionPolicy {
-    if (this.#retention === undefined) {
-      const text = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(RETENTION_KEY) as string | undefined;
-      try {
-        this.#retention = { ...DEFAULT_RETENTION, ...(text === undefined ? {} : (JSON.parse(text) as Partial<RetentionPolicy>)) };
-      } catch {
-        this.#retention = DEFAULT_RETENTION;
-      }
+    if (this.#retention !== undefined) return this.#retention;
+    const text = this.#sql.prepared('SELECT value FROM metadata WHERE key = ?').pluck().get(RETENTION_KEY) as string | undefined;
+    let rule: RetentionPolicy;
+    try {
+      rule = { ...DEFAULT_RETENTION, ...(text === undefined ? {} : (JSON.parse(text) as Partial<RetentionPolicy>)) };
+    } catch {
+      rule = DEFAULT_RETENTION;
     }
-    return this.#retention;
+    // Kept once the write that read it commits: read inside a write that changed it and then
+    // rolled back (a full disk at the commit), it is not the stored rule.
+    this.#remember(() => (this.#retention = rule));
+    return rule;
   }
 
   set retention(policy: RetentionPolicy) {
     this.#sql
       .prepared('INSERT INTO metadata (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
       .run(RETENTION_KEY, JSON.stringify(policy));
-    // Read again after the commit: a write that rolls back leaves the stored rule as it was.
+    // Read again: what an earlier read of this write would keep at the commit is no longer the rule.
     this.#retention = undefined;
+    this.#remember(() => (this.#retention = undefined));
   }
 
   /**

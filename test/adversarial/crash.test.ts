@@ -451,6 +451,18 @@ describe('crash trials: SIGKILL at random moments of every kind of write', funct
         }
       }
 
+      // History: each song's newest version holds its stored revision (the row and its version
+      // commit together or not at all), and each acknowledged delete left its song in the trash.
+      const unversioned = rows(
+        dbPath,
+        `SELECT id, revision, newest FROM (SELECT s.id, s.revision, (SELECT v.revision FROM versions v WHERE v.entity = 'songs' AND v.entity_id = s.id ORDER BY v.seq DESC LIMIT 1) AS newest FROM songs s) WHERE newest IS NOT revision`,
+      );
+      expect(unversioned, `songs whose newest version is not their revision after a ${kind} trial`).to.deep.equal([]);
+      if (!restored) {
+        const trashed = new Set(rows(dbPath, "SELECT entity_id FROM trash WHERE entity = 'songs'").map((r) => r.entity_id));
+        for (const id of ledger.gone) if (!trashed.has(id)) lost(`${id} was deleted (acknowledged) and is not in the trash`);
+      }
+
       // Autosave: nothing staged is left (recovered at start), the newest snapshot of each song has
       // reached the acknowledged stage, and the song row is the snapshot that last saved it.
       expect(Number(sqlite3(dbPath, 'SELECT count(*) FROM autosave_staging')), 'staged states recovered at start').to.equal(0);

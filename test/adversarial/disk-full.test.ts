@@ -158,6 +158,76 @@ describe('disk full: every write path answers StorageFull, changes nothing, and 
     expect(sqlite3(dbPath, 'PRAGMA foreign_key_check')).to.equal('');
   });
 
+  it('history and trash: restoreVersion, saveVersion, labelVersion, trash.restore, trash.empty, history.configure and the deletes that keep a version', async function () {
+    const dataDir = join(mountPoint!, 'data');
+    mkdirSync(dataDir);
+    const dbPath = join(dataDir, 'data.db');
+    const p = (proc = await StoreProcess.start({ dataDir }));
+    const perf = (id: string, songId: string): Record<string, unknown> => ({ id, songId, name: `Performance ${id}`, arrangementStyle: 'SATB', instrumentationMap: {}, mixTargets: {} });
+    const s = await p.call('songs.save', { item: makeSong({ id: 'h-1', name: 'A' }) });
+    await p.call('songs.save', { item: { ...s, name: 'B' } });
+    const q = await p.call('performances.save', { item: perf('h-perf', 'h-1') });
+    await p.call('performances.save', { item: { ...q, name: 'renamed' } });
+    for (const id of ['h-gone', 'h-gone-2']) {
+      await p.call('songs.save', { item: makeSong({ id }) });
+      await p.call('performances.save', { item: perf(`${id}-perf`, id) });
+      await p.call('songs.delete', { id });
+    }
+    const oldest = async (family: string, id: string): Promise<string> => (await p.call(`${family}.history`, { id })).items.at(-1).versionId;
+    const named = await p.call('songs.saveVersion', { id: 'h-1', label: 'named' });
+    const rule = await p.call('history.configure', {});
+    const writes: [string, unknown][] = [
+      ['songs.restoreVersion', { versionId: await oldest('songs', 'h-1') }],
+      ['performances.restoreVersion', { versionId: await oldest('performances', 'h-perf') }],
+      ['songs.restoreVersion', { versionId: await oldest('songs', 'h-gone-2') }],
+      ['songs.saveVersion', { id: 'h-1', label: 'on a full disk' }],
+      ['performances.saveVersion', { id: 'h-perf', label: 'on a full disk' }],
+      ['songs.labelVersion', { versionId: named.versionId, label: 'renamed' }],
+      ['songs.labelVersion', { versionId: named.versionId, pinned: false }],
+      ['trash.restore', { entity: 'songs', id: 'h-gone' }],
+      ['history.configure', { keepAllHours: 2, trashRetentionDays: 5 }],
+      ['performances.delete', { id: 'h-perf' }],
+      ['songs.delete', { id: 'h-1' }],
+      ['trash.empty', { olderThanDays: 0 }],
+      ['trash.empty', {}],
+    ];
+    const reads = async (): Promise<unknown> => ({
+      rule: await p.call('history.configure', {}),
+      trash: await p.call('trash.list', {}),
+      stats: (await p.call('system.stats', {})).history,
+      versions: await Promise.all(['h-1', 'h-gone', 'h-gone-2'].map((id) => p.call('songs.history', { id }))),
+    });
+    expect(sqlite3(dbPath, 'PRAGMA wal_checkpoint(TRUNCATE)')).to.equal('0|0|0');
+    const dump = (): string => sha256(execFileSync('sqlite3', [dbPath, '.dump'], { maxBuffer: 64 << 20 }));
+    const dumpBefore = dump();
+    const readsBefore = await reads();
+    const filler = join(mountPoint!, 'filler');
+    fillDisk(filler);
+    expect(statfsSync(mountPoint!).bavail, 'free blocks after the filler').to.equal(0);
+    const filesBefore = listing(dataDir);
+    for (const [method, params] of writes) {
+      const r = await p.request(method, params);
+      expect({ method, code: r.error?.code }, `${method}: ${JSON.stringify(r.error ?? r.result)}; stderr: ${p.stderr.slice(-1500)}`).to.deep.equal({ method, code: STORAGE_FULL });
+      expect(listing(dataDir), `${method} left no file behind`).to.deep.equal(filesBefore);
+      // What the sidecar answers afterwards is what the file holds: nothing a failed write did is remembered.
+      expect(await reads(), `reads after ${method}`).to.deep.equal(readsBefore);
+    }
+    expect(dump(), 'the failed writes changed nothing').to.equal(dumpBefore);
+    expect(await p.call('history.configure', {})).to.deep.equal(rule);
+
+    unlinkSync(filler);
+    for (const [method, params] of writes) {
+      const r = await p.request(method, params);
+      expect(r.error, `${method} once space is freed: ${JSON.stringify(r.error)}`).to.equal(undefined);
+    }
+    expect(await p.call('history.configure', {})).to.deep.equal({ keepAllHours: 2, hourlyDays: rule.hourlyDays, trashRetentionDays: 5 });
+    expect((await p.call('trash.list', {})).items).to.deep.equal([]);
+    const exit = await p.close();
+    expect(exit, `shutdown; stderr: ${p.stderr}`).to.deep.equal({ code: 0, signal: null });
+    expect(p.stderr, 'no internal error was logged').not.to.include('internal error');
+    expect(sqlite3(dbPath, 'PRAGMA integrity_check')).to.equal('ok');
+  });
+
   it('refuses to start on a full disk with one line saying the disk is full, exit 1', async function () {
     const dataDir = join(mountPoint!, 'data');
     mkdirSync(dataDir);

@@ -8,7 +8,8 @@ import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess } from '../helpers/process.js';
-import { Procs, fails, ok, stop } from '../helpers/rpc.js';
+import { Procs, fails, invalid, ok, stop } from '../helpers/rpc.js';
+import { sqlite3 } from '../helpers/check.js';
 import { fillDisk, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 type Rec = Record<string, any>;
@@ -283,7 +284,7 @@ describe('trash: a song deleted by mistake comes back with its performances', fu
     expect((await ok(p, 'system.stats', {})).history).to.include({ versions: 0, trashed: 0, parts: 0 });
   });
 
-  it('trash older than trashRetentionDays goes at start; history.configure and preferences agree on it', async () => {
+  it('history.configure and preferences agree on trashRetentionDays (the purge itself: see below and test/unit/history-clock)', async () => {
     const p = await procs.launch();
     expect(await ok(p, 'history.configure', {})).to.deep.equal({ keepAllHours: 24, hourlyDays: 30, trashRetentionDays: 30 });
     expect(await ok(p, 'history.configure', { trashRetentionDays: 7, hourlyDays: 10 })).to.deep.equal({ keepAllHours: 24, hourlyDays: 10, trashRetentionDays: 7 });
@@ -365,7 +366,32 @@ describe('history: export and import carry it when asked', function () {
     const copy = (await ok(p, 'songs.list', {})).items.find((x: Rec) => x.id !== s.id);
     expect((await sources(p, 'songs', copy.id)).slice(1)).to.deep.equal(['save@2', 'save@1']);
     const old = (await ok(p, 'songs.history', { id: copy.id })).items.at(-1);
-    expect((await ok(p, 'songs.getVersion', { versionId: old.versionId })).song.name).to.equal('One');
+    const was = (await ok(p, 'songs.getVersion', { versionId: old.versionId })).song;
+    expect(was.name).to.equal('One');
+    // The copy's versions hold the copy (its id), not the song it was copied from.
+    expect(was).to.deep.equal({ ...s, id: copy.id });
+    expect(old.sizeBytes).to.equal(Buffer.byteLength(JSON.stringify(was)));
+    expect((await ok(p, 'songs.diff', { from: old.versionId })).patch.map((o: Rec) => o.path)).to.not.include('/id');
+    expect((await ok(p, 'songs.getVersion', { versionId: (await ok(p, 'songs.history', { id: s.id })).items.at(-1).versionId })).song).to.deep.equal(s);
+  });
+
+  it('a performance copied with its duplicated song keeps its history under the copy: a restore of an old version leaves it there', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ id: 'ORIG' }) });
+    const q = await ok(p, 'performances.create', { item: perf('ORIG', { id: 'ORIG-take', name: 'first' }) });
+    await ok(p, 'performances.update', { item: { ...q, name: 'second' } });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    await ok(p, 'import.songs', { path: file.path, onConflict: 'duplicate' });
+    const copy = (await ok(p, 'songs.list', {})).items.find((x: Rec) => x.id !== s.id);
+    const [take] = (await ok(p, 'performances.list', { songId: copy.id })).items;
+    const versions = (await ok(p, 'performances.history', { id: take.id })).items;
+    expect(versions.map((v: Rec) => v.source)).to.deep.equal(['import', 'save', 'save']);
+    const first = (await ok(p, 'performances.getVersion', { versionId: versions.at(-1).versionId })).performance;
+    expect(first).to.include({ id: take.id, songId: copy.id, name: 'first' });
+    const back = await ok(p, 'performances.restoreVersion', { versionId: versions.at(-1).versionId });
+    expect(back.performance).to.include({ id: take.id, songId: copy.id, name: 'first' });
+    expect((await ok(p, 'performances.list', { songId: 'ORIG' })).items.map((x: Rec) => x.id)).to.deep.equal(['ORIG-take']);
+    expect((await ok(p, 'performances.get', { id: 'ORIG-take' })).name).to.equal('second');
   });
 
   it('refuses history whose parts do not make a record a save accepts, naming where (nothing imported)', async () => {
@@ -484,5 +510,267 @@ describe('history: writes and versions commit together', function () {
     } finally {
       unmountTmpfs(mount);
     }
+  });
+});
+
+describe('history and trash as a host and a musician use them (issue 13 audit)', function () {
+  this.timeout(60_000);
+
+  it('trash.restore brings each performance back with its own history; one deleted on its own before the song stays in the trash and comes back once, alone', async () => {
+    const p = await procs.launch();
+    await ok(p, 'songs.create', { item: makeSong({ id: 'S', name: 'Set list' }) });
+    const a = await ok(p, 'performances.create', { item: perf('S', { id: 'PA', name: 'Take A' }) });
+    await ok(p, 'performances.update', { item: { ...a, name: 'Take A, mixed' } });
+    await ok(p, 'performances.create', { item: perf('S', { id: 'PB', name: 'Take B' }) });
+    await ok(p, 'performances.create', { item: perf('S', { id: 'PC', name: 'Take C' }) });
+    await ok(p, 'performances.delete', { id: 'PC' }); // on its own, before the song
+    await ok(p, 'songs.delete', { id: 'S' });
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => `${t.entity}:${t.id}:${t.withSongId ?? '-'}`).sort()).to.deep.equal([
+      'performances:PA:S',
+      'performances:PB:S',
+      'performances:PC:-',
+      'songs:S:-',
+    ]);
+
+    const r = await ok(p, 'trash.restore', { entity: 'songs', id: 'S' });
+    expect(r.restored.map((x: Rec) => `${x.entity}:${x.id}@${x.revision}`).sort()).to.deep.equal(['performances:PA@3', 'performances:PB@2', 'songs:S@2']);
+    expect(await sources(p, 'performances', 'PA')).to.deep.equal(['restore@3', 'delete@2', 'save@2', 'save@1']);
+    expect(await sources(p, 'performances', 'PB')).to.deep.equal(['restore@2', 'delete@1', 'save@1']);
+    const oldest = (await ok(p, 'performances.history', { id: 'PA' })).items.at(-1);
+    expect((await ok(p, 'performances.getVersion', { versionId: oldest.versionId })).performance.name).to.equal('Take A');
+    expect((await ok(p, 'performances.get', { id: 'PA' })).name).to.equal('Take A, mixed');
+    // The one deleted on its own is not brought back with the song...
+    expect((await ok(p, 'performances.list', { songId: 'S' })).items.map((x: Rec) => x.id).sort()).to.deep.equal(['PA', 'PB']);
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => `${t.entity}:${t.id}`)).to.deep.equal(['performances:PC']);
+    // ... but on its own, once.
+    await ok(p, 'trash.restore', { entity: 'performances', id: 'PC' });
+    await fails(p, 'trash.restore', { entity: 'performances', id: 'PC' }, -32001);
+    expect((await ok(p, 'performances.count', { songId: 'S' })).count).to.equal(3);
+    expect(await sources(p, 'performances', 'PC')).to.deep.equal(['restore@2', 'delete@1', 'save@1']);
+  });
+
+  it('a deleted song\'s versions can be read and compared; compared with its current state it is NotFound', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Gone soon', sections: [{ id: 'x', bars: 4 }] }) });
+    await ok(p, 'songs.update', { item: { ...s, sections: [{ id: 'x', bars: 8 }] } });
+    await ok(p, 'songs.delete', { id: s.id });
+    const [del, v2, v1] = (await ok(p, 'songs.history', { id: s.id })).items;
+    expect([del.source, v2.source, v1.source]).to.deep.equal(['delete', 'save', 'save']);
+    expect((await ok(p, 'songs.getVersion', { versionId: v1.versionId })).song).to.deep.equal(s);
+    const d = await ok(p, 'songs.diff', { from: v1.versionId, to: del.versionId });
+    expect(d.patch.map((o: Rec) => `${o.op} ${o.path} ${JSON.stringify(o.value)}`)).to.include('replace /sections/0/bars 8');
+    expect(d.to.versionId).to.equal(del.versionId);
+    const e = await fails(p, 'songs.diff', { from: v1.versionId }, -32001);
+    expect(e.data).to.deep.equal({ entity: 'songs', id: s.id });
+  });
+
+  it('restoreVersion of a performance whose song is gone is ConstraintViolation and changes nothing', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    const q = await ok(p, 'performances.create', { item: perf(s.id) });
+    await ok(p, 'songs.delete', { id: s.id });
+    const [last] = (await ok(p, 'performances.history', { id: q.id })).items;
+    const trash = await ok(p, 'trash.list', {});
+    const stats = (await ok(p, 'system.stats', {})).history;
+    await fails(p, 'performances.restoreVersion', { versionId: last.versionId }, -32004);
+    await fails(p, 'trash.restore', { entity: 'performances', id: q.id }, -32004);
+    expect(await ok(p, 'trash.list', {})).to.deep.equal(trash);
+    expect((await ok(p, 'system.stats', {})).history).to.deep.equal(stats);
+    await fails(p, 'performances.get', { id: q.id }, -32001);
+  });
+
+  it('restoreVersion with a stale ifRevision changes nothing; with the current one it writes', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'One' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'Two' } });
+    const first = (await ok(p, 'songs.history', { id: s.id })).items.at(-1);
+    for (const stale of [1, 3]) {
+      const e = await fails(p, 'songs.restoreVersion', { versionId: first.versionId, ifRevision: stale }, -32002);
+      expect(e.data).to.include({ entity: 'songs', id: s.id, expected: stale, actual: 2 });
+    }
+    expect((await ok(p, 'songs.get', { id: s.id })).name).to.equal('Two');
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['save@2', 'save@1']);
+    expect((await ok(p, 'songs.restoreVersion', { versionId: first.versionId, ifRevision: 2 })).song.name).to.equal('One');
+  });
+
+  it('history.configure refuses values outside its ranges, naming the field, and keeps its rule across a restart', async () => {
+    const dataDir = procs.ownDir('wr-hist-conf-');
+    const p = await procs.launch({ dataDir });
+    const rule = await ok(p, 'history.configure', {});
+    for (const [params, at] of [
+      [{ keepAllHours: 0 }, '/keepAllHours'],
+      [{ keepAllHours: -24 }, '/keepAllHours'],
+      [{ keepAllHours: 1.5 }, '/keepAllHours'],
+      [{ keepAllHours: '24' }, '/keepAllHours'],
+      [{ keepAllHours: null }, '/keepAllHours'],
+      [{ keepAllHours: 8761 }, '/keepAllHours'],
+      [{ hourlyDays: -1 }, '/hourlyDays'],
+      [{ hourlyDays: 1e9 }, '/hourlyDays'],
+      [{ trashRetentionDays: 0 }, '/trashRetentionDays'],
+      [{ trashRetentionDays: 3651 }, '/trashRetentionDays'],
+      [{ keepAllHours: 48, weeks: 2 }, '/weeks'],
+    ] as const) {
+      await invalid(p, 'history.configure', params, at);
+    }
+    expect(await ok(p, 'history.configure', {}), 'nothing changed').to.deep.equal(rule);
+    // The extremes are allowed: a year of everything, no hourly days, ten years of trash.
+    const far = { keepAllHours: 8760, hourlyDays: 0, trashRetentionDays: 3650 };
+    expect(await ok(p, 'history.configure', far)).to.deep.equal(far);
+    const s = await ok(p, 'songs.create', { item: makeSong() });
+    await ok(p, 'songs.save', { item: { ...s, name: 'again' } });
+    await stop(p);
+    const q = await procs.launch({ dataDir });
+    expect(await ok(q, 'history.configure', {})).to.deep.equal(far);
+    expect((await ok(q, 'preferences.get', {})).trashRetentionDays).to.equal(3650);
+    expect(await sources(q, 'songs', s.id)).to.deep.equal(['save@2', 'save@1']);
+  });
+
+  it('autosave.restore records a restore version and deleteMany a delete version of each record', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Draft' }) });
+    await ok(p, 'autosave.stage', { songId: s.id, snapshot: { song: { ...s, name: 'Draft, autosaved' } }, baseRevision: s.revision });
+    const [snap] = (await ok(p, 'autosave.flush', {})).saved;
+    await ok(p, 'songs.save', { item: { ...s, name: 'Draft, saved over' } });
+    await ok(p, 'autosave.restore', { id: snap.autosaveId });
+    expect((await ok(p, 'songs.get', { id: s.id })).name).to.equal('Draft, autosaved');
+    expect(await sources(p, 'songs', s.id)).to.deep.equal(['restore@4', 'save@3', 'autosave@2', 'save@1']);
+    const other = await ok(p, 'songs.create', { item: makeSong() });
+    const q = await ok(p, 'performances.create', { item: perf(other.id) });
+    await ok(p, 'songs.deleteMany', { ids: [s.id, other.id] });
+    expect((await sources(p, 'songs', s.id))[0]).to.equal('delete@4');
+    expect((await sources(p, 'songs', other.id))[0]).to.equal('delete@1');
+    expect((await sources(p, 'performances', q.id))[0]).to.equal('delete@1');
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => t.id).sort()).to.deep.equal([s.id, other.id, q.id].sort());
+  });
+
+  it('import.songs {replace} over a song that has history: versions it already has are not added again, the import is a version on top', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ id: 'SH', name: 'One' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'Two' } });
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    await ok(p, 'songs.save', { item: { ...s, name: 'Three' } });
+    const before = (await ok(p, 'songs.history', { id: 'SH' })).items;
+
+    const again = await ok(p, 'import.songs', { path: file.path, onConflict: 'replace' });
+    expect(again).to.include({ replaced: 1, versions: 0 });
+    const after = (await ok(p, 'songs.history', { id: 'SH' })).items;
+    expect(after.slice(1)).to.deep.equal(before);
+    expect(after[0]).to.include({ source: 'import', revision: 4 });
+    expect((await ok(p, 'songs.get', { id: 'SH' })).name).to.equal('Two');
+    expect((await ok(p, 'import.songs', { path: file.path, onConflict: 'replace' })).versions).to.equal(0);
+    expect(await sources(p, 'songs', 'SH')).to.deep.equal(['import@5', 'import@4', 'save@3', 'save@2', 'save@1']);
+
+    // Another library whose song of that id has its own history: both histories are kept, and the
+    // import's revision comes after every revision either had.
+    const q = await procs.launch();
+    const own = await ok(q, 'songs.create', { item: makeSong({ id: 'SH', name: 'Elsewhere' }) });
+    const merged = await ok(q, 'import.songs', { path: file.path, onConflict: 'replace' });
+    expect(merged.versions).to.equal(2);
+    const items = (await ok(q, 'songs.history', { id: 'SH' })).items;
+    expect(items.map((v: Rec) => v.source)).to.deep.equal(['import', 'save', 'save', 'save']);
+    expect(items[0].revision).to.be.greaterThan(Math.max(...items.slice(1).map((v: Rec) => v.revision)));
+    expect((await ok(q, 'songs.get', { id: 'SH' })).revision).to.equal(items[0].revision);
+    const ownVersion = items.slice(1).find((v: Rec) => v.deviceId !== before[0].deviceId);
+    expect((await ok(q, 'songs.getVersion', { versionId: ownVersion.versionId })).song).to.deep.equal(own);
+    const theirs = before.find((v: Rec) => v.revision === 1);
+    expect((await ok(q, 'songs.getVersion', { versionId: theirs.versionId })).song.name).to.equal('One');
+  });
+
+  it('export.full and import.full carry the history, the named versions and the trash', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'One' }) });
+    await ok(p, 'songs.update', { item: { ...s, name: 'Two' } });
+    const named = await ok(p, 'songs.saveVersion', { id: s.id, label: 'Keep' });
+    const gone = await ok(p, 'songs.create', { item: makeSong({ name: 'Deleted' }) });
+    await ok(p, 'songs.delete', { id: gone.id });
+    const full = await ok(p, 'export.full', {});
+    const history = (await ok(p, 'songs.history', { id: s.id })).items;
+    const trash = (await ok(p, 'trash.list', {})).items;
+
+    const q = await procs.launch();
+    await ok(q, 'import.full', { path: full.path });
+    expect((await ok(q, 'songs.history', { id: s.id })).items).to.deep.equal(history);
+    expect((await ok(q, 'trash.list', {})).items).to.deep.equal(trash);
+    expect((await ok(q, 'songs.getVersion', { versionId: named.versionId })).song.name).to.equal('Two');
+    await ok(q, 'trash.restore', { entity: 'songs', id: gone.id });
+    expect((await ok(q, 'songs.get', { id: gone.id })).name).to.equal('Deleted');
+  });
+
+  it('a version\'s sizeBytes is the UTF-8 size of the record it holds, as getVersion answers it, here and after an import', async () => {
+    const p = await procs.launch();
+    const s = await ok(p, 'songs.create', { item: makeSong({ name: 'Café ☕ 日本の歌', sections: [{ id: 'ä', lyric: 'Grüße 🎵 '.repeat(300) }] }) });
+    const q = await ok(p, 'performances.create', { item: perf(s.id, { name: 'Prise n° 2' }) });
+    const [v] = (await ok(p, 'songs.history', { id: s.id })).items;
+    expect(v.sizeBytes).to.equal(Buffer.byteLength(JSON.stringify((await ok(p, 'songs.getVersion', { versionId: v.versionId })).song)));
+    const [w] = (await ok(p, 'performances.history', { id: q.id })).items;
+    expect(w.sizeBytes).to.equal(Buffer.byteLength(JSON.stringify((await ok(p, 'performances.getVersion', { versionId: w.versionId })).performance)));
+    const file = await ok(p, 'export.songs', { includeHistory: true });
+    const other = await procs.launch();
+    await ok(other, 'import.songs', { path: file.path, onConflict: 'skip' });
+    const imported = (await ok(other, 'songs.history', { id: s.id })).items.find((x: Rec) => x.versionId === v.versionId);
+    expect(imported.sizeBytes).to.equal(v.sizeBytes);
+  });
+
+  it('a song comes back without the performance whose id exists again (that one is left as it is, and stays in the trash)', async () => {
+    const p = await procs.launch();
+    await ok(p, 'songs.create', { item: makeSong({ id: 'S' }) });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'T' }) });
+    await ok(p, 'performances.create', { item: perf('S', { id: 'P1', name: 'first' }) });
+    await ok(p, 'performances.create', { item: perf('S', { id: 'P2' }) });
+    await ok(p, 'songs.delete', { id: 'S' });
+    const elsewhere = await ok(p, 'performances.create', { item: perf('T', { id: 'P1', name: 'made again under T' }) });
+    const r = await ok(p, 'trash.restore', { entity: 'songs', id: 'S' });
+    expect(r.restored.map((x: Rec) => x.id).sort()).to.deep.equal(['P2', 'S']);
+    expect(await ok(p, 'performances.get', { id: 'P1' })).to.deep.equal(elsewhere);
+    expect((await ok(p, 'trash.list', {})).items.map((t: Rec) => `${t.entity}:${t.id}`)).to.deep.equal(['performances:P1']);
+    const e = await fails(p, 'trash.restore', { entity: 'performances', id: 'P1' }, -32003);
+    expect(e.data).to.deep.equal({ entity: 'performances', id: 'P1' });
+    expect(await ok(p, 'performances.get', { id: 'P1' })).to.deep.equal(elsewhere);
+    // Its old life is still in its history, after the delete that took it.
+    expect(await sources(p, 'performances', 'P1')).to.deep.equal(['save@2', 'delete@1', 'save@1']);
+  });
+
+  it('trash.list pages newest first, by family, and refuses a cursor of another filter', async () => {
+    const p = await procs.launch();
+    for (let i = 0; i < 5; i++) {
+      await ok(p, 'songs.create', { item: makeSong({ id: `S${i}` }) });
+      await ok(p, 'performances.create', { item: perf(`S${i}`, { id: `P${i}` }) });
+      await ok(p, 'songs.delete', { id: `S${i}` });
+    }
+    const all = (await ok(p, 'trash.list', { limit: 100 })).items;
+    expect(all).to.have.length(10);
+    const at = all.map((t: Rec) => t.deletedAt);
+    expect(at).to.deep.equal([...at].sort((a: number, b: number) => b - a));
+    const walk = async (params: Rec): Promise<Rec[]> => {
+      const out: Rec[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await ok(p, 'trash.list', { ...params, limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+        expect(page.items.length).to.be.at.most(3);
+        out.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      return out;
+    };
+    expect(await walk({})).to.deep.equal(all);
+    expect(await walk({ entity: 'performances' })).to.deep.equal(all.filter((t: Rec) => t.entity === 'performances'));
+    const songsPage = await ok(p, 'trash.list', { entity: 'songs', limit: 2 });
+    await fails(p, 'trash.list', { entity: 'performances', limit: 2, cursor: songsPage.nextCursor }, -32602);
+  });
+
+  it('trash older than trashRetentionDays goes at start, with its history; younger trash stays', async () => {
+    const dataDir = procs.ownDir('wr-hist-purge-');
+    const p = await procs.launch({ dataDir });
+    for (const id of ['OLD', 'NEW']) {
+      await ok(p, 'songs.create', { item: makeSong({ id }) });
+      await ok(p, 'songs.delete', { id });
+    }
+    await stop(p);
+    // OLD was deleted 31 days ago (the file's clock moved back, the sidecar stopped).
+    sqlite3(join(dataDir, 'data.db'), `UPDATE trash SET deleted_at = deleted_at - ${31 * 86_400_000} WHERE entity_id = 'OLD'`);
+    const q = await procs.launch({ dataDir });
+    expect((await ok(q, 'trash.list', {})).items.map((t: Rec) => t.id)).to.deep.equal(['NEW']);
+    expect((await ok(q, 'songs.history', { id: 'OLD' })).items).to.deep.equal([]);
+    expect(await sources(q, 'songs', 'NEW')).to.deep.equal(['delete@1', 'save@1']);
   });
 });

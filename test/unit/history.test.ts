@@ -175,3 +175,46 @@ describe('version thinning (Time Machine rule)', function () {
     expect(h.list('songs', song.id, 1000).length).to.be.within(13, 15);
   });
 });
+
+describe('history: a write that rolls back leaves nothing remembered', () => {
+  let ts: TempStore;
+  let h: History;
+  let repo: Repository<StoredSong>;
+  beforeEach(async () => {
+    ts = await openTempStore(T0);
+    h = historyOf(ts.store);
+    repo = new Repository<StoredSong>(ts.store, songs, h.hooks);
+  });
+  afterEach(() => ts.cleanup());
+
+  const storedDevice = (): unknown => ts.store.db.prepare("SELECT value FROM metadata WHERE key = 'device_id'").pluck().get();
+
+  it('the device id versions carry is the one the file keeps, even when the first write that made it rolled back', () => {
+    // A new file has no device id until its first version is recorded; that first write fails.
+    expect(() =>
+      ts.store.write(() => {
+        repo.save(makeSong());
+        throw new Error('rolled back');
+      }),
+    ).to.throw('rolled back');
+    expect(storedDevice()).to.equal(undefined);
+    const song = makeSong();
+    repo.save(song);
+    repo.save({ ...song, name: 'again' });
+    const stored = storedDevice();
+    expect(stored).to.be.a('string');
+    expect(h.list('songs', song.id, 10).map((v) => v.deviceId)).to.deep.equal([stored, stored]);
+  });
+
+  it('the thinning rule is the one the file keeps, even when a write that changed it rolled back after reading it', () => {
+    const before = h.retention;
+    expect(() =>
+      ts.store.write(() => {
+        h.retention = { keepAllHours: 2, hourlyDays: 3 };
+        expect(h.retention).to.deep.equal({ keepAllHours: 2, hourlyDays: 3 }); // read inside the write, as history.configure answers
+        throw new Error('rolled back');
+      }),
+    ).to.throw('rolled back');
+    expect(h.retention).to.deep.equal(before);
+  });
+});

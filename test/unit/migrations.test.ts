@@ -18,6 +18,7 @@ import { unreadableContent } from '../../src/store/content-check.js';
 import type { StoredPerformance, StoredSong } from '../../src/generated/types.js';
 import { sha256, thrown } from '../helpers/check.js';
 import { RpcError } from '../../src/errors.js';
+import { stringifyAnswer } from '../../src/json-text.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SQL_DIR = join(ROOT, 'sql');
@@ -491,6 +492,17 @@ describe('migrations: 0005_history moves autosave snapshots into the part store'
         expect(manifests.get('legacy-full')['song.sections']).to.be.a('string').and.equal(manifests.get('legacy-same')['song.sections']);
         // Every song and performance has its current state as its first version.
         expect(count(store.db, 'versions')).to.equal(FIXTURE_COUNTS.songs + FIXTURE_COUNTS.performances);
+        const answer = (x: unknown): unknown => JSON.parse(stringifyAnswer(x));
+        for (const [desc, repo] of [
+          [songs, new Repository<StoredSong>(store, songs, history.hooks)],
+          [performances, new Repository<StoredPerformance>(store, performances, history.hooks)],
+        ] as const) {
+          for (const id of store.db.prepare(`SELECT id FROM "${desc.table}"`).pluck().all() as string[]) {
+            const versions = history.list(desc.entity, id, 10);
+            expect(versions.map((v) => [v.source, v.revision]), `${desc.entity} ${id}`).to.deep.equal([['save', repo.revisionOf(id)]]);
+            expect(answer(history.get(versions[0]!.versionId)!.record), `${desc.entity} ${id}`).to.deep.equal(answer((repo as Repository<object>).get(id)));
+          }
+        }
         expect(store.db.pragma('foreign_key_check')).to.deep.equal([]);
       } finally {
         store.close();
