@@ -131,6 +131,14 @@ describe('search folds what users type', function () {
     expect(await hits(p, 'songs.search', 'łódź')).to.deep.equal(['Lodz Blues', 'Łódź']);
   });
 
+  it('finds a name stored in NFD (as the macOS file system spells it) by its NFC spelling and by plain letters, and an NFD query finds NFC', async () => {
+    const p = await launch();
+    await ok(p, 'songs.create', { item: song('Zu\u0308rich Nights', { tags: ['Cafe\u0301 live'] }) });
+    await ok(p, 'songs.create', { item: song('Malmö') });
+    for (const q of ['zurich', 'Zürich', 'ZU\u0308RICH', 'cafe', 'café']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Zu\u0308rich Nights']);
+    for (const q of ['malmo', 'Malmo\u0308']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Malmö']);
+  });
+
   it('folds every indexed field: composer, genre, mood, comments', async () => {
     const p = await launch();
     await ok(p, 'songs.create', { item: song('One', { composer: 'Søren Kierkegaard', genre: 'Straßenmusik', mood: 'Ærlig', comments: 'recorded in Gdańsk and Łeba' }) });
