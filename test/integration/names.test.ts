@@ -158,6 +158,17 @@ describe('search folds what users type', function () {
     expect(await hits(p, 'songs.search', 'there')).to.deep.equal([]);
   });
 
+  it('a tag with a line break or a tab and nothing to fold (plain ASCII) is found by each of its words too', async () => {
+    const p = await launch();
+    await ok(p, 'songs.create', { item: song('Plain tags', { tags: ['late\nnight', 'slow\tburn'] }) });
+    for (const q of ['late', 'night', 'slow', 'burn']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Plain tags']);
+    for (const q of ['nnight', 'tburn']) expect(await hits(p, 'songs.search', q), q).to.deep.equal([]);
+    // The same in the instrument index.
+    await ok(p, 'instruments.create', { item: { id: uid('inst'), name: 'Plain', type: 'piano', tags: ['upright\nfelt'] } });
+    expect(await hits(p, 'instruments.search', 'felt')).to.deep.equal(['Plain']);
+    expect(await hits(p, 'instruments.search', 'nfelt')).to.deep.equal([]);
+  });
+
   it('follows updates and deletes: a renamed song is found by its new name only, a deleted one not at all', async () => {
     const p = await launch();
     const s = await ok(p, 'songs.create', { item: song('Łódź') });
