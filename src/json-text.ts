@@ -181,6 +181,11 @@ export interface ScanOptions {
   pointers?: boolean;
   /** Whether to write each object's members in the order of their keys (sameJsonText). Default false. */
   sortKeys?: boolean;
+  /**
+   * Whether to write every string (keys included) that holds an escape as JSON.stringify writes
+   * its value (sameJsonText): `"a\/b"` as `"a/b"`, `"\u00e9"` as `"é"`. Default false.
+   */
+  canonicalStrings?: boolean;
 }
 
 /**
@@ -194,7 +199,7 @@ export const MAX_SCAN_DEPTH = MAX_JSON_DEPTH + 16;
  * Throws SyntaxError for what is not JSON.
  */
 export function scanJson(json: string, options: ScanOptions = {}): string {
-  const { visit, join = (m: string[]) => m.join(','), pointers = true, sortKeys = false } = options;
+  const { visit, join = (m: string[]) => m.join(','), pointers = true, sortKeys = false, canonicalStrings = false } = options;
   const n = json.length;
   let i = 0;
   const fail = (what: string): never => {
@@ -224,6 +229,7 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
     let container = false;
     if (c === 0x22) {
       text = string();
+      if (canonicalStrings && text.includes('\\')) text = canonicalString(text);
     } else if (c !== 0x5b && c !== 0x7b) {
       const start = i;
       for (let d = c; i < n && d !== 0x2c && d !== 0x5d && d !== 0x7d && d !== 0x3a && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = json.charCodeAt(++i));
@@ -251,7 +257,8 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
             space();
             if (json.charCodeAt(i++) !== 0x3a) fail('a missing colon');
             const name = key.includes('\\') ? (JSON.parse(key) as string) : key.slice(1, -1);
-            const member = `${key}:${value(pointers ? child(pointer, name) : '')}`;
+            const spelled = canonicalStrings && key.includes('\\') ? JSON.stringify(name) : key;
+            const member = `${spelled}:${value(pointers ? child(pointer, name) : '')}`;
             const at = keys!.get(name);
             if (at === undefined) {
               keys!.set(name, members.length);
@@ -282,16 +289,37 @@ export function scanJson(json: string, options: ScanOptions = {}): string {
   return whole;
 }
 
+/** A JSON string token as JSON.stringify writes its value (escapes only where it needs them). */
+function canonicalString(token: string): string {
+  try {
+    return JSON.stringify(JSON.parse(token) as string);
+  } catch {
+    return token; // not a string JSON.parse reads (the caller's own check refuses it, or compares it as written)
+  }
+}
+
 /** The compact text of a JSON text (strings and numbers as written, white space between tokens gone). */
 export const compactJson = (json: string): string => scanJson(json, { pointers: false });
 
+/** A JSON text in one spelling per value (members sorted, strings canonical, numbers as written). */
+const canonicalJson = (json: string): string => scanJson(json, { pointers: false, sortKeys: true, canonicalStrings: true });
+
 /**
- * Whether two JSON texts hold the same value, members of an object in any order, every string and
- * number compared as written: `9223372036854775807` and `9223372036854775806` differ (as values
+ * Whether two JSON texts hold the same value: members of an object in any order, strings by their
+ * value (`"a\/b"` as Swift's JSONEncoder writes it is `"a/b"`, `"\u00e9"` is `"é"`), every number
+ * compared as written: `9223372036854775807` and `9223372036854775806` differ (as values
  * JSON.parse makes they would not), and so do `1` and `1.0` (a text that changed is a change).
  */
 export const sameJsonText = (a: string, b: string): boolean =>
-  a === b || scanJson(a, { pointers: false, sortKeys: true }) === scanJson(b, { pointers: false, sortKeys: true });
+  a === b || canonicalJson(a) === canonicalJson(b);
+
+/**
+ * sameJsonText for two compact texts (as the store writes them, and as textsAt answers a request's
+ * parts): compact texts of one value without escapes differ at most in the order of members, never
+ * in length, so texts of different lengths with no backslash in either differ without a scan.
+ */
+export const sameCompactJson = (a: string, b: string): boolean =>
+  a === b || ((a.length === b.length || a.includes('\\') || b.includes('\\')) && sameJsonText(a, b));
 
 /** The compact texts of the values at `pointers` in `json` (those present). */
 export function textsAt(json: string, pointers: Iterable<string>): Map<string, string> {

@@ -469,7 +469,9 @@ export class Backups {
       refreshDerived(store.db, { force: true });
       // So are the part store's reference counts: counted again from the nodes and manifests.
       store.write(() => new PartStore(store).recount());
-      this.#o.onReopened?.();
+      // What the services do about the new file (recovering what it had staged) is part of the
+      // replacement, which the caller announces once (store.reset): no store.changed of its own.
+      store.unannounced(() => this.#o.onReopened?.());
       // The safety backup becomes a standalone, labelled file like every backup. The restore is
       // done whatever happens here: a safety backup that could not be labelled (a full disk) is
       // still a whole database, listed with kind "unknown".

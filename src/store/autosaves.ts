@@ -10,7 +10,8 @@
  *   snapshots beyond `keep` and clears the staged row, all in one transaction. In the default mode
  *   it also writes the song and performance rows, but never over a write made since the stage
  *   (see `#atBase`) and never their play state (isFavorite, playCount, lastPlayedAt: they record
- *   use, which the editor's model may hold stale). States are compared as texts (sameJsonText: members in any order, numbers as written).
+ *   use, which the editor's model may hold stale). States are compared as values (sameCompactJson:
+ *   members in any order, strings by value whatever their escapes, numbers as written).
  * - Snapshots of one song are strictly ordered by `createdAt` (a snapshot made in the same
  *   millisecond as the newest is stamped one millisecond later).
  */
@@ -27,7 +28,7 @@ import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type 
 import type { Store } from './store.js';
 import { performances as performanceDesc, songs as songDesc } from './entities.js';
 import { parsePart, partsOfModel, recordFromTexts, type History } from './history.js';
-import { answerAs, answerTextOf, copyWithParts, partTextOf, sameJsonText, textsAt, withPartTexts } from '../json-text.js';
+import { answerAs, answerTextOf, copyWithParts, partTextOf, sameCompactJson, textsAt, withPartTexts } from '../json-text.js';
 import { partColumns, type EntityDescriptor } from './entity.js';
 
 export type AutosaveReason = AutosaveSummary['reason'];
@@ -341,14 +342,13 @@ export class Autosaves {
   /** A stored snapshot (its manifest_json) as the snapshot it holds. */
   /**
    * Whether the snapshot stored under `manifestJson` holds the same value as `parts` (its parts'
-   * texts, compared exactly: members in any order, numbers as written).
+   * texts, compared as values: members in any order, strings whatever their escapes, numbers as written).
    */
   #sameParts(manifestJson: string, parts: Record<string, string>): boolean {
     const stored = this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>);
     const names = Object.keys(parts);
     if (Object.keys(stored).length !== names.length) return false;
-    // Compact texts of one value have one length (see Repository.wouldChange).
-    return names.every((name) => stored[name] !== undefined && stored[name]!.length === parts[name]!.length && sameJsonText(stored[name]!, parts[name]!));
+    return names.every((name) => stored[name] !== undefined && sameCompactJson(stored[name]!, parts[name]!));
   }
 
   #snapshotOf(manifestJson: string): AutosaveSnapshot {
@@ -471,7 +471,10 @@ export class Autosaves {
       else if ((writeSong && !this.#atBase(scope, 'song', song.id)) || (writePerf && !this.#atBase(scope, 'performance', perf!.id))) {
         kept = 'row-changed';
       }
-      if (sameAsNewest && kept !== undefined) return { added: false, autosaveId: newest.id };
+      // Already saved everywhere it goes: the newest snapshot holds it and the rows need nothing
+      // (they hold it, or this mode leaves them). A state the rows do not hold because they were
+      // written since the stage is not that: it is added, and autosave.saved tells the host so.
+      if (sameAsNewest && (kept === 'rows-hold-state' || kept === 'snapshot-only')) return { added: false, autosaveId: newest.id };
 
       if (kept === undefined) {
         // Written with their play state left out: the rows keep theirs (keepWhenAbsent).

@@ -33,7 +33,7 @@ import {
   type EntityDescriptor,
   type Row,
 } from './entity.js';
-import { answerAs, RawJson, sameJsonText, withMembersPieces, withPartTexts } from '../json-text.js';
+import { answerAs, RawJson, sameCompactJson, withMembersPieces, withPartTexts } from '../json-text.js';
 import { FOLD_VERSION, foldForSearch } from '../text-fold.js';
 import { derivedColumnsOf, derivedValues, NAME_KEY } from './derived.js';
 import type { Store } from './store.js';
@@ -389,8 +389,9 @@ export class Repository<T extends object = Model> {
   /**
    * Whether saving `item` over the stored row of its id would change what the row holds: every
    * mapped column compared, timestamps and revision aside, keepWhenAbsent fields the item does not
-   * carry aside (they are kept), JSON columns as texts (sameJsonText: members in another order are
-   * the same value; every number as written, so a change past 2^53 is a change).
+   * carry aside (they are kept), JSON columns as values (sameCompactJson: members in another order
+   * and strings escaped otherwise are the same value; every number as written, so a change past
+   * 2^53 is a change).
    * True when there is no such row.
    */
   wouldChange(item: Model & { id: string }): boolean {
@@ -404,10 +405,10 @@ export class Repository<T extends object = Model> {
         const stored = row[c];
         if (next === stored) continue;
         const both = typeof next === 'string' && typeof stored === 'string';
-        // Texts the store wrote are compact, and two compact texts of one value differ at most in
-        // the order of members, never in length: a length that differs is a change without a scan
-        // (a stored text that is not compact at worst counts as a change, and is written again).
-        if (f.codec === codecs.json && both && next.length === stored.length && sameJsonText(next, stored)) continue;
+        // Texts the store wrote are compact, and two compact texts of one value differ in length
+        // only by their strings' escapes (sameCompactJson); a stored text that is not compact at
+        // worst counts as a change, and is written again.
+        if (f.codec === codecs.json && both && sameCompactJson(next, stored)) continue;
         return true;
       }
     }

@@ -63,6 +63,8 @@ export class Store {
   /** Callbacks of afterCommit for the write transaction under way. */
   #committed: (() => void)[] = [];
   #listeners: ((changes: Change[]) => void)[] = [];
+  /** Depth of `unannounced` calls: while above 0, committed writes announce no change. */
+  #unannounced = 0;
   #immediate!: (fn: () => unknown) => unknown;
   #edges: Map<string, ForeignKeyEdge[]> | undefined;
   #defaults = new Map<string, Record<string, unknown>>();
@@ -159,7 +161,8 @@ export class Store {
         this.#lockHeldElsewhere = true;
         throw storageLocked();
       }
-      const changes = this.#drain();
+      const drained = this.#drain();
+      const changes = this.#unannounced > 0 ? [] : drained;
       const committed = this.#committed;
       this.#committed = [];
       for (const f of committed) f();
@@ -294,6 +297,20 @@ export class Store {
   afterCommit(fn: () => void): void {
     if (!this.#pending) fn();
     else this.#committed.push(fn);
+  }
+
+  /**
+   * Runs `fn`; the writes it commits reach the `onCommit` listeners with no changes. For the writes
+   * that follow the replacement of the whole file (recovering what the new file had staged), which
+   * the one `store.reset` after it announces: no `store.changed` goes out beside it.
+   */
+  unannounced<T>(fn: () => T): T {
+    this.#unannounced++;
+    try {
+      return fn();
+    } finally {
+      this.#unannounced--;
+    }
   }
 
   /** Calls `listener` after every committed write, with the changes it recorded (possibly none). */

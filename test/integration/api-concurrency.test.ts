@@ -151,6 +151,7 @@ describe('store.reset: one notification when the database is replaced', function
     const after = p.received.slice(mark) as any[];
     const resets = after.filter((m) => m.method === 'store.reset');
     expect(resets).to.have.length(1);
+    expect(after.filter((m) => m.method === 'store.changed'), 'one notification: no store.changed beside it').to.deep.equal([]);
     expect(notificationSchema('store.reset')(resets[0].params)).to.equal(true);
     expect(resets[0].params).to.deep.equal({ reason: 'restore', restoredFrom: restored.restoredFrom, schemaVersion: restored.schemaVersion });
     const answerAt = after.findIndex((m) => m.result === restored || (m.result && m.result.restoredFrom === restored.restoredFrom));
@@ -165,11 +166,32 @@ describe('store.reset: one notification when the database is replaced', function
     expect(p.notifications('store.reset')).to.have.length(before);
   });
 
+  it('a restored backup that holds a staged autosave: its recovery is part of the reset, no store.changed beside it', async () => {
+    const p = await procs.launch();
+    await ok(p, 'autosave.configure', { debounceMs: 3_600_000, intervalMs: 3_600_000 });
+    const song = await ok(p, 'songs.create', { item: { name: 'Open in the editor' } });
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: { ...song, name: 'Unsaved edit' } } });
+    const backup = await ok(p, 'backup.create', {});
+    await ok(p, 'autosave.flush', {});
+    const mark = p.received.length;
+    await ok(p, 'backup.restore', { path: backup.name });
+    await ok(p, 'system.ping');
+    const after = p.received.slice(mark) as any[];
+    expect(after.filter((m) => m.method === 'store.reset')).to.have.length(1);
+    expect(after.filter((m) => m.method === 'store.changed'), 'one notification: no store.changed beside it').to.deep.equal([]);
+    // What the backup had staged is recoverable, as after a start.
+    const recoverable = await ok(p, 'autosave.recoverable', {});
+    expect(recoverable.items.map((x: any) => [x.songId, x.recovered])).to.deep.equal([[song.id, true]]);
+  });
+
   it('import.full sends one store.reset (reason import); import.songs {replace} answers safetyBackup as a BackupInfo', async () => {
     const p = await procs.launch();
     const s = await ok(p, 'songs.create', { item: { name: 'Kept' } });
     const exported = await ok(p, 'export.full', {});
+    const changed = p.notifications('store.changed').length;
     const imported = await ok(p, 'import.full', { path: exported.path });
+    await ok(p, 'system.ping');
+    expect(p.notifications('store.changed'), 'one notification: no store.changed beside it').to.have.length(changed);
     const resets = p.notifications('store.reset');
     expect(resets).to.deep.equal([{ reason: 'import', restoredFrom: imported.restoredFrom, schemaVersion: imported.schemaVersion }]);
     expect(imported.safetyBackup).to.include({ kind: 'pre-import' });

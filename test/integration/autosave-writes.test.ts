@@ -166,6 +166,23 @@ describe('autosave: explicit writes made while a song is open are never undone',
     });
   }
 
+  it('the favourite button of an open song, then quit at once: staged again on the answered revision, the edit and the favourite both reach the row', async () => {
+    const dataDir = procs.ownDir('wr-autosave-writes-');
+    const p = await procs.launch({ dataDir });
+    const song = await open(p);
+    const edited = model(song, { name: 'Edited', sections: [{ id: 'chorus', bars: 16 }] });
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, baseRevision: song.revision });
+    const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
+    // The host's sequence: its own write answered r; the edit still staged is staged again on r.
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: { ...edited, isFavorite: fav.isFavorite } }, baseRevision: fav.revision });
+    await stop(p);
+
+    const again = await procs.launch({ dataDir });
+    expect(await ok(again, 'songs.get', { id: song.id })).to.include({ name: 'Edited', isFavorite: true, revision: fav.revision + 1 });
+    expect(await ok(again, 'autosave.recoverable')).to.deep.equal({ items: [] });
+    await stop(again);
+  });
+
   it('a host that never reads autosave.saved and keeps its first baseRevision still has its edits saved', async () => {
     const p = await procs.launch();
     const song = await open(p);
@@ -187,6 +204,30 @@ describe('autosave: explicit writes made while a song is open are never undone',
     const [, , , fourth] = await saved(p, 4);
     expect(fourth).to.include({ rowWritten: false, reason: HELD, revision: renamed.revision });
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(renamed);
+  });
+
+  it('an undo staged on the base the editor knows, after a rename from the library: a snapshot is added and autosave.saved says the row changed', async () => {
+    const p = await procs.launch();
+    const song = await open(p);
+    const x = { song: model(song, { name: 'X' }) };
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: x, baseRevision: song.revision });
+    await ok(p, 'autosave.flush', {});
+    const [first] = await saved(p, 1);
+    // The library view renames the song; the editor has not merged that write yet.
+    const y = await ok(p, 'songs.update', { item: model(song, { name: 'Y' }), ifRevision: first!.revision });
+    // The editor stages its state again (undo: the newest snapshot's state) on the revision it knows.
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: x, baseRevision: first!.revision });
+    const flushed = await ok(p, 'autosave.flush', {});
+    expect(flushed.unchanged, 'the rows do not hold it: it is not already saved').to.equal(0);
+    expect(flushed.saved).to.have.length(1);
+    expect(flushed.saved[0]).to.include({ rowWritten: false, reason: HELD, revision: y.revision });
+    const [, second] = await saved(p, 2);
+    expect(second).to.deep.equal(flushed.saved[0]);
+    expect(await ok(p, 'songs.get', { id: song.id }), 'the rename stays').to.deep.equal(y);
+    expect((await ok(p, 'autosave.get', { id: second!.autosaveId })).snapshot.song).to.deep.equal(x.song);
+    // Merged (the revision it was told), the editor's next stage reaches the row.
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(y, { name: 'X again' }) }, baseRevision: second!.revision });
+    expect((await ok(p, 'autosave.flush', {})).saved[0]).to.include({ rowWritten: true, revision: y.revision + 1 });
   });
 
   it('store.changed of a promotion that writes the row carries the new revision, as autosave.saved does', async () => {
@@ -264,6 +305,34 @@ describe('autosave: dedupe compares states, not texts', function () {
     const [note] = await saved(p, 1);
     expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(song);
     expect(note).to.include({ rowWritten: false, reason: 'rows-hold-state', revision: song.revision });
+  });
+
+  it('a string escaped another way (a slash as Swift\'s JSONEncoder writes it, \\u00c9) is the same state: the row is not rewritten, no snapshot repeats', async () => {
+    const p = await procs.launch();
+    await ok(p, 'autosave.configure', { debounceMs: LONG_MS, intervalMs: LONG_MS });
+    const sections = [{ id: 'intro', bars: 8, sample: 'Samples/kick.wav', label: 'Émile' }];
+    const created = await ok(p, 'songs.create', { item: makeSong({ name: 'AC/DC', sections }) });
+    const song = await ok(p, 'songs.get', { id: created.id });
+    const params = { songId: song.id, snapshot: { song, state: { folder: 'Songs/Live', title: 'Émile' } }, baseRevision: song.revision };
+    // What a Swift host sends: JSONEncoder escapes every slash; this one escapes É as well.
+    const swift = JSON.stringify(params).replace(/\//g, '\\/').replace(/É/g, '\\u00c9');
+    expect(swift).to.include('Samples\\/kick.wav').and.include('\\u00c9mile');
+    expect(JSON.parse(swift)).to.deep.equal(params);
+    const answer = JSON.parse(await p.requestText('autosave.stage', swift));
+    expect(answer.result, JSON.stringify(answer)).to.include({ songId: song.id });
+
+    // New to the snapshots, the same as the row: a snapshot, and the row stays as it is.
+    const first = await ok(p, 'autosave.flush', {});
+    expect(first.saved).to.have.length(1);
+    expect(first.saved[0]).to.include({ rowWritten: false, reason: 'rows-hold-state', revision: song.revision });
+    expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(song);
+    // The same state as JSON.stringify writes it: the newest snapshot holds it, nothing is added.
+    await ok(p, 'autosave.stage', params);
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 1 });
+    // And the other way round, once more as Swift writes it.
+    expect(JSON.parse(await p.requestText('autosave.stage', swift)).result).to.include({ songId: song.id });
+    expect(await ok(p, 'autosave.flush', {})).to.deep.equal({ saved: [], unchanged: 1 });
+    expect((await ok(p, 'songs.get', { id: song.id })).revision).to.equal(song.revision);
   });
 });
 

@@ -131,6 +131,14 @@ describe('search folds what users type', function () {
     expect(await hits(p, 'songs.search', 'łódź')).to.deep.equal(['Lodz Blues', 'Łódź']);
   });
 
+  it('finds a name stored in NFD (as the macOS file system spells it) by its NFC spelling and by plain letters, and an NFD query finds NFC', async () => {
+    const p = await launch();
+    await ok(p, 'songs.create', { item: song('Zu\u0308rich Nights', { tags: ['Cafe\u0301 live'] }) });
+    await ok(p, 'songs.create', { item: song('Malmö') });
+    for (const q of ['zurich', 'Zürich', 'ZU\u0308RICH', 'cafe', 'café']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Zu\u0308rich Nights']);
+    for (const q of ['malmo', 'Malmo\u0308']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Malmö']);
+  });
+
   it('folds every indexed field: composer, genre, mood, comments', async () => {
     const p = await launch();
     await ok(p, 'songs.create', { item: song('One', { composer: 'Søren Kierkegaard', genre: 'Straßenmusik', mood: 'Ærlig', comments: 'recorded in Gdańsk and Łeba' }) });
@@ -148,6 +156,17 @@ describe('search folds what users type', function () {
     expect(await hits(p, 'songs.search', 'live')).to.deep.equal(['Tagged']);
     expect(await hits(p, 'songs.search', 'here')).to.deep.equal(['Tagged']);
     expect(await hits(p, 'songs.search', 'there')).to.deep.equal([]);
+  });
+
+  it('a tag with a line break or a tab and nothing to fold (plain ASCII) is found by each of its words too', async () => {
+    const p = await launch();
+    await ok(p, 'songs.create', { item: song('Plain tags', { tags: ['late\nnight', 'slow\tburn'] }) });
+    for (const q of ['late', 'night', 'slow', 'burn']) expect(await hits(p, 'songs.search', q), q).to.deep.equal(['Plain tags']);
+    for (const q of ['nnight', 'tburn']) expect(await hits(p, 'songs.search', q), q).to.deep.equal([]);
+    // The same in the instrument index.
+    await ok(p, 'instruments.create', { item: { id: uid('inst'), name: 'Plain', type: 'piano', tags: ['upright\nfelt'] } });
+    expect(await hits(p, 'instruments.search', 'felt')).to.deep.equal(['Plain']);
+    expect(await hits(p, 'instruments.search', 'nfelt')).to.deep.equal([]);
   });
 
   it('follows updates and deletes: a renamed song is found by its new name only, a deleted one not at all', async () => {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse, stringify } from 'lossless-json';
-import { RawJson, answerAs, compactJson, sameJsonText, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
+import { RawJson, answerAs, compactJson, sameCompactJson, sameJsonText, scanJson, stringifyAnswer, textsAt } from '../../src/json-text.js';
 
 /** A JSON text with numbers written every way JSON allows and white space between tokens. */
 const jsonText: fc.Arbitrary<string> = fc.letrec((tie) => ({
@@ -85,6 +85,19 @@ describe('json-text', () => {
   });
 });
 
+/** A string's JSON with every UTF-16 unit escaped (`"\u0061"` for `"a"`): the same string, another text. */
+const escapedString = (x: string): string =>
+  `"${Array.from({ length: x.length }, (_, i) => `\\u${x.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
+
+/** `v`'s JSON with every string, keys included, written with escapes only (the same value, another text). */
+function escapedText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(escapedText).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.entries(v).map(([k, x]) => `${escapedString(k)}:${escapedText(x)}`).join(',')}}`;
+  }
+  return typeof v === 'string' ? escapedString(v) : JSON.stringify(v);
+}
+
 /** `v`'s JSON with each object's keys in reverse order (the same value, another text). */
 function reversedText(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(reversedText).join(',')}]`;
@@ -110,6 +123,31 @@ describe('sameJsonText: the same value, compared as written', () => {
     expect(sameJsonText('{"a":1e400,"b":-0}', '{"b":-0,"a":1e400}')).to.equal(true);
     expect(sameJsonText('{"a":1e400}', '{"a":1e401}')).to.equal(false);
     expect(sameJsonText('{"x":1.0}', '{"x":1}')).to.equal(false);
+  });
+
+  it('strings compare by value whatever their escapes, keys included (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const escaped = escapedText(v);
+        expect(JSON.parse(escaped)).to.deep.equal(v);
+        expect(sameJsonText(escaped, JSON.stringify(v))).to.equal(true);
+        expect(sameJsonText(escaped, reversedText(v))).to.equal(true);
+        expect(sameCompactJson(escaped, JSON.stringify(v))).to.equal(true);
+      }),
+    );
+  });
+
+  it('a slash escaped as Swift\'s JSONEncoder writes it, or a letter as \\u, is the same string; a string that differs differs', () => {
+    expect(sameJsonText('{"path":"Samples\\/kick.wav","\\u00c9mile":"\\u00e9"}', '{"Émile":"é","path":"Samples/kick.wav"}')).to.equal(true);
+    expect(sameJsonText('["\\n\\"\\\\"]', '["\\u000a\\u0022\\u005c"]')).to.equal(true);
+    expect(sameJsonText('["a\\/b"]', '["a/c"]')).to.equal(false);
+    expect(sameJsonText('{"a\\/b":1}', '{"a/b":2}')).to.equal(false);
+    // Two keys that are one key once unescaped: the last one is the value, as JSON.parse reads it.
+    expect(sameJsonText('{"a":1,"\\u0061":2}', '{"a":2}')).to.equal(true);
+    // Compact texts of one value: lengths differ only where a string is escaped.
+    expect(sameCompactJson('["a\\/b"]', '["a/b"]')).to.equal(true);
+    expect(sameCompactJson('["ab"]', '["abc"]')).to.equal(false);
+    expect(sameCompactJson('{"x":1.0}', '{"x":1}')).to.equal(false);
   });
 
   it('array order, a member more, and a string for a number are differences', () => {

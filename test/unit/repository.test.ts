@@ -620,6 +620,31 @@ describe('Repository (songs): list, count and cursors', () => {
     }
   });
 
+  it('name order walks the stored key\'s index (name_key, id), both ways, first page and after a cursor: no sort, no scan', () => {
+    for (const name of ['Émile', 'emile', 'Ñandu', 'nandu', 'Zoë', 'apple']) repo.create(makeSong({ name }));
+    // The SQL each list runs, as the repository prepares it.
+    const seen: string[] = [];
+    const db = ts.store.db;
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((sql: string) => (seen.push(sql), prepare(sql))) as typeof db.prepare;
+    try {
+      for (const direction of ['asc', 'desc'] as const) {
+        const first = repo.list({ orderBy: 'name', direction, limit: 2 });
+        repo.list({ orderBy: 'name', direction, limit: 2, cursor: first.nextCursor });
+      }
+    } finally {
+      db.prepare = prepare;
+    }
+    const lists = seen.filter((sql) => /ORDER BY "name_key"/.test(sql));
+    expect(lists).to.have.length(4);
+    for (const sql of lists) {
+      const params = { limit: 3, ...(sql.includes('@cursor_value') ? { cursor_value: 'emile', cursor_id: 'x' } : {}) };
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail).join('; ');
+      expect(plan, sql).to.match(/USING (COVERING )?INDEX idx_songs_name/);
+      expect(plan, sql).to.not.match(/TEMP B-TREE|SCAN songs(?! USING)/);
+    }
+  });
+
   it('list and count filter by isFavorite and genre', () => {
     const a = repo.create(makeSong({ metadata: { ...makeSong().metadata, genre: 'rock' } }));
     const b = repo.create(makeSong({ metadata: { ...makeSong().metadata, genre: 'jazz' } }));
