@@ -505,15 +505,26 @@ export class Autosaves {
    * Whether the `which` row (`id`) a promotion of `scope` would write is still as the staged state
    * found it: at the revision the stage was based on, or at the one this scope's own last
    * promotion gave it (a host that does not follow autosave.saved keeps sending its first base).
-   * A row past both was written by someone else since (songs.update, setFavorite, markPlayed,
-   * another scope's promotion, a restore): that write is the newer, and it is not undone. A scope
+   * A row whose content is past both was written by someone else since (songs.update, another
+   * scope's promotion, a restore): that write is the newer, and it is not undone. A row past them
+   * only in play state (setFavorite, markPlayed) is still at its base: a promotion keeps the row's
+   * play state, so it undoes nothing there. A scope
    * with no base in memory (staged before the database file was replaced) counts as changed.
    */
   #atBase(scope: string, which: 'song' | 'performance', id: string): boolean {
     const base = this.#bases.get(scope)?.[which];
     if (base === undefined) return false;
-    const now = (which === 'song' ? this.#songs : this.#performances).revisionOf(id);
-    return now === base || now === this.#promoted.get(scope)?.[which];
+    const repo = which === 'song' ? this.#songs : this.#performances;
+    const now = repo.revisionOf(id);
+    const own = this.#promoted.get(scope)?.[which];
+    if (now === undefined) return false;
+    if (now === base || now === own) return true;
+    // Moved on since only in play state (the favourite button or a play while the song is open):
+    // its content is still what the stage was based on, and a promotion never writes play state,
+    // so writing the row loses nothing. Every write of content records a version with its revision.
+    const known = Math.max(base, own ?? 0);
+    const content = this.#history.contentRevision(repo.desc.entity, id);
+    return now > known && content !== undefined && content <= known;
   }
 
   /** Forgets every base and own promotion (the database file was replaced: they name other rows). */

@@ -558,6 +558,16 @@ export class History {
     return r && versionInfo(r);
   }
 
+  /**
+   * The revision of a record's content: the highest revision any of its versions holds. Every write
+   * of content records a version; a write of play state alone (setFavorite, markPlayed, the
+   * favourites of a preferences patch) records none, so a row whose revision is past this one has
+   * changed since only in play state.
+   */
+  contentRevision(entity: string, entityId: string): number | undefined {
+    return (this.#sql.prepared('SELECT max(revision) FROM versions WHERE entity = ? AND entity_id = ?').pluck().get(entity, entityId) as number | null) ?? undefined;
+  }
+
   /** Versions of a record, newest first, after the version `beforeSeq` (exclusive) when given. */
   list(entity: string, entityId: string, limit: number, beforeSeq?: number): VersionInfo[] {
     const rows = this.#sql

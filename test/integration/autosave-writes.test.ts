@@ -183,6 +183,59 @@ describe('autosave: explicit writes made while a song is open are never undone',
     await stop(again);
   });
 
+  for (const host of ['with baseRevision', 'without baseRevision (an older host)']) {
+    const base = (rev: number): Json => (host === 'with baseRevision' ? { baseRevision: rev } : {});
+
+    it(`${host}: the favourite button and a play while an edit is staged, not staged again: the edit reaches the row, the favourite and the play stay`, async () => {
+      const p = await procs.launch();
+      const song = await open(p);
+      const edited = model(song, { name: 'Edited', sections: [{ id: 'bridge', bars: 4 }] });
+      await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, ...base(song.revision) });
+      await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
+      const played = await ok(p, 'songs.markPlayed', { id: song.id });
+      await ok(p, 'autosave.flush', {});
+      const [note] = await saved(p, 1);
+      expect(note).to.include({ rowWritten: true, revision: played.revision + 1 });
+      expect(note).to.not.have.property('reason');
+      const row = await ok(p, 'songs.get', { id: song.id });
+      expect(row).to.include({ name: 'Edited', isFavorite: true, playCount: 1, lastPlayedAt: played.lastPlayedAt, revision: played.revision + 1 });
+      expect(row.sections).to.deep.equal([{ id: 'bridge', bars: 4 }]);
+      // The history has the edit as an autosave version; the favourite and the play made none.
+      const history = await ok(p, 'songs.history', { id: song.id });
+      expect(history.items.map((v: Json) => [v.source, v.revision])).to.deep.equal([
+        ['autosave', played.revision + 1],
+        ['save', song.revision],
+      ]);
+    });
+
+    it(`${host}: a rename and then the favourite button while an edit is staged: the rename is kept, the edit stays a snapshot`, async () => {
+      const p = await procs.launch();
+      const song = await open(p);
+      await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Edited' }) }, ...base(song.revision) });
+      const renamed = await ok(p, 'songs.update', { item: model(song, { name: 'Renamed' }), ifRevision: song.revision });
+      const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: renamed.revision });
+      await ok(p, 'autosave.flush', {});
+      const [note] = await saved(p, 1);
+      expect(note).to.include({ rowWritten: false, reason: HELD, revision: fav.revision });
+      expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(fav);
+    });
+  }
+
+  it('the favourite button of an open song, then quit at once without staging again: the edit and the favourite both reach the row', async () => {
+    const dataDir = procs.ownDir('wr-autosave-writes-');
+    const p = await procs.launch({ dataDir });
+    const song = await open(p);
+    const edited = model(song, { name: 'Edited', sections: [{ id: 'chorus', bars: 16 }] });
+    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, baseRevision: song.revision });
+    const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
+    await stop(p);
+
+    const again = await procs.launch({ dataDir });
+    expect(await ok(again, 'songs.get', { id: song.id })).to.include({ name: 'Edited', isFavorite: true, revision: fav.revision + 1 });
+    expect(await ok(again, 'autosave.recoverable')).to.deep.equal({ items: [] });
+    await stop(again);
+  });
+
   it('a host that never reads autosave.saved and keeps its first baseRevision still has its edits saved', async () => {
     const p = await procs.launch();
     const song = await open(p);
@@ -240,7 +293,7 @@ describe('autosave: explicit writes made while a song is open are never undone',
     const update = changes.find((c) => c.entity === 'songs' && c.op === 'update');
     expect(update).to.deep.equal({ entity: 'songs', op: 'update', ids: [song.id], revisions: { [song.id]: note!.revision } });
     // A promotion that leaves the row alone announces no write of it.
-    await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true });
+    await ok(p, 'songs.update', { item: model(song, { name: 'Renamed from the library' }), ifRevision: note!.revision });
     await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: model(song, { name: 'Held' }) }, baseRevision: song.revision });
     const held = await tracked(p, 'autosave.flush', {});
     expect(held.changes.map((c) => `${c.entity}/${c.op}`)).to.deep.equal(['autosaves/insert']);
@@ -382,6 +435,24 @@ describe('autosave: a performance staged with performanceBaseRevision', function
     expect(second).to.include({ rowWritten: true, revision: song.revision + 1, performanceRevision: renamed.revision + 1 });
     expect(await ok(p, 'performances.get', { id: perf.id })).to.include({ name: 'Edited take', density: 0.5, isFavorite: true });
     expect(await ok(p, 'songs.get', { id: song.id })).to.include({ name: 'Song from the performance view' });
+  });
+
+  it('a performance played while its edit is staged: the edit reaches the performance, its play count stays', async () => {
+    const p = await procs.launch();
+    const song = await open(p);
+    const perf = await ok(p, 'performances.create', { item: makePerf(song.id) });
+    await ok(p, 'autosave.stage', {
+      songId: song.id,
+      performanceId: perf.id,
+      snapshot: { song, performance: { ...perf, name: 'Edited take', density: 0.25 } },
+      baseRevision: song.revision,
+      performanceBaseRevision: perf.revision,
+    });
+    const played = await ok(p, 'performances.markPlayed', { id: perf.id });
+    await ok(p, 'autosave.flush', {});
+    const [note] = await saved(p, 1);
+    expect(note).to.include({ rowWritten: true, performanceRevision: played.revision + 1 });
+    expect(await ok(p, 'performances.get', { id: perf.id })).to.include({ name: 'Edited take', density: 0.25, playCount: 1, revision: played.revision + 1 });
   });
 
   it('performanceBaseRevision without performanceId is refused at its field', async () => {
