@@ -47,7 +47,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
   return {
     [`${family}.history`]: ({ id, limit, cursor }: { id: string; limit?: number; cursor?: string }) => {
       const size = limit ?? DEFAULT_PAGE_SIZE;
-      const scope = { entity: family, entityId: id };
+      const scope = { '(list)': 'history', entity: family, entityId: id };
       const before = cursor === undefined ? undefined : (decodeCursor(cursor, 'createdAt', 'desc', scope)[0] as number);
       const items = h.list(family, id, size + 1, before);
       const page = items.slice(0, size);
@@ -162,7 +162,7 @@ export function historyMethods(s: Services): Record<string, Handler> {
 
     'trash.list': ({ entity, limit, cursor }: { entity?: string; limit?: number; cursor?: string }) => {
       const size = limit ?? DEFAULT_PAGE_SIZE;
-      const scope = { entity };
+      const scope = { '(list)': 'trash', entity };
       let after: [number, string, string] | undefined;
       if (cursor !== undefined) {
         const [at, key] = decodeCursor(cursor, 'createdAt', 'desc', scope);

@@ -288,12 +288,12 @@ export class Backups {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     let items = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
     if (options.cursor) {
-      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc', { kind: options.kind });
+      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc', { '(list)': 'backups', kind: options.kind });
       items = items.filter((b) => b.createdAt < (at as number) || (b.createdAt === at && b.name < name));
     }
     const page = items.slice(0, limit);
     const last = page[page.length - 1];
-    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name, { kind: options.kind }) } : { items: page };
+    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name, { '(list)': 'backups', kind: options.kind }) } : { items: page };
   }
 
   /** The rule for the files a host names (src/files.ts). */

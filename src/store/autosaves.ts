@@ -621,7 +621,7 @@ export class Autosaves {
   list(songId: string, options: { performanceId?: string; limit?: number; cursor?: string } = {}): Page<AutosaveSummary> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     // A cursor is bound to the song (and performance) whose snapshots it walks.
-    const scope = { songId, performanceId: options.performanceId };
+    const scope = { '(list)': 'autosaves', songId, performanceId: options.performanceId };
     const [afterAt, afterId] = options.cursor ? decodeCursor(options.cursor, 'createdAt', 'desc', scope) : [null, null];
     const rows = this.#store
       .prepared(

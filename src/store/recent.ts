@@ -99,7 +99,7 @@ export class RecentItems {
    */
   list(options: { itemType?: string; limit?: number; cursor?: string } = {}): Page<RecentItem> {
     const limit = options.limit ?? DEFAULT_RECENT_PER_TYPE;
-    const scope = { itemType: options.itemType };
+    const scope = { '(list)': 'recent', itemType: options.itemType };
     const [at, id] = options.cursor === undefined ? [null, null] : decodeCursor(options.cursor, 'accessedAt', 'desc', scope);
     const rows = this.#store
       .prepared(

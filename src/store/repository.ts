@@ -1046,7 +1046,9 @@ export class Repository<T extends object = Model> {
 /**
  * A fingerprint of the filters a page was asked for (undefined values left out, names in order):
  * a cursor carries it, so a cursor used with other filters is refused instead of continuing a
- * walk through another set of rows from a point that was never in it.
+ * walk through another set of rows from a point that was never in it. Every list names itself in
+ * its filters (`(family)` for the records, `(list)` for the others: backups, trash, history,
+ * autosaves, recent), so a cursor of one list is refused by another of the same order.
  */
 export function filtersFingerprint(filters: Record<string, unknown> = {}): string {
   const defined = Object.keys(filters)

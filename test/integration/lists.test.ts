@@ -281,6 +281,41 @@ describe('lists for a library browser: a measured figure', function () {
 describe('cursors are bound to the list they were made for', function () {
   this.timeout(60_000);
 
+  it('a cursor of one list is refused by every other list, also those that order the same way (backups, trash, history, autosaves, recent)', async () => {
+    const p = await procs.launch();
+    for (let i = 0; i < 6; i++) await ok(p, 'songs.create', { item: makeSong({ id: `c${i}`, name: `Song ${i}` }) });
+    for (let k = 0; k < 3; k++) {
+      const song = await ok(p, 'songs.get', { id: 'c0' });
+      await ok(p, 'songs.update', { item: { ...song, name: `Renamed ${k}` }, ifRevision: song.revision });
+      await ok(p, 'autosave.stage', { songId: 'c0', snapshot: { song: { ...song, name: `Edit ${k}` } } });
+      await ok(p, 'autosave.flush', {});
+      await ok(p, 'backup.create', { label: `b${k}` });
+      await ok(p, 'recent.touch', { itemType: 'song', itemId: `c${k}`, itemName: `Song ${k}` });
+    }
+    for (const id of ['c3', 'c4', 'c5']) await ok(p, 'songs.delete', { id });
+    const lists: [string, Record<string, unknown>][] = [
+      ['backup.list', {}],
+      ['trash.list', {}],
+      ['songs.history', { id: 'c0' }],
+      ['autosave.list', { songId: 'c0' }],
+      ['recent.list', {}],
+      ['songs.list', {}],
+    ];
+    const cursors = new Map<string, string>();
+    for (const [method, params] of lists) {
+      const page = await ok(p, method, { ...params, limit: 1 });
+      expect(page.nextCursor, `${method} has a second page`).to.be.a('string');
+      // Its own cursor continues it.
+      expect((await ok(p, method, { ...params, limit: 1, cursor: page.nextCursor })).items).to.have.length(1);
+      cursors.set(method, page.nextCursor);
+    }
+    for (const [method, params] of lists) {
+      for (const [other, cursor] of cursors) {
+        if (other !== method) await invalid(p, method, { ...params, limit: 1, cursor }, '/cursor');
+      }
+    }
+  });
+
   it('a songs.list cursor is refused by instruments.list, and an autosave.list cursor by another song', async () => {
     const p = await procs.launch();
     for (let i = 0; i < 3; i++) {
