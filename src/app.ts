@@ -10,6 +10,7 @@
  * refused (ReadOnly) before they run.
  */
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { OPENRPC_DOCUMENT } from './generated/openrpc.js';
 import { READ_ONLY_METHOD_NAMES, type StoredInstrument, type StoredPerformance, type StoredPreset, type StoredSong, type StoredVoice } from './generated/types.js';
@@ -149,7 +150,7 @@ const NO_TIMERS: Timers = { setTimeout: () => undefined, clearTimeout: () => {} 
  * migrated, a newer one not read). Nothing is created, not even the data directory.
  */
 async function openReadOnly(options: AppOptions): Promise<App> {
-  const paths = dataPaths(options.dataDir);
+  const paths: DataPaths = { ...dataPaths(options.dataDir), workDir: tmpdir() };
   if (!existsSync(paths.dbPath)) {
     throw new Error(
       `there is no database to inspect: ${paths.dbPath} does not exist. inspect (--read-only) opens the data.db ` +

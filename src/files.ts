@@ -290,12 +290,12 @@ export class Files {
 
   /** A private view of the judged file `h` in the data directory (see privateView). */
   view(h: ReadHandle, shownPath: string): FileView {
-    return privateView(h, this.#paths.dataDir, shownPath);
+    return privateView(h, this.#paths.workDir ?? this.#paths.dataDir, shownPath);
   }
 
   /** Runs `fn` on a private view of the file the host named (see openRead and view). */
   withView<T>(path: string, dir: string, pointer: string, fn: (view: string, h: ReadHandle) => T): T {
-    return usingView(this.openRead(path, dir, pointer), this.#paths.dataDir, path, fn);
+    return usingView(this.openRead(path, dir, pointer), this.#paths.workDir ?? this.#paths.dataDir, path, fn);
   }
 }
 
@@ -337,7 +337,13 @@ export function openJudged(full: string, shown: string, check?: (st: Stats) => v
  * Code that opens files by name (SQLite) opens this one, so what it reads is what was judged.
  */
 export function privateView(h: ReadHandle, workDir: string, shownPath: string): FileView {
-  const dir = mkdtempSync(join(workDir, '.view-'));
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(workDir, '.view-'));
+  } catch (err) {
+    // A folder we may not write (permission, a read-only volume, a full disk): the contract's error.
+    throw fileError(err, workDir);
+  }
   const dispose = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const main = join(dir, 'db');

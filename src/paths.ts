@@ -18,6 +18,11 @@ export interface DataPaths {
   exportsDir: string;
   logsDir: string;
   logFile: string;
+  /**
+   * Where private views of files are made (src/files.ts): the data directory, or, for a store
+   * opened read-only (inspect), the temp folder, so that inspect creates nothing beside the data.
+   */
+  workDir?: string;
 }
 
 /** The platform's default data directory. */

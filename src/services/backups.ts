@@ -213,7 +213,7 @@ export class Backups {
    * its label records, else the one its name gives (local time), else its modification time.
    */
   info(path: string): BackupInfoModel {
-    return withJudgedView(path, this.#o.paths.dataDir, (view, h) => {
+    return withJudgedView(path, this.#o.paths.workDir ?? this.#o.paths.dataDir, (view, h) => {
       const db = openUntrusted(view);
       try {
         const facts = readFacts(db);

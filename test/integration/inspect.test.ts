@@ -6,7 +6,7 @@
  * clear error and nothing is created.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSong } from '../helpers/fixtures.js';
 import { runOnce, StoreProcess } from '../helpers/process.js';
@@ -176,6 +176,29 @@ describe('inspect: no sidecar running', function () {
       .filter((l) => l.includes('"data.db checked"'))
       .map((l) => (JSON.parse(l) as { quickCheck: string }).quickCheck);
     expect(checks).to.deep.equal(['done', 'skipped: unchanged since a clean shutdown']);
+  });
+
+  it('backup.list and backup.verify make nothing in the data directory, not even for a moment (their private views go to the temp folder)', async () => {
+    const dir = procs.ownDir('wr-inspect-');
+    const p = await procs.launch({ dataDir: dir });
+    await ok(p, 'songs.save', { item: song('A') });
+    const made = await ok(p, 'backup.create', { label: 'before the gig' });
+    await stop(p);
+    // Every entry made in the data directory or its backups, however briefly (inotify on Linux).
+    const seen: string[] = [];
+    const watchers = [dir, join(dir, 'backups')].map((d) => watch(d, (_event, name) => name && seen.push(String(name))));
+    try {
+      const list = await read(dir, 'backup.list');
+      expect(list.items).to.have.length(1);
+      expect(list.items[0]).to.include({ name: made.name, label: 'before the gig' });
+      expect(list.items[0]).to.not.have.property('damaged');
+      expect(await read(dir, 'backup.verify', { path: made.name })).to.include({ ok: true });
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      for (const w of watchers) w.close();
+    }
+    // SQLite's own -wal/-shm of a read-only connection aside (see above).
+    expect(seen.filter((n) => !/^data\.db-(wal|shm)$/.test(n))).to.deep.equal([]);
   });
 
   it('after a SIGKILL (commits only in the -wal): it reads them, and leaves the -wal for the next start to replay', async () => {
