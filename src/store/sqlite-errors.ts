@@ -94,6 +94,12 @@ export function storageError(err: unknown): RpcError | undefined {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${err.message}`, { details: err.message });
   }
+  if (code === 'SQLITE_CONSTRAINT_TRIGGER' && / a JSON column holds text that is not JSON$/.test(err.message)) {
+    // The triggers of 0006/0007 refuse what is not JSON. The sidecar writes only JSON it made, so a
+    // refusal of its own write is a text another program stored (an older SQLite's json_valid took
+    // it), carried over by the write of the row: the file holds something it should not.
+    return new RpcError(ErrorCode.StorageCorrupt, `The database holds a damaged record: ${err.message}`, { details: err.message });
+  }
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
     // Repositories check parents before they write and name them (-32004 {entity, field, value});
     // SQLite's own message names nothing, so what reaches here says so in words, never in nulls.

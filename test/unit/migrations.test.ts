@@ -38,6 +38,7 @@ const LANDED: readonly { version: number; name: string; sha256: string }[] = [
   { version: 4, name: 'favourites_in_rows', sha256: 'c3f28add70339fe1b169199792e1aee8ff52237a25e9e16dfb17f79ba364457c' },
   { version: 5, name: 'history', sha256: 'bb3cd43e108b81adcffc2fc3ed0bd9f381acda458f05797f7ec8e0c700b64d5c' },
   { version: 6, name: 'json_columns_hold_json', sha256: '92c58937b02ef49f324f59431082fab0d7c8bb39acf333819176b9cc3432b199' },
+  { version: 7, name: 'json_columns_without_nul', sha256: '92bdac3db5bd97e7e588163d82568f1940da0d16506768e604be0a07f95d2f91' },
 ];
 
 
@@ -716,6 +717,78 @@ describe('migrations: 0006_json_columns_hold_json', () => {
       expect(other.pragma('integrity_check', { simple: true })).to.equal('ok');
       const repo = new Repository(store, songs);
       expect(repo.get('pretty')!.sections).to.deep.equal([1]);
+      expect(store.db.prepare('SELECT count(*) FROM songs').pluck().get()).to.equal(2);
+    } finally {
+      other.close();
+      store.close();
+    }
+  });
+});
+
+describe('migrations: 0007_json_columns_without_nul', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  /** A JSON text with a NUL and more after it: SQLite's json_valid reads only up to the NUL. */
+  const WITH_NUL = '[{"a":1}]\u0000junk';
+  const insertSong = (db: Connection, id: string, sections: string, tags = '[]'): void =>
+    void db
+      .prepare(
+        'INSERT INTO songs (id, name, created_at, updated_at, determinism_seed, tags, sections_json, roles_json, projections_json, mix_graph_json) ' +
+          "VALUES (?, ?, 1, 1, '1', ?, ?, '[]', '[]', '{\"tracks\":[]}')",
+      )
+      .run(id, id, tags, sections);
+
+  it('texts with a NUL that 0006 let in are kept in damaged_json, and their columns readable again', async () => {
+    const path = join(tmp.dir, 'data.db');
+    const backupDir = join(tmp.dir, 'backups');
+    mkdirSync(backupDir);
+    const store = Store.open(path);
+    try {
+      await migrate(store.db, path, { backupDir, migrations: MIGRATIONS.filter((m) => m.version <= 6) });
+      expect(store.db.prepare('SELECT json_valid(?)').pluck().get(WITH_NUL), 'what 0006 relied on').to.equal(1);
+      insertSong(store.db, 'nul-sections', WITH_NUL);
+      insertSong(store.db, 'nul-tags', '[{"x":1}]', '["live"]\u0000["x"');
+      insertSong(store.db, 'good', '[{"x":1}]', '["live"]');
+      store.db.prepare('UPDATE user_preferences SET window_state_json = ?').run('{}\u0000{');
+      await migrate(store.db, path, { backupDir });
+      const row = (id: string): unknown[] => store.db.prepare('SELECT sections_json, tags FROM songs WHERE id = ?').raw().get(id) as unknown[];
+      expect(row('nul-sections')).to.deep.equal(['[]', '[]']);
+      expect(row('nul-tags')).to.deep.equal(['[{"x":1}]', '[]']);
+      expect(row('good')).to.deep.equal(['[{"x":1}]', '["live"]']);
+      expect(store.db.prepare('SELECT window_state_json FROM user_preferences').pluck().get()).to.equal('{}');
+      const kept = store.db.prepare('SELECT table_name, column_name, text FROM damaged_json ORDER BY id').raw().all();
+      expect(kept).to.deep.equal([
+        ['songs', 'tags', '["live"]\u0000["x"'],
+        ['songs', 'sections_json', WITH_NUL],
+        ['user_preferences', 'window_state_json', '{}\u0000{'],
+      ]);
+      const repo = new Repository(store, songs);
+      expect(repo.get('nul-sections')!.sections).to.deep.equal([]);
+      store.db.exec("INSERT INTO songs_fts(songs_fts) VALUES ('integrity-check')");
+    } finally {
+      store.close();
+    }
+  });
+
+  it('afterwards no connection can store a text with a NUL in a JSON column', async () => {
+    const path = join(tmp.dir, 'data.db');
+    mkdirSync(join(tmp.dir, 'backups'));
+    const store = Store.open(path);
+    const other = new Database(path); // another program: none of the sidecar's code
+    try {
+      await migrate(store.db, path, { backupDir: join(tmp.dir, 'backups') });
+      expect(thrown(() => insertSong(other, 'bad', WITH_NUL)).message).to.match(/songs: a JSON column holds text that is not JSON/);
+      expect(thrown(() => insertSong(other, 'bad-tags', '[]', '[]\u0000')).message).to.match(/not JSON/);
+      insertSong(other, 'ok', '[1]');
+      expect(thrown(() => other.prepare('UPDATE songs SET mix_graph_json = ? WHERE id = ?').run('{"tracks":[]}\u0000x', 'ok')).message).to.match(/not JSON/);
+      expect(thrown(() => other.prepare('UPDATE user_preferences SET window_state_json = ?').run('{}\u0000')).message).to.match(/user_preferences: .*not JSON/);
+      // A NUL inside a string, escaped as JSON writes it, is JSON and is kept.
+      insertSong(other, 'escaped', '["a\\u0000b"]');
+      expect(new Repository(store, songs).get('escaped')!.sections).to.deep.equal(['a\u0000b']);
       expect(store.db.prepare('SELECT count(*) FROM songs').pluck().get()).to.equal(2);
     } finally {
       other.close();

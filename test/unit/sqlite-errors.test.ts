@@ -58,6 +58,14 @@ describe('storageError: real SQLite failures', () => {
     expect(mapped.toJSON()).to.have.all.keys('code', 'message', 'data');
   });
 
+  it('a JSON column the file refuses (text stored by another program that a write carries over) is StorageCorrupt (-32012), not -32603', () => {
+    const err = thrown(() => db.prepare("UPDATE songs SET sections_json = '[1' WHERE id = 's1'").run());
+    expect(err.code).to.equal('SQLITE_CONSTRAINT_TRIGGER');
+    const mapped = storageError(err)!;
+    expect(mapped.code).to.equal(-32012);
+    expect(mapped.data).to.deep.equal({ details: 'songs: a JSON column holds text that is not JSON' });
+  });
+
   it('a CHECK constraint failure is InvalidParams (-32602) carrying SQLite\'s message', () => {
     const err = thrown(() => db.prepare("UPDATE songs SET rating = 9 WHERE id = 's1'").run());
     expect(err.code).to.equal('SQLITE_CONSTRAINT_CHECK');
