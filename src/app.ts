@@ -190,6 +190,8 @@ function serveStore(options: AppOptions, paths: DataPaths, opened: Store, lock: 
   // Versions and trash of songs and performances, recorded in their write transactions; the part
   // store drops the nodes no version or autosave refers to before each commit.
   const history = new History(opened);
+  history.parts.onUnreadable = (hash, why) =>
+    log.warn({ hash, why }, 'removed a part no version refers to whose body does not inflate; the parts it named are kept');
   opened.onBeforeCommit(() => history.parts.collect());
   const songRepo = new Repository<StoredSong>(opened, songs, history.hooks);
   const performanceRepo = new Repository<StoredPerformance>(opened, performances, history.hooks);

@@ -31,7 +31,7 @@ import { codecs, getPath, type EntityDescriptor, type Row } from './entity.js';
 import type { Connection } from './sqlite.js';
 import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { PartStore, referencesOf } from './parts.js';
+import { hasLooseSpace, PartStore, referencesOf } from './parts.js';
 
 interface Validate {
   (data: unknown): boolean;
@@ -238,7 +238,8 @@ const BAD_SNAPSHOT_SQL = `(
 
 /**
  * Why the part store is not one the sidecar can read, or undefined: every node inflates, is keyed
- * by the SHA-256 of its text, and every node its text refers to exists
+ * by the SHA-256 of its text, is compact (no white space outside its strings), and every node its
+ * text refers to exists
  * (so no cycle can be made without breaking SHA-256); every manifest maps names to nodes that
  * exist. A node's text is not parsed here: a part whose expansion is not JSON is answered
  * StorageCorrupt when it is read (History.recordOf), and reference counts are counted again by a
@@ -274,6 +275,9 @@ function nodeProblem(r: Row, exists: (hash: string) => boolean): string | undefi
     return `does not inflate (${(err as Error).message})`;
   }
   if (createHash('sha256').update(text).digest('hex') !== r.hash) return 'is not the text its hash names';
+  // Answers hold part texts as stored: white space between tokens (a line break) is not a text the
+  // store writes, and would split an NDJSON answer.
+  if (hasLooseSpace(text)) return 'is not compact JSON (white space outside its strings)';
   const refs = referencesOf(text);
   const missing = refs.find((h) => !exists(h));
   if (missing) return `refers to part ${missing}, which is not in the part store`;

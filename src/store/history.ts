@@ -20,11 +20,11 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, RpcError } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
-import { answerAs, partTextOf, scanJson, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
+import { answerAs, compactJson, partTextOf, scanJson, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 import { fieldsText, partColumns, partTextsOfRow, type EntityDescriptor, type Row } from './entity.js';
 import { ENTITIES } from './entities.js';
-import { PartStore } from './parts.js';
+import { hasLooseSpace, PartStore } from './parts.js';
 import type { RepositoryHooks } from './repository.js';
 
 /** The families whose records have history and a trash. */
@@ -171,7 +171,15 @@ export function recordBytes(fields: string, parts: Iterable<readonly [string, st
  */
 export function recordFromTexts(fields: string, parts: ReadonlyMap<string, string>, prefix = ''): Record<string, unknown> {
   const record = parsePart(`${prefix}fields`, fields) as Record<string, unknown>;
-  for (const [name, text] of parts) record[name] = parsePart(`${prefix}${name}`, text);
+  for (const [name, text] of parts) {
+    // The answer is the fields' text with the parts put in: a member of fields of a part's name
+    // would be named twice (a file another tool, or an import before this check, made).
+    if (typeof record === 'object' && record !== null && Object.hasOwn(record, name)) {
+      const details = `stored part "${prefix}fields" holds "${name}", which is a part of its own`;
+      throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+    }
+    record[name] = parsePart(`${prefix}${name}`, text);
+  }
   return answerAs(withPartTexts(record, parts), withMembers(fields, parts));
 }
 
@@ -187,18 +195,29 @@ export function partsOfModel(desc: EntityDescriptor, model: Record<string, unkno
   return { fields: JSON.stringify(rest), ...parts };
 }
 
+const LINE_BREAK = /[\n\r]/;
+
 /**
  * A stored part's text parsed. The part store only ever holds JSON it was given; a text that does
  * not parse was made by another tool, and is answered StorageCorrupt (-32012), naming the part.
  */
 export function parsePart(name: string, text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     const details = `stored part "${name}" is not JSON (${(err as Error).message})`;
     throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
   }
+  // A JSON text holds a line break only between tokens, and answers hold stored texts as they are:
+  // one would split an NDJSON answer over two lines. The store writes none.
+  if (LINE_BREAK.test(text)) {
+    const details = `stored part "${name}" is not compact JSON (a line break between its tokens)`;
+    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+  }
+  return value;
 }
+
 
 export class History {
   readonly #sql: Sql;
@@ -474,7 +493,12 @@ export class History {
           const text = this.parts.text(hash);
           const value = JSON.parse(text) as unknown;
           const deep = tooDeepPointer(value);
-          p = deep === undefined ? { value, text } : `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+          // Answers hold stored texts as they are: a part must be compact, as a save stores it (a
+          // line break between tokens would split an NDJSON answer). Refused, not compacted: the
+          // text is the one its hash names. (A scan for white space costs a tenth of JSON.parse.)
+          if (deep !== undefined) p = `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+          else if (hasLooseSpace(text)) p = 'is not compact JSON (white space between its tokens)';
+          else p = { value, text };
         } catch (err) {
           p = `is not JSON once its parts are put together (${(err as Error).message})`;
         }
@@ -506,7 +530,15 @@ export class History {
         else partTexts.push([name, text]);
         if (name !== 'fields') record[name] = value;
         else if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('has a "fields" part that is not an object', `${at}/manifest/fields`);
-        else Object.assign(record, { ...(value as Record<string, unknown>) });
+        else {
+          // A structured part is a part of its own, never a member of fields, and fields name each
+          // member once, as a save writes them (the answer would name one twice). Fields are small:
+          // their whole compact form is cheap to compare.
+          const inFields = [...names].find((n) => n !== 'fields' && Object.hasOwn(value, n));
+          if (inFields !== undefined) refuse(`has a "fields" part holding "${inFields}", which is a part of its own`, `${at}/manifest/fields`);
+          if (compactJson(text) !== text) refuse('has a "fields" part that names a member twice', `${at}/manifest/fields`);
+          Object.assign(record, { ...(value as Record<string, unknown>) });
+        }
       }
       if (record.id !== undefined && record.id !== v.entityId) refuse(`holds the record ${JSON.stringify(record.id)}, not ${JSON.stringify(v.entityId)}`, `${at}/manifest/fields`);
       const validate = (validators as unknown as Record<string, Validator>)[`${v.entity}_save__params`]!;

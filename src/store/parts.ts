@@ -120,9 +120,42 @@ interface PartRow {
   deflated: number;
 }
 
-/** A stored node's own text (inflated). Throws what inflate throws for a body that is not deflate data. */
-function bodyText(r: PartRow): string {
-  return (r.deflated ? inflateRawSync(r.body) : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)).toString('utf8');
+/** A stored node's own text (inflated). Throws StorageCorrupt (-32012) for a body that is not deflate data. */
+function bodyText(hash: string, r: PartRow): string {
+  let raw: Buffer;
+  try {
+    raw = r.deflated ? inflateRawSync(r.body) : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+  } catch (err) {
+    throw damagedPart(hash, `does not inflate (${(err as Error).message})`);
+  }
+  return raw.toString('utf8');
+}
+
+const SPACE = /[ \t\n\r]/;
+
+/**
+ * Whether a node's own text holds white space outside its strings (or a string that does not end).
+ * The store writes every text compact (splitJson), and an answer holds stored texts as they are: a
+ * line break between tokens would split an NDJSON answer over two lines. A JSON string holds no raw
+ * white space but the space itself, so only the text between strings is looked at.
+ */
+export function hasLooseSpace(text: string): boolean {
+  if (!SPACE.test(text)) return false;
+  for (let at = 0; ; ) {
+    const open = text.indexOf('"', at);
+    if (SPACE.test(open === -1 ? text.slice(at) : text.slice(at, open))) return true;
+    if (open === -1) return false;
+    // The closing quote: the next one not escaped (an even run of backslashes before it).
+    let close = open;
+    for (;;) {
+      close = text.indexOf('"', close + 1);
+      if (close === -1) return true;
+      let slashes = 0;
+      while (text.charCodeAt(close - 1 - slashes) === 0x5c) slashes++;
+      if (slashes % 2 === 0) break;
+    }
+    at = close + 1;
+  }
 }
 
 /** Stored size of the part store, for system.stats. */
@@ -136,6 +169,11 @@ export class PartStore {
   readonly #store: Prepares;
   /** Root hashes of texts stored lately (by the text's own hash): unchanged parts are not split again. */
   readonly #recent = new Map<string, string>();
+  /**
+   * Told of a node `collect` removed without reading it (its body does not inflate): the nodes it
+   * referred to keep its reference (never removed; a restore counts again). Default: nothing.
+   */
+  onUnreadable: (hash: string, why: string) => void = () => {};
 
   constructor(store: Prepares) {
     this.#store = store;
@@ -210,8 +248,10 @@ export class PartStore {
     const add = (h: string): void => {
       counts.set(h, (counts.get(h) ?? 0) + 1);
     };
-    for (const r of this.#store.prepared('SELECT body, deflated FROM parts').iterate() as Iterable<PartRow>) {
-      for (const c of referencesOf(bodyText(r))) add(c);
+    // A node that does not inflate is StorageCorrupt here (the whole recount rolls back): counted
+    // without its children, they could be removed while it still names them.
+    for (const r of this.#store.prepared('SELECT hash, body, deflated FROM parts').iterate() as Iterable<PartRow & { hash: string }>) {
+      for (const c of referencesOf(bodyText(r.hash, r))) add(c);
     }
     for (const holder of ['versions', 'autosaves']) {
       // As the triggers count: each holder once per distinct hash it names.
@@ -235,7 +275,7 @@ export class PartStore {
   /** A node's own text (its references not expanded), or undefined. */
   nodeText(hash: string): string | undefined {
     const row = this.#store.prepared('SELECT body, deflated FROM parts WHERE hash = ?').get(hash) as PartRow | undefined;
-    return row && bodyText(row);
+    return row && bodyText(hash, row);
   }
 
   /**
@@ -297,16 +337,30 @@ export class PartStore {
   /**
    * Removes every node no one refers to, and then the nodes only those referred to, and so on.
    * Answers the number of nodes removed. Runs inside the caller's transaction.
+   *
+   * A node no one refers to whose body does not inflate (a file damaged by another tool) is removed
+   * all the same, and told to onUnreadable: what it referred to cannot be known, so those nodes keep
+   * its reference and stay (nothing another holder refers to is ever removed). Refusing instead
+   * would fail every write that frees it (trash.empty, a save that thins the history), for good.
    */
   collect(): number {
-    const take = this.#store.prepared('DELETE FROM parts WHERE id IN (SELECT id FROM parts WHERE refs = 0 LIMIT 256) RETURNING body, deflated');
+    const take = this.#store.prepared('DELETE FROM parts WHERE id IN (SELECT id FROM parts WHERE refs = 0 LIMIT 256) RETURNING hash, body, deflated');
     const drop = this.#store.prepared('UPDATE parts SET refs = refs - 1 WHERE hash = ?');
     let removed = 0;
     for (;;) {
-      const rows = take.all() as PartRow[];
+      const rows = take.all() as (PartRow & { hash: string })[];
       if (rows.length === 0) return removed;
       removed += rows.length;
-      for (const r of rows) for (const c of referencesOf(bodyText(r))) drop.run(c);
+      for (const r of rows) {
+        let text: string;
+        try {
+          text = bodyText(r.hash, r);
+        } catch (err) {
+          this.onUnreadable(r.hash, (err as Error).message);
+          continue;
+        }
+        for (const c of referencesOf(text)) drop.run(c);
+      }
     }
   }
 

@@ -58,7 +58,7 @@ const partOfAutosave = (name: string): string => `(SELECT m.value FROM autosaves
  * `edit` leaves them, stored as a sound part (keyed by the SHA-256 of its text), so that only what
  * the part says is wrong.
  */
-function withSongFields(edit: (fields: Record<string, any>) => void): (good: string) => string {
+function withSongFields(edit: (fields: Record<string, any>) => void, spell: (fields: Record<string, any>) => string = (f) => JSON.stringify(f)): (good: string) => string {
   return (good) => {
     const db = new Database(good, { readonly: true, fileMustExist: true });
     let row: { body: Buffer; deflated: number };
@@ -69,7 +69,7 @@ function withSongFields(edit: (fields: Record<string, any>) => void): (good: str
     }
     const fields = JSON.parse((row.deflated ? inflateRawSync(row.body) : row.body).toString('utf8'));
     edit(fields);
-    const text = JSON.stringify(fields);
+    const text = spell(fields);
     expect(text, 'a song.fields part refers to no other part').to.not.include('\u0001');
     const hash = createHash('sha256').update(text).digest('hex');
     return `INSERT INTO parts (hash, body, deflated, size_bytes, refs)
@@ -210,6 +210,14 @@ describe('hostile database files: restore checks what the sidecar will read', fu
       })(),
       /table parts, row "[0-9a-f]{64}", column body refers to part a{64}, which is not in the part store/,
     ],
+    [
+      // JSON whose hash is its own, but not compact: answers hold part texts as stored, and a line
+      // break would split an NDJSON answer over two lines.
+      'part-line-break.db',
+      withSongFields(() => undefined, (f) => JSON.stringify(f).replace(',', ',\n')),
+      /table parts, row "[0-9a-f]{64}", column body is not compact JSON/,
+    ],
+    ['part-crlf.db', withSongFields(() => undefined, (f) => `${JSON.stringify(f)}\r\n`), /table parts, row "[0-9a-f]{64}", column body is not compact JSON/],
     // ... and sound parts holding a snapshot autosave.restore must not write (old files: see below).
     ['snapshot-other-song.db', withSongFields((f) => (f.id = 'S2')), /table autosaves, .*\/song\/id is "S2"/],
     // autosave.restore writes the snapshot's song: a field no column can hold used to be -32603 there.

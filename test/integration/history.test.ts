@@ -430,6 +430,35 @@ describe('history: export and import carry it when asked', function () {
       ['a label with a control character', (d) => {
         d.history.versions[0].label = 'a\u0000b';
       }, '/history/versions/0'],
+      // Answers hold part texts as stored: a line break between tokens would split an NDJSON answer.
+      ['a part with a line break between its tokens', (d) => {
+        const text = '[{"a":1},\n{"a":2}]';
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.sections = node(text);
+      }, '/history/versions/0/manifest/sections'],
+      ['a part ending in CR LF', (d) => {
+        const text = '[{"a":1}]\r\n';
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.sections = node(text);
+      }, '/history/versions/0/manifest/sections'],
+      ['fields with a line break between members', (d) => {
+        const fields = d.history.parts.find(([h]: [string]) => h === d.history.versions[0].manifest.fields)[1] as string;
+        const text = fields.replace(',', ',\n');
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.fields = node(text);
+      }, '/history/versions/0/manifest/fields'],
+      ['fields that name a member twice', (d) => {
+        const fields = d.history.parts.find(([h]: [string]) => h === d.history.versions[0].manifest.fields)[1] as string;
+        const text = fields.replace('{', '{"name":"first",');
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.fields = node(text);
+      }, '/history/versions/0/manifest/fields'],
+      ['fields that also hold a structured part', (d) => {
+        const fields = d.history.parts.find(([h]: [string]) => h === d.history.versions[0].manifest.fields)[1] as string;
+        const text = JSON.stringify({ ...JSON.parse(fields), sections: [9, 9, 9] });
+        d.history.parts.push([node(text), text]);
+        d.history.versions[0].manifest.fields = node(text);
+      }, '/history/versions/0/manifest/fields'],
     ];
     for (const [what, edit, at] of cases) {
       const doc = JSON.parse(JSON.stringify(good));
@@ -455,6 +484,88 @@ describe('history: export and import carry it when asked', function () {
     const e = await fails(p, 'import.songs', { path: file.path, onConflict: 'skip' }, -32021);
     expect(e.data.errors[0].path).to.equal('/history/parts/0');
     expect((await ok(p, 'songs.count', {})).count).to.equal(0);
+  });
+});
+
+describe('history: a part store another tool damaged', function () {
+  this.timeout(60_000);
+
+  const partsOf = async (p: StoreProcess, id: string): Promise<Rec> => {
+    const v = (await ok(p, 'songs.history', { id })).items[0].versionId;
+    return JSON.parse(sqlite3(join(p.dataDir, 'data.db'), `SELECT manifest_json FROM versions WHERE id = '${v}'`));
+  };
+
+  it('a version part with a line break between its tokens is -32012, answered on one line (not spliced into the answer)', async () => {
+    const { createHash } = await import('node:crypto');
+    const dataDir = procs.ownDir('wr-hist-nl-');
+    let p = await procs.launch({ dataDir });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'NL', sections: [{ a: 1 }, { a: 2 }] }) });
+    const before = await partsOf(p, 'NL');
+    const versionId = (await ok(p, 'songs.history', { id: 'NL' })).items[0].versionId;
+    await stop(p);
+    const text = '[{"a":1},\n{"a":2}]';
+    const hash = createHash('sha256').update(text).digest('hex');
+    sqlite3(join(dataDir, 'data.db'), `UPDATE parts SET hash = '${hash}', body = CAST('${text}' AS BLOB), deflated = 0, size_bytes = ${text.length} WHERE hash = '${before.sections}';
+      UPDATE versions SET manifest_json = replace(manifest_json, '${before.sections}', '${hash}');`);
+    p = await procs.launch({ dataDir });
+    // The test client parses every line: a split answer would throw there, not reach these checks.
+    for (const [method, params] of [['songs.getVersion', { versionId }], ['songs.restoreVersion', { versionId }], ['songs.diff', { from: versionId }]] as const) {
+      const e = await fails(p, method, params, -32012);
+      expect(e.message, method).to.match(/not compact JSON|line break/);
+    }
+    expect((await ok(p, 'songs.get', { id: 'NL' })).sections).to.deep.equal([{ a: 1 }, { a: 2 }]);
+    await stop(p);
+  });
+
+  it('a version whose fields part also holds a structured part is -32012 (not an answer naming it twice)', async () => {
+    const { createHash } = await import('node:crypto');
+    const dataDir = procs.ownDir('wr-hist-dup-');
+    let p = await procs.launch({ dataDir });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'DUP', sections: [{ a: 1 }] }) });
+    const before = await partsOf(p, 'DUP');
+    const versionId = (await ok(p, 'songs.history', { id: 'DUP' })).items[0].versionId;
+    await stop(p);
+    const db = join(dataDir, 'data.db');
+    const { inflateRawSync } = await import('node:zlib');
+    const [hex, deflated] = sqlite3(db, `SELECT hex(body), deflated FROM parts WHERE hash = '${before.fields}'`).split('|');
+    const body = Buffer.from(hex!, 'hex');
+    const fields = JSON.parse((deflated === '1' ? inflateRawSync(body) : body).toString('utf8'));
+    const text = JSON.stringify({ ...fields, sections: [9, 9] });
+    const hash = createHash('sha256').update(text).digest('hex');
+    sqlite3(db, `UPDATE parts SET hash = '${hash}', body = CAST('${text.replace(/'/g, "''")}' AS BLOB), deflated = 0, size_bytes = ${Buffer.byteLength(text)} WHERE hash = '${before.fields}';
+      UPDATE versions SET manifest_json = replace(manifest_json, '${before.fields}', '${hash}');`);
+    p = await procs.launch({ dataDir });
+    const e = await fails(p, 'songs.getVersion', { versionId }, -32012);
+    expect(e.message).to.include('"sections", which is a part of its own');
+    await fails(p, 'songs.restoreVersion', { versionId }, -32012);
+    expect((await ok(p, 'songs.get', { id: 'DUP' })).sections).to.deep.equal([{ a: 1 }]);
+    await stop(p);
+  });
+
+  it('trash.empty removes a part no version refers to whose body does not inflate (was -32603 for good), and keeps what others refer to', async () => {
+    const dataDir = procs.ownDir('wr-hist-inflate-');
+    let p = await procs.launch({ dataDir });
+    // Sections of nodes: Y's one section is shared with Z, whose root (ten references) is deflated.
+    const member = (i: number): Rec => ({ id: `m${i}`, notes: Array.from({ length: 100 }, (_, j) => ({ t: j, p: (i * 13 + j * 7) % 90 })) });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'Y', sections: [member(0)] }) });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'Z', sections: Array.from({ length: 10 }, (_, i) => member(i)) }) });
+    const root = (await partsOf(p, 'Z')).sections;
+    const yVersion = (await ok(p, 'songs.history', { id: 'Y' })).items[0].versionId;
+    const zVersion = (await ok(p, 'songs.history', { id: 'Z' })).items[0].versionId;
+    await stop(p);
+    const db = join(dataDir, 'data.db');
+    expect(sqlite3(db, `SELECT deflated FROM parts WHERE hash = '${root}'`), 'the root of Z\'s sections is deflated').to.equal('1');
+    sqlite3(db, `UPDATE parts SET body = x'00ff00ff' WHERE hash = '${root}'`);
+    p = await procs.launch({ dataDir });
+    await fails(p, 'songs.getVersion', { versionId: zVersion }, -32012);
+    await ok(p, 'songs.delete', { id: 'Z' });
+    await ok(p, 'trash.empty', {});
+    expect((await ok(p, 'songs.getVersion', { versionId: yVersion })).song.sections).to.deep.equal([member(0)]);
+    await ok(p, 'songs.save', { item: makeSong({ id: 'Y', name: 'Y again', sections: [member(0)] }) });
+    await stop(p);
+    expect(sqlite3(db, `SELECT count(*) FROM parts WHERE hash = '${root}'`), 'the unreadable node is gone').to.equal('0');
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(join(dataDir, 'logs', 'persistence.log'), 'utf8')).to.include(root).and.include('does not inflate');
   });
 });
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { stringify, parse } from 'lossless-json';
 import { Repository } from '../../src/store/repository.js';
 import { songs } from '../../src/store/entities.js';
-import { NODE_MIN_CHARS, splitJson } from '../../src/store/parts.js';
+import { hasLooseSpace, NODE_MIN_CHARS, splitJson } from '../../src/store/parts.js';
 import type { History } from '../../src/store/history.js';
 import type { StoredSong } from '../../src/generated/types.js';
 import { historyOf, openTempStore, type TempStore } from '../helpers/unit-store.js';
@@ -99,6 +99,39 @@ describe('part store', () => {
     ts.store.db.prepare('UPDATE parts SET refs = refs + 7').run();
     expect(ts.store.write(() => h.parts.recount())).to.be.greaterThan(0);
     expect(counts()).to.deep.equal(right);
+  });
+
+  it('hasLooseSpace: white space outside strings (what no node the store writes holds), not inside them', () => {
+    for (const t of ['{}', '"a b"', '{"a b":"c\\\\"}', '["\\\" x",1]', '[\u0001' + 'a'.repeat(64) + ',"\\n \\r"]']) {
+      expect(hasLooseSpace(t), t).to.equal(false);
+    }
+    for (const t of ['[1,\n2]', '[1]\r\n', '{"a": 1}', '["a\\\\" ,1]', '"unterminated ', '\t"x"']) {
+      expect(hasLooseSpace(t), JSON.stringify(t)).to.equal(true);
+    }
+    const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.string({ unit: 'binary' }), fc.integer(), fc.array(tie('v'), { maxLength: 60 }), fc.dictionary(fc.string(), tie('v'), { maxKeys: 10 })),
+    })).v;
+    fc.assert(
+      fc.property(value, fc.string({ unit: 'binary', minLength: 1100, maxLength: 1200 }), (v, filler) => {
+        splitJson(JSON.stringify([v, filler, v, [filler, ' ', v]]), (n) => expect(hasLooseSpace(n.text), n.text).to.equal(false));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('recount() of a node that does not inflate is StorageCorrupt and changes no count', () => {
+    keep(JSON.stringify({ a: 'x'.repeat(5000), b: ['ab'.repeat(3000)] }));
+    const counts = (): unknown => ts.store.db.prepare('SELECT hash, refs FROM parts ORDER BY hash').all();
+    ts.store.db.prepare("UPDATE parts SET body = x'00ff00ff' WHERE deflated = 1").run();
+    const before = counts();
+    let err: any;
+    try {
+      ts.store.write(() => h.parts.recount());
+    } catch (e) {
+      err = e;
+    }
+    expect(err?.code).to.equal(-32012);
+    expect(counts()).to.deep.equal(before);
   });
 });
 
