@@ -22,6 +22,19 @@ import { diffAny } from 'rfc6902/diff.js';
 export const DP_BUDGET = 10_000;
 /** Most values the table's equality tests may visit before it gives up for position by position. */
 export const DP_WORK = 100_000;
+/**
+ * What all the tables of one diff may take together (cells, values visited): a record of many
+ * arrays each just within the budget (99 arrays of 99 arrays of 99 small objects, 12 MB) took
+ * 14 s without it. ~150 ms of tables at most; the rest is compared position by position.
+ */
+export const DP_TOTAL_CELLS = 1_000_000;
+export const DP_TOTAL_WORK = 1_000_000;
+
+/** What the tables of one diff have left. */
+interface Allowance {
+  cells: number;
+  work: number;
+}
 
 type Diff = (input: unknown, output: unknown, ptr: Pointer) => Operation[];
 /** Deep equality, counting the values it visits (`same.visits`). */
@@ -64,12 +77,13 @@ function equality(): Same {
 /** The patch that turns `from` into `to` when applied in order (rfc6902 applyPatch). */
 export function diffJson(from: unknown, to: unknown, budget = DP_BUDGET): Operation[] {
   const same = equality();
+  const left: Allowance = { cells: DP_TOTAL_CELLS, work: DP_TOTAL_WORK };
   const diff: Diff = (input, output, ptr) =>
-    Array.isArray(input) && Array.isArray(output) ? diffArrays(input, output, ptr, diff, same, budget) : diffAny(input, output, ptr, diff);
+    Array.isArray(input) && Array.isArray(output) ? diffArrays(input, output, ptr, diff, same, budget, left) : diffAny(input, output, ptr, diff);
   return createPatch(from, to, diff);
 }
 
-function diffArrays(a: unknown[], b: unknown[], ptr: Pointer, diff: Diff, same: Same, budget: number): Operation[] {
+function diffArrays(a: unknown[], b: unknown[], ptr: Pointer, diff: Diff, same: Same, budget: number, left: Allowance): Operation[] {
   // The common ends: elements equal at the start and at the end are left alone.
   let start = 0;
   const shorter = Math.min(a.length, b.length);
@@ -95,7 +109,14 @@ function diffArrays(a: unknown[], b: unknown[], ptr: Pointer, diff: Diff, same: 
     for (const op of diff(x, y, ptr.add(String(start + at)))) ops.push(op);
   };
 
-  const steps = (n + 1) * (m + 1) <= budget ? editSteps(a, b, start, n, m, same) : undefined;
+  const cells = (n + 1) * (m + 1);
+  let steps: Step[] | undefined;
+  if (cells <= budget && cells <= left.cells && left.work > 0) {
+    const visits = same.visits;
+    steps = editSteps(a, b, start, n, m, same, Math.min(DP_WORK, left.work));
+    left.cells -= cells;
+    left.work -= same.visits - visits;
+  }
   if (!steps) {
     // Position by position, then the surplus.
     const common = Math.min(n, m);
@@ -128,10 +149,10 @@ type Step = [op: 0 | 1 | 2, i: number, j: number];
  * rfc6902's edit distance between the middles a[start, start+n) and b[start, start+m) (add,
  * remove, or replace by its own diff: each costs 1), filled iteratively; ties prefer remove,
  * then add, then replace, as rfc6902 does. The steps are listed last first. Undefined when the
- * equality tests visit more than DP_WORK values (big elements that differ late).
+ * equality tests visit more than `work` values (big elements that differ late).
  */
-function editSteps(a: unknown[], b: unknown[], start: number, n: number, m: number, same: Same): Step[] | undefined {
-  const limit = same.visits + DP_WORK;
+function editSteps(a: unknown[], b: unknown[], start: number, n: number, m: number, same: Same, work: number): Step[] | undefined {
+  const limit = same.visits + work;
   const w = m + 1;
   const cost = new Uint32Array((n + 1) * w);
   const equal = new Uint8Array((n + 1) * w);

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { applyPatch, createPatch, type Operation } from 'rfc6902';
-import { DP_BUDGET, diffJson } from '../../src/json-diff.js';
+import { DP_BUDGET, DP_TOTAL_CELLS, diffJson } from '../../src/json-diff.js';
 
 type Json = unknown;
 /** As JSON has it (no -0, no undefined). */
@@ -132,6 +132,17 @@ describe('json-diff: the patch of songs.diff', function () {
       expect(patch).to.have.length(1);
       expect(ms).to.be.below(2000);
     }
+  });
+
+  it('many arrays each within the budget: the tables of one diff stop at DP_TOTAL_CELLS, the rest goes position by position', () => {
+    const n = Math.floor(Math.sqrt(DP_BUDGET)) - 1;
+    const count = Math.ceil((2 * DP_TOTAL_CELLS) / DP_BUDGET);
+    const a = Array.from({ length: count }, (_, i) => Array.from({ length: n }, (_, k) => ({ v: i * n + k })));
+    const b = a.map((inner) => [...inner.slice(1), { v: -1 }]); // each: one remove, one add when minimal
+    const { value: patch, ms } = timed(() => roundTrips(a, b));
+    expect(patch.length).to.be.above(2 * count); // the later arrays were compared position by position
+    expect(patch.slice(0, 2)).to.deep.equal([{ op: 'remove', path: '/0/0' }, { op: 'add', path: '/0/-', value: { v: -1 } }]);
+    expect(ms).to.be.below(5000);
   });
 
   it('the edit-distance budget is small: a table at the budget answers in milliseconds (~10 ms measured)', () => {
