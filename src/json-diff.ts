@@ -6,9 +6,10 @@
  * recursion n+m deep (5,000 elements overflow the stack), and it diffs a pair of elements twice
  * (once to test equality, once to emit), so nested arrays cost 2^depth. Ours gives the same
  * minimal patch (same algorithm, same ties) when the part of the arrays between their common
- * ends is small (n*m within DP_BUDGET), computed iteratively with a deep-equality test; above
- * that it compares the middle position by position and removes or adds the surplus: linear, and
- * always a correct patch, though not always the shortest.
+ * ends is small (n*m within DP_BUDGET, and the diff's allowance of tables not spent), computed
+ * iteratively with a deep-equality test; otherwise it compares the middle position by position
+ * and removes or adds the surplus: linear, and always a correct patch, though not always the
+ * shortest.
  */
 import { createPatch, type Operation, type Pointer } from 'rfc6902';
 import { diffAny } from 'rfc6902/diff.js';
