@@ -4,8 +4,8 @@
  * `history.configure`. The versions themselves are recorded by the repositories' hooks
  * (src/store/history.ts); these handlers read them and write through the repositories.
  */
-import { createPatch } from 'rfc6902';
 import { answerTextOf, copyWithParts, parseKeepingNumbers, withNumbersAsWritten } from '../json-text.js';
+import { diffJson } from '../json-diff.js';
 import { ErrorCode, RpcError, alreadyExists, conflict, invalidParams, notFound } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { paramErrors, type Validator } from '../rpc/dispatcher.js';
@@ -106,7 +106,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
           throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
         }
       };
-      const patch = withNumbersAsWritten(createPatch(exact(a.record), exact(target as object)));
+      const patch = withNumbersAsWritten(diffJson(exact(a.record), exact(target as object)));
       return { from: a.info, ...(toInfo ? { to: toInfo } : {}), patch };
     },
 

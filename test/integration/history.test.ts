@@ -4,8 +4,10 @@
  * it back with its performances; keep a named version through any amount of saving.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import { applyPatch } from 'rfc6902';
 import { makeSong } from '../helpers/fixtures.js';
 import { StoreProcess } from '../helpers/process.js';
 import { Procs, fails, invalid, ok, stop } from '../helpers/rpc.js';
@@ -155,6 +157,112 @@ describe('history: a song saved over comes back as it was', function () {
     await fails(p, 'performances.history', { id: 'X', limit: 1, cursor: page.nextCursor }, -32602);
     const perfPage = await ok(p, 'performances.history', { id: 'X', limit: 1 });
     await fails(p, 'songs.history', { id: 'X', limit: 1, cursor: perfPage.nextCursor }, -32602);
+  });
+});
+
+describe('history: diff of big arrays is a read that answers (hostile7 F1)', function () {
+  this.timeout(120_000);
+
+  /** Creates a song with `a` as its sections, updates it to `b`; the two versions and the diff between them. */
+  async function diffOf(p: StoreProcess, a: Rec[], b: Rec[], extra: Rec = {}): Promise<{ patch: Rec[]; from: Rec; to: Rec; ms: number }> {
+    const s = await ok(p, 'songs.create', { item: makeSong({ sections: a, ...extra }) });
+    await ok(p, 'songs.update', { item: { ...s, sections: b } });
+    const [v2, v1] = (await ok(p, 'songs.history', { id: s.id })).items;
+    const t0 = Date.now();
+    const { patch } = await ok(p, 'songs.diff', { from: v1.versionId, to: v2.versionId });
+    const ms = Date.now() - t0;
+    const from = (await ok(p, 'songs.getVersion', { versionId: v1.versionId })).song;
+    const to = (await ok(p, 'songs.getVersion', { versionId: v2.versionId })).song;
+    return { patch, from, to, ms };
+  }
+  /** `patch` applied in order to `from` gives `to` exactly. */
+  function applies(patch: Rec[], from: Rec, to: Rec): void {
+    const copy = structuredClone(from);
+    expect(applyPatch(copy, patch as any).filter((r) => r !== null).map(String)).to.deep.equal([]);
+    expect(copy).to.deep.equal(to);
+  }
+  const sectionOps = (patch: Rec[]): Rec[] => patch.filter((o) => o.path.startsWith('/sections'));
+
+  it('1,000 sections all changed: a correct patch in seconds, and a ping sent right after it is answered', async () => {
+    const p = await procs.launch();
+    const a = Array.from({ length: 1000 }, (_, i) => ({ i }));
+    const b = a.map((x) => ({ i: x.i + 1_000_000 }));
+    const s = await ok(p, 'songs.create', { item: makeSong({ sections: a }) });
+    await ok(p, 'songs.update', { item: { ...s, sections: b } });
+    const [v2, v1] = (await ok(p, 'songs.history', { id: s.id })).items;
+    const t0 = Date.now();
+    const diff = p.request('songs.diff', { from: v1.versionId, to: v2.versionId });
+    const ping = p.request('system.ping');
+    const d = await diff;
+    const ms = Date.now() - t0;
+    expect(d.error).to.equal(undefined);
+    expect((await ping).error).to.equal(undefined);
+    expect(ms).to.be.below(3000);
+    expect(sectionOps(d.result.patch)).to.have.length(1000);
+    const from = (await ok(p, 'songs.getVersion', { versionId: v1.versionId })).song;
+    const to = (await ok(p, 'songs.getVersion', { versionId: v2.versionId })).song;
+    applies(d.result.patch, from, to);
+    const back = await diffOf(p, b, [...b].reverse());
+    applies(back.patch, back.from, back.to);
+    expect(back.ms).to.be.below(3000);
+  });
+
+  it('5,000 sections with one name changed, or one inserted: a one-op patch, not -32603', async () => {
+    const p = await procs.launch();
+    const a = Array.from({ length: 5000 }, (_, i) => ({ id: `s${i}`, name: `Verse ${i}`, bars: 8 }));
+    const renamed = await diffOf(p, a, a.map((x, i) => (i === 2500 ? { ...x, name: 'Bridge' } : x)));
+    expect(sectionOps(renamed.patch)).to.deep.equal([{ op: 'replace', path: '/sections/2500/name', value: 'Bridge' }]);
+    applies(renamed.patch, renamed.from, renamed.to);
+    const inserted = await diffOf(p, a, [...a.slice(0, 10), { id: 'new' }, ...a.slice(10)]);
+    expect(sectionOps(inserted.patch)).to.deep.equal([{ op: 'add', path: '/sections/10', value: { id: 'new' } }]);
+    const emptied = await diffOf(p, [], a);
+    applies(emptied.patch, emptied.from, emptied.to);
+  });
+
+  it('small arrays keep the minimal patch: one inserted section is one add', async () => {
+    const p = await procs.launch();
+    const a = [1, 2, 3, 4].map((i) => ({ id: `s${i}`, bars: 4 }));
+    const d = await diffOf(p, a, [a[0]!, { id: 'new', bars: 2 }, ...a.slice(1)]);
+    expect(sectionOps(d.patch)).to.deep.equal([{ op: 'add', path: '/sections/1', value: { id: 'new', bars: 2 } }]);
+    const moved = await diffOf(p, a, [a[1]!, a[2]!, a[3]!, a[0]!]);
+    expect(sectionOps(moved.patch)).to.have.length(2);
+    applies(moved.patch, moved.from, moved.to);
+  });
+
+  it('deep nesting (close to the 1,000-level limit) changed at the bottom: one op, answered', async () => {
+    const p = await procs.launch();
+    let x: unknown = 'x';
+    let y: unknown = 'y';
+    for (let i = 0; i < 990; i++) {
+      x = [x];
+      y = [y];
+    }
+    const d = await diffOf(p, [{ deep: x }], [{ deep: y }]);
+    expect(sectionOps(d.patch)).to.have.length(1);
+    applies(d.patch, d.from, d.to);
+  });
+
+  it('any edit of the sections, small or big: the patch applied to the older version gives the newer one', async () => {
+    const p = await procs.launch();
+    const section = fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd'), bars: fc.integer({ min: 1, max: 3 }), tags: fc.array(fc.constantFrom('x', 'y'), { maxLength: 3 }) });
+    const edited = fc.array(section, { maxLength: 600 }).chain((a) =>
+      fc.array(fc.tuple(fc.nat({ max: a.length }), fc.constantFrom('insert', 'remove', 'change'), section), { maxLength: 8 }).map((edits) => {
+        const b = [...a];
+        for (const [at, kind, v] of edits) {
+          if (kind === 'insert') b.splice(at, 0, v);
+          else if (kind === 'remove') b.splice(at, 1);
+          else if (at < b.length) b[at] = v;
+        }
+        return [a, b] as [Rec[], Rec[]];
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(edited, async ([a, b]) => {
+        const d = await diffOf(p, a, b);
+        applies(d.patch, d.from, d.to);
+      }),
+      { numRuns: 25 },
+    );
   });
 });
 
