@@ -195,6 +195,7 @@ export class Backups {
         onProgress: (f) => op.progress?.report(f),
         isCancelled: op.cancelled,
         pinWal: () => this.#o.store.pinWal(),
+        ownFileWrite: (fn) => this.#o.store.ownFileWrite(fn),
       });
       const ms = Math.round(performance.now() - started);
       this.#o.log?.info({ name: made.name, kind, method: made.method, ms, ...(made.fallback ? { fallback: made.fallback } : {}) }, 'backup written');
