@@ -389,6 +389,7 @@ describe('lifecycle: the check of data.db at start', () => {
     await library(p);
     // Another program (not SQLite) overwrites one page in the middle of data.db, then the
     // sidecar writes on and shuts down cleanly: its close checkpoints, which changes the file too.
+    await new Promise((r) => setTimeout(r, 20)); // past the file system's timestamp tick (see clean-close.ts)
     const size = statSync(db).size;
     const fd = openSync(db, 'r+');
     writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, Math.floor(size / 4096 / 2) * 4096);
