@@ -131,7 +131,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     });
     if (outcome.applied.length) log.info(outcome, 'database migrated');
     // Sort keys and folded search text made by another folding (or none yet) are made again.
-    const refreshed = refreshDerived(store!.db);
+    const refreshed = store!.ownFileWrite(() => refreshDerived(store!.db)); // may checkpoint automatically
     if (Object.keys(refreshed).length) log.info({ refreshed }, 'name keys and search text recomputed');
   } catch (err) {
     store?.discard();

@@ -17,8 +17,8 @@
  * (Store.ownFileWrite) compares the file's size, mtime and ctime before each of these with what it
  * took after the last one (fstat, about 2 µs, twice per write transaction) and after the open; at
  * close it also compares device and inode by path. A difference: no record, a warning in the log,
- * and the next start checks the file. What a write by another program in the same instant as one of
- * ours (within the file system's timestamp granularity) escapes, nothing cheaper would catch. What this gives up: damage the
+ * and the next start checks the file. Not seen: a write of another program during one of ours, or
+ * within the file system's timestamp tick after one at the same size. What this gives up: damage the
  * disk itself makes while nothing runs is found when SQLite reads the damaged pages (answered
  * -32012 StorageCorrupt; `system.doctor` checks the whole file), not at start.
  */

@@ -90,6 +90,8 @@ export class Store {
   #own: BigIntStats | undefined;
   /** Why this process can no longer vouch for the main file (another program wrote it), if so. */
   #foreignWrite: string | undefined;
+  /** Depth of ownFileWrite (and write) calls under way. */
+  #ownDepth = 0;
 
   constructor(db: Connection, path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -159,7 +161,7 @@ export class Store {
     this.#pending = new Map();
     // The commit may checkpoint (SQLite's automatic checkpoint): the main file is compared before
     // it and taken as this process's after it (see ownFileWrite).
-    this.#verify();
+    this.#enterOwn();
     try {
       let result: T;
       try {
@@ -174,7 +176,7 @@ export class Store {
         this.#lockHeldElsewhere = true;
         throw storageLocked();
       } finally {
-        this.#vouch(); // before anything the commit's listeners write
+        this.#leaveOwn(); // before anything the commit's listeners write
       }
       const drained = this.#drain();
       const changes = this.#unannounced > 0 ? [] : drained;
@@ -198,12 +200,21 @@ export class Store {
    * commit (which may checkpoint automatically) are all the writes this process makes to it.
    */
   ownFileWrite<T>(fn: () => T): T {
-    this.#verify();
+    this.#enterOwn();
     try {
       return fn();
     } finally {
-      this.#vouch();
+      this.#leaveOwn();
     }
+  }
+
+  /** Nested own writes (a checkpoint inside a VACUUM's) are one: compared before the outermost, taken after it. */
+  #enterOwn(): void {
+    if (this.#ownDepth++ === 0) this.#verify();
+  }
+
+  #leaveOwn(): void {
+    if (--this.#ownDepth === 0) this.#vouch();
   }
 
   /**

@@ -8,6 +8,7 @@ import FakeTimers from '@sinonjs/fake-timers';
 import { closeSync, copyFileSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { IdleCheckpoint } from '../../src/services/idle-checkpoint.js';
+import { doctor } from '../../src/store/health.js';
 import { Dispatcher, type MethodEntry, type RequestContext } from '../../src/rpc/dispatcher.js';
 import { Server } from '../../src/rpc/server.js';
 import { NdjsonMessageReader, HeaderMessageReader, StreamMessageWriter } from '../../src/rpc/transport.js';
@@ -252,6 +253,16 @@ describe('Store: data.db as this process left it (foreignWrite, for the clean-cl
     t.store.ownFileWrite(() => t.store.db.pragma('wal_checkpoint(PASSIVE)'));
     write();
     t.store.checkpoint();
+    expect(t.store.foreignWrite).to.equal(undefined);
+  });
+
+  it('a doctor with vacuum, whose commits run outside Store.write and checkpoint automatically, is its own write', async () => {
+    for (let i = 0; i < 5; i++) write();
+    t.store.checkpoint();
+    t.store.db.exec('DELETE FROM bulk');
+    t.store.db.pragma('wal_autocheckpoint = 1');
+    await tick();
+    expect(doctor(t.store, true).ok).to.equal(true);
     expect(t.store.foreignWrite).to.equal(undefined);
   });
 
