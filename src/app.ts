@@ -120,7 +120,7 @@ export async function openApp(options: AppOptions): Promise<App> {
     });
     log.info({ quickCheck: unchanged ? 'skipped: unchanged since a clean shutdown' : 'done' }, 'data.db checked');
     if (reason !== undefined) {
-      store?.db.close();
+      store?.discard();
       store = undefined;
       recovery = await recoverFromDamage(paths, reason);
       log.warn(recovery, 'data.db was damaged: moved aside and restored from the newest good backup');
@@ -132,10 +132,10 @@ export async function openApp(options: AppOptions): Promise<App> {
     });
     if (outcome.applied.length) log.info(outcome, 'database migrated');
     // Sort keys and folded search text made by another folding (or none yet) are made again.
-    const refreshed = refreshDerived(store!.db);
+    const refreshed = store!.ownFileWrite(() => refreshDerived(store!.db)); // may checkpoint automatically
     if (Object.keys(refreshed).length) log.info({ refreshed }, 'name keys and search text recomputed');
   } catch (err) {
-    store?.db.close();
+    store?.discard();
     lock.release();
     throw explainOpenError(err, paths.dbPath);
   }
@@ -167,7 +167,7 @@ async function openReadOnly(options: AppOptions): Promise<App> {
     const found = store.schemaVersion;
     if (found < Store.latestSchemaVersion) throw new OlderSchemaError(paths.dbPath, found, Store.latestSchemaVersion);
   } catch (err) {
-    store?.db.close();
+    store?.discard();
     throw explainOpenError(err, paths.dbPath);
   }
   return serveStore(options, paths, store, { release: () => {} });
@@ -292,7 +292,10 @@ function serveStore(options: AppOptions, paths: DataPaths, opened: Store, lock: 
       }
       idleCheckpoint.close();
       try {
+        // Looked at before the close's checkpoint writes the file (Store.foreignWrite).
+        const foreign = readOnly ? undefined : opened.foreignWrite;
         if (!opened.close()) log.warn('the database could not be checkpointed at shutdown (is the disk full?); its -wal file keeps every commit, and the next start replays it');
+        else if (foreign !== undefined) log.warn({ reason: foreign }, 'data.db was changed by another program while the sidecar ran: no clean-close record, the next start checks it');
         else if (!readOnly) leaveCleanMark(paths.dbPath); // inspect checked nothing, and writes nothing
       } finally {
         lock.release();

@@ -125,6 +125,7 @@ export class Archive {
         onProgress: (f) => op.progress?.report(f * 0.8),
         isCancelled: op.cancelled,
         pinWal: () => store.pinWal(),
+        ownFileWrite: (fn) => store.ownFileWrite(fn),
       });
       // Written in pieces, as export.songs writes it (a library can be larger than one string),
       // and hashed as it is written.

@@ -195,6 +195,7 @@ export class Backups {
         onProgress: (f) => op.progress?.report(f),
         isCancelled: op.cancelled,
         pinWal: () => this.#o.store.pinWal(),
+        ownFileWrite: (fn) => this.#o.store.ownFileWrite(fn),
       });
       const ms = Math.round(performance.now() - started);
       this.#o.log?.info({ name: made.name, kind, method: made.method, ms, ...(made.fallback ? { fallback: made.fallback } : {}) }, 'backup written');
@@ -466,7 +467,7 @@ export class Backups {
       // Reopened: the file is the one validated above (a rename does not change bytes).
       await migrate(store.db, paths.dbPath, { backupDir: this.#dir });
       // Derived columns are never taken from a file: the restored rows get this binary's keys.
-      refreshDerived(store.db, { force: true });
+      store.ownFileWrite(() => refreshDerived(store.db, { force: true })); // may checkpoint automatically
       // So are the part store's reference counts: counted again from the nodes and manifests.
       store.write(() => new PartStore(store).recount());
       // What the services do about the new file (recovering what it had staged) is part of the

@@ -54,7 +54,7 @@ export class IdleCheckpoint {
         }
         try {
           // PASSIVE: never waits for other connections' readers; what it cannot copy now the next one will.
-          this.#store.db.pragma('wal_checkpoint(PASSIVE)');
+          this.#store.ownFileWrite(() => this.#store.db.pragma('wal_checkpoint(PASSIVE)'));
           this.count++;
         } catch (err) {
           this.#onError(err);

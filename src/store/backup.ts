@@ -139,6 +139,11 @@ export interface WriteBackupOptions {
   onSnapshot?: (snapshot: Connection) => void;
   /** Tests only: see openSnapshot. */
   afterCheckpoint?: () => void;
+  /**
+   * Runs the snapshot's checkpoint, which writes the database file from another connection of this
+   * process: Store.ownFileWrite, so the store still vouches for the file as its own (clean-close.ts).
+   */
+  ownFileWrite?: <T>(fn: () => T) => T;
 }
 
 /** The copy was stopped by its caller; nothing was left behind. */
@@ -330,7 +335,11 @@ export interface Snapshot {
  *
  * `afterCheckpoint` is for tests: it runs between the checkpoint and BEGIN.
  */
-export async function openSnapshot(path: string, hooks: { afterCheckpoint?: () => void } = {}): Promise<Snapshot | string> {
+export async function openSnapshot(
+  path: string,
+  hooks: { afterCheckpoint?: () => void; ownFileWrite?: <T>(fn: () => T) => T } = {},
+): Promise<Snapshot | string> {
+  const own = hooks.ownFileWrite ?? (<T>(fn: () => T): T => fn());
   let db: Connection;
   try {
     db = connect(path, { fileMustExist: true, timeout: CHECKPOINT_WAIT_MS });
@@ -352,7 +361,7 @@ export async function openSnapshot(path: string, hooks: { afterCheckpoint?: () =
     for (let attempt = 1; ; attempt++) {
       let busy: boolean;
       try {
-        const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+        const [r] = own(() => db.pragma('wal_checkpoint(TRUNCATE)')) as { busy: number; log: number; checkpointed: number }[];
         busy = r!.busy !== 0 || r!.log !== 0;
         last = `the checkpoint was busy (busy ${r!.busy}, log ${r!.log} frames): another connection is writing or reads an older snapshot`;
       } catch (err) {

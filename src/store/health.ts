@@ -108,16 +108,19 @@ function ftsMatchesContent(store: Store): boolean {
 export function doctor(store: Store, vacuum = false): DoctorReport {
   let compacted: DoctorReport['vacuum'];
   if (vacuum) {
-    store.checkpoint();
-    const beforeBytes = sizeOf(store.path) + sizeOf(`${store.path}-wal`);
-    rebuildFts(store);
-    store.db.exec('VACUUM');
-    if (!ftsMatchesContent(store)) {
+    // Commits outside Store.write, which may checkpoint automatically: this process's own writes.
+    compacted = store.ownFileWrite(() => {
+      store.checkpoint();
+      const beforeBytes = sizeOf(store.path) + sizeOf(`${store.path}-wal`);
       rebuildFts(store);
       store.db.exec('VACUUM');
-    }
-    store.checkpoint();
-    compacted = { beforeBytes, afterBytes: sizeOf(store.path) + sizeOf(`${store.path}-wal`) };
+      if (!ftsMatchesContent(store)) {
+        rebuildFts(store);
+        store.db.exec('VACUUM');
+      }
+      store.checkpoint();
+      return { beforeBytes, afterBytes: sizeOf(store.path) + sizeOf(`${store.path}-wal`) };
+    });
   }
   const integrity = (store.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
   const foreignKeyViolations = (store.db.pragma('foreign_key_check') as unknown[]).length;

@@ -3,7 +3,7 @@
  * produce. better-sqlite3 is synchronous, so a write transaction runs start to finish without
  * anything else on the connection in between; notifications go out only after the commit.
  */
-import { statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync, type BigIntStats } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openDatabase, SqliteError, type Connection, type OpenOptions } from './database.js';
 import { isBusy, storageLocked, walPinned } from './sqlite-errors.js';
@@ -81,6 +81,17 @@ export class Store {
   #walPins = 0;
   /** The connection's wal_autocheckpoint before the first pin, restored when the last is let go. */
   #autocheckpointBeforePins = 0;
+  /**
+   * The main file as this process last left it (see #vouch), read through a descriptor of its own
+   * (fstat: 2 µs). Closed only after the connection: closing a descriptor of a file drops every
+   * POSIX lock the process holds on it, SQLite's included.
+   */
+  #fd: number | undefined;
+  #own: BigIntStats | undefined;
+  /** Why this process can no longer vouch for the main file (another program wrote it), if so. */
+  #foreignWrite: string | undefined;
+  /** Depth of ownFileWrite (and write) calls under way. */
+  #ownDepth = 0;
 
   constructor(db: Connection, path: string, options: StoreOptions = {}) {
     this.path = path;
@@ -109,6 +120,7 @@ export class Store {
   #attach(db: Connection): void {
     this.#db = db;
     this.#generation++;
+    this.#watchFile();
     this.#statements.clear();
     this.#defaults.clear();
     this.#edges = undefined;
@@ -147,6 +159,9 @@ export class Store {
     const probing = this.#lockHeldElsewhere;
     if (probing) this.#setBusyTimeout(BUSY_PROBE_MS);
     this.#pending = new Map();
+    // The commit may checkpoint (SQLite's automatic checkpoint): the main file is compared before
+    // it and taken as this process's after it (see ownFileWrite).
+    this.#enterOwn();
     try {
       let result: T;
       try {
@@ -160,6 +175,8 @@ export class Store {
         if (!isBusy(err)) throw err;
         this.#lockHeldElsewhere = true;
         throw storageLocked();
+      } finally {
+        this.#leaveOwn(); // before anything the commit's listeners write
       }
       const drained = this.#drain();
       const changes = this.#unannounced > 0 ? [] : drained;
@@ -172,6 +189,97 @@ export class Store {
       this.#pending = null;
       this.#committed = [];
       if (probing) this.#setBusyTimeout(this.#busyTimeoutMs);
+    }
+  }
+
+  /**
+   * Runs `fn`, which may write the main file through SQLite (a checkpoint of this connection or of
+   * another one of this process): the file is compared with what this process last left (a
+   * difference means another program wrote it, see foreignWrite), and what `fn` leaves is taken
+   * as this process's. In WAL mode the main file changes only at checkpoints, so these and every
+   * commit (which may checkpoint automatically) are all the writes this process makes to it.
+   */
+  ownFileWrite<T>(fn: () => T): T {
+    this.#enterOwn();
+    try {
+      return fn();
+    } finally {
+      this.#leaveOwn();
+    }
+  }
+
+  /** Nested own writes (a checkpoint inside a VACUUM's) are one: compared before the outermost, taken after it. */
+  #enterOwn(): void {
+    if (this.#ownDepth++ === 0) this.#verify();
+  }
+
+  #leaveOwn(): void {
+    if (--this.#ownDepth === 0) this.#vouch();
+  }
+
+  /**
+   * Why the main file can no longer be vouched for as this process left it: another program wrote
+   * it (or replaced it) since it was opened. undefined while every change was this process's own.
+   * Looked at again here (by path: a file renamed over it counts).
+   */
+  get foreignWrite(): string | undefined {
+    if (this.#foreignWrite === undefined && this.#own) {
+      const now = statSync(this.path, { bigint: true, throwIfNoEntry: false });
+      if (!now) this.#foreignWrite = `${this.path} is gone`;
+      else if (now.dev !== this.#own.dev || now.ino !== this.#own.ino) this.#foreignWrite = `${this.path} was replaced by another file`;
+      else this.#verify(now);
+    }
+    return this.#foreignWrite;
+  }
+
+  #watchFile(): void {
+    this.#closeFd();
+    this.#own = undefined;
+    this.#foreignWrite = undefined;
+    if (this.#db.readonly || this.#db.memory || this.path === '' || this.path === ':memory:') return;
+    try {
+      this.#fd = openSync(this.path, 'r');
+      this.#own = fstatSync(this.#fd, { bigint: true });
+    } catch {
+      this.#closeFd();
+      this.#foreignWrite = `${this.path} could not be looked at`;
+    }
+  }
+
+  #closeFd(): void {
+    if (this.#fd === undefined) return;
+    const fd = this.#fd;
+    this.#fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      /* nothing to do */
+    }
+  }
+
+  #verify(now?: BigIntStats): void {
+    const own = this.#own;
+    if (!own || this.#foreignWrite !== undefined || this.#fd === undefined) return;
+    let s: BigIntStats;
+    try {
+      s = now ?? fstatSync(this.#fd, { bigint: true });
+    } catch {
+      this.#foreignWrite = `${this.path} could not be looked at`;
+      return;
+    }
+    if (s.size !== own.size || s.mtimeNs !== own.mtimeNs || s.ctimeNs !== own.ctimeNs) {
+      this.#foreignWrite =
+        `${this.path} was written by another program while this one ran (size ${own.size} -> ${s.size}, ` +
+        `mtime ${own.mtimeNs} -> ${s.mtimeNs}, ctime ${own.ctimeNs} -> ${s.ctimeNs})`;
+    }
+  }
+
+  #vouch(): void {
+    if (this.#fd === undefined || this.#foreignWrite !== undefined) return;
+    try {
+      this.#own = fstatSync(this.#fd, { bigint: true });
+    } catch {
+      this.#foreignWrite = `${this.path} could not be looked at`;
     }
   }
 
@@ -216,7 +324,7 @@ export class Store {
     if (!this.#walOverLimit) return;
     this.#setBusyTimeout(0);
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.ownFileWrite(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
     } catch (err) {
       if (!isBusy(err)) throw err;
     } finally {
@@ -385,7 +493,7 @@ export class Store {
    * own. Safe to call at any time outside a transaction.
    */
   checkpoint(): void {
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.ownFileWrite(() => this.db.pragma('wal_checkpoint(TRUNCATE)'));
   }
 
   /**
@@ -397,14 +505,25 @@ export class Store {
     if (!this.db.open) return true;
     let whole = true;
     try {
+      // Looked at before the checkpoint, which writes the file: another program's write shows.
+      void this.foreignWrite;
       // A read-only connection writes nothing, a checkpoint included: the -wal is its writer's.
       if (!this.readOnly) this.checkpoint();
     } catch {
       whole = false;
     } finally {
-      this.db.close();
+      this.discard();
     }
     return whole;
+  }
+
+  /** Closes the connection without a checkpoint (a file found damaged, a failed open). */
+  discard(): void {
+    try {
+      if (this.db.open) this.db.close();
+    } finally {
+      this.#closeFd(); // after the connection: see #fd
+    }
   }
 }
 

@@ -6,11 +6,12 @@
  */
 import { MIGRATIONS } from '../../src/generated/migrations.js';
 import { expect } from 'chai';
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOnce, StoreProcess, tempDir, type Exit, type Framing, type RpcResponse } from '../helpers/process.js';
 import { makeSong } from '../helpers/fixtures.js';
 import { sqlite3 } from '../helpers/check.js';
+import { connect } from '../../src/store/sqlite.js';
 
 const req = (id: string | number, method: string, params?: unknown): Record<string, unknown> => ({
   jsonrpc: '2.0',
@@ -372,6 +373,86 @@ describe('lifecycle: the check of data.db at start', () => {
       'done', // touched
       'done', // after a SIGKILL
     ]);
+  });
+
+  /** A library of songs large enough to span many pages, and a backup of it to recover from. */
+  async function library(p: StoreProcess): Promise<void> {
+    const items = Array.from({ length: 300 }, (_, i) => makeSong({ id: `S${i}`, name: `Song ${i} ${'x'.repeat(200)}`, sections: [{ pad: 'y'.repeat(500) }] }));
+    await p.call('songs.saveMany', { items });
+    await p.call('backup.create', { label: 'good' }); // its snapshot checkpoints: the songs are in data.db
+  }
+
+  it('another program\'s write to data.db while the sidecar runs: no record at shutdown, the next start checks the file and recovers', async () => {
+    const d = dir();
+    const db = join(d, 'data.db');
+    let p = await startWith(d, 'ndjson', ['--log-level', 'info']);
+    await library(p);
+    // Another program (not SQLite) overwrites one page in the middle of data.db, then the
+    // sidecar writes on and shuts down cleanly: its close checkpoints, which changes the file too.
+    await new Promise((r) => setTimeout(r, 20)); // past the file system's timestamp tick (see clean-close.ts)
+    const size = statSync(db).size;
+    const fd = openSync(db, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, Math.floor(size / 4096 / 2) * 4096);
+    closeSync(fd);
+    await p.call('songs.create', { item: makeSong({ id: 'after' }) }).catch(() => undefined); // it may read the page
+    expect(await p.close()).to.deep.equal({ code: 0, signal: null });
+    expect(existsSync(`${db}.clean`), 'no record for a file another program wrote').to.equal(false);
+    expect(readFileSync(join(d, 'logs', 'persistence.log'), 'utf8')).to.include('was changed by another program while the sidecar ran');
+
+    p = await startWith(d, 'ndjson', ['--log-level', 'info']);
+    const info = await p.call('system.info');
+    expect(info.recovery?.reason, 'the damage is found at start').to.match(/quick_check|malformed|corrupt/i);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 300 });
+    expect((await p.call('system.doctor', {})).integrity).to.deep.equal(['ok']);
+    await p.close();
+    expect(checks(d)).to.deep.equal(['done', 'done']);
+  });
+
+  it('a hot rollback journal put beside data.db after a clean close: the start checks the file it plays back', async () => {
+    const d = dir();
+    const db = join(d, 'data.db');
+    let p = await startWith(d, 'ndjson', ['--log-level', 'info']);
+    await library(p);
+    await new Promise((r) => setTimeout(r, 1500)); // an idle checkpoint too: the sidecar's own writes
+    expect(await p.close()).to.deep.equal({ code: 0, signal: null });
+    expect(existsSync(`${db}.clean`), 'the backup\'s and the idle checkpoints are the sidecar\'s own: a record').to.equal(true);
+
+    // A hot journal made from a copy of data.db itself (so SQLite plays it back into data.db): a
+    // transaction that spilled pages to the file, its journal taken while it was open, with the
+    // page-type byte of one table leaf broken (byte 0 of a page is outside the journal's checksum).
+    const work = dir('wr-life-journal-');
+    copyFileSync(db, join(work, 'x.db'));
+    const x = connect(join(work, 'x.db'));
+    try {
+      x.pragma('journal_mode = DELETE');
+      x.pragma('cache_size = 2');
+      x.exec('BEGIN');
+      x.exec("UPDATE songs SET name = name || ' touched'");
+      const journal = readFileSync(join(work, 'x.db-journal'));
+      const sector = journal.readUInt32BE(20);
+      const pageSize = journal.readUInt32BE(24);
+      let broken = 0;
+      for (let off = sector; off + 8 + pageSize <= journal.length; off += 8 + pageSize) {
+        if (journal.readUInt32BE(off) > 2 && journal[off + 4] === 13) {
+          journal[off + 4] = 0;
+          broken = journal.readUInt32BE(off);
+          break;
+        }
+      }
+      expect(broken, 'a table leaf page is in the journal').to.be.above(2);
+      writeFileSync(`${db}-journal`, journal);
+      x.exec('ROLLBACK');
+    } finally {
+      x.close();
+    }
+
+    p = await startWith(d, 'ndjson', ['--log-level', 'info']);
+    const info = await p.call('system.info');
+    expect(info.recovery?.reason, 'the played-back page is found damaged at start').to.match(/quick_check|malformed|corrupt/i);
+    expect(await p.call('songs.count', {})).to.deep.equal({ count: 300 });
+    expect((await p.call('system.doctor', {})).integrity).to.deep.equal(['ok']);
+    await p.close();
+    expect(checks(d)).to.deep.equal(['done', 'done']);
   });
 });
 

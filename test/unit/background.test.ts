@@ -5,9 +5,10 @@
  */
 import { expect } from 'chai';
 import FakeTimers from '@sinonjs/fake-timers';
-import { statSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { IdleCheckpoint } from '../../src/services/idle-checkpoint.js';
+import { doctor } from '../../src/store/health.js';
 import { Dispatcher, type MethodEntry, type RequestContext } from '../../src/rpc/dispatcher.js';
 import { Server } from '../../src/rpc/server.js';
 import { NdjsonMessageReader, HeaderMessageReader, StreamMessageWriter } from '../../src/rpc/transport.js';
@@ -220,5 +221,66 @@ describe('Server: requests that run beside the queue', () => {
     expect(lines.map((l) => JSON.parse(l).id)).to.deep.equal([2, 1]);
     expect(idle).to.equal(true);
     expect(ended).to.equal(true);
+  });
+});
+
+describe('Store: data.db as this process left it (foreignWrite, for the clean-close record)', () => {
+  let t: TempStore;
+  beforeEach(async () => {
+    t = await openTempStore();
+    t.store.db.exec('CREATE TABLE bulk (x TEXT NOT NULL) STRICT');
+  });
+  afterEach(() => t.cleanup());
+
+  const write = (): void => {
+    t.store.write(() => t.store.db.prepare('INSERT INTO bulk VALUES (?)').run('x'.repeat(64 * 1024)));
+  };
+  const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20)); // past the timestamp tick
+  const overwritePage = (): void => {
+    const fd = openSync(t.dbPath, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 4096);
+    closeSync(fd);
+  };
+
+  it('its own checkpoints change the file and it still vouches for it: automatic (inside commits), idle, explicit', async () => {
+    t.store.db.pragma('wal_autocheckpoint = 4'); // SQLite checkpoints inside nearly every commit
+    const before = statSync(t.dbPath, { bigint: true });
+    for (let i = 0; i < 20; i++) {
+      write();
+      await tick();
+    }
+    expect(statSync(t.dbPath).size, 'the automatic checkpoints wrote data.db').to.be.above(Number(before.size));
+    t.store.ownFileWrite(() => t.store.db.pragma('wal_checkpoint(PASSIVE)'));
+    write();
+    t.store.checkpoint();
+    expect(t.store.foreignWrite).to.equal(undefined);
+  });
+
+  it('a doctor with vacuum, whose commits run outside Store.write and checkpoint automatically, is its own write', async () => {
+    for (let i = 0; i < 5; i++) write();
+    t.store.checkpoint();
+    t.store.db.exec('DELETE FROM bulk');
+    t.store.db.pragma('wal_autocheckpoint = 1');
+    await tick();
+    expect(doctor(t.store, true).ok).to.equal(true);
+    expect(t.store.foreignWrite).to.equal(undefined);
+  });
+
+  it('another program\'s write is seen, though a checkpoint of its own follows it (inside the next commit)', async () => {
+    write();
+    t.store.checkpoint();
+    await tick();
+    overwritePage();
+    t.store.db.pragma('wal_autocheckpoint = 1');
+    write(); // checkpoints automatically: data.db changes again, by this process
+    expect(t.store.foreignWrite).to.match(/written by another program/);
+  });
+
+  it('a file renamed over data.db is seen at close (same size and times do not hide it)', async () => {
+    write();
+    t.store.checkpoint();
+    copyFileSync(t.dbPath, `${t.dbPath}.other`);
+    renameSync(`${t.dbPath}.other`, t.dbPath);
+    expect(t.store.foreignWrite).to.match(/replaced by another file/);
   });
 });
