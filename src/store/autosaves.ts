@@ -27,7 +27,7 @@ import type {
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type DeleteResult, type Model, type Page, type Repository } from './repository.js';
 import type { Store } from './store.js';
 import { performances as performanceDesc, songs as songDesc } from './entities.js';
-import { parsePart, partsOfModel, recordFromTexts, type History } from './history.js';
+import { parseManifest, parsePart, partsOfModel, recordFromTexts, type History } from './history.js';
 import { answerAs, answerTextOf, copyWithParts, partTextOf, sameCompactJson, textsAt, withPartTexts } from '../json-text.js';
 import { partColumns, type EntityDescriptor } from './entity.js';
 
@@ -345,14 +345,14 @@ export class Autosaves {
    * texts, compared as values: members in any order, strings whatever their escapes, numbers as written).
    */
   #sameParts(manifestJson: string, parts: Record<string, string>): boolean {
-    const stored = this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>);
+    const stored = this.#history.partTexts(parseManifest(manifestJson, 'an autosave'));
     const names = Object.keys(parts);
     if (Object.keys(stored).length !== names.length) return false;
     return names.every((name) => stored[name] !== undefined && sameCompactJson(stored[name]!, parts[name]!));
   }
 
   #snapshotOf(manifestJson: string): AutosaveSnapshot {
-    return snapshotFromParts(this.#history.partTexts(JSON.parse(manifestJson) as Record<string, string>));
+    return snapshotFromParts(this.#history.partTexts(parseManifest(manifestJson, 'an autosave')));
   }
 
   // -------------------------------------------------------------------------------------------

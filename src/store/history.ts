@@ -219,6 +219,25 @@ export function parsePart(name: string, text: string): unknown {
 }
 
 
+/**
+ * A stored manifest (`manifest_json` of a version or an autosave): the names of a record's parts
+ * and the hashes of their roots. The store writes only such objects; anything else was written by
+ * another tool, and is answered StorageCorrupt (-32012), naming the row.
+ */
+export function parseManifest(text: string, where: string): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((h) => typeof h === 'string')) {
+    const details = `the manifest of ${where} is not an object of part names and hashes`;
+    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+  }
+  return value as Record<string, string>;
+}
+
 export class History {
   readonly #sql: Sql;
   readonly parts: PartStore;
@@ -456,7 +475,7 @@ export class History {
     const read = this.#sql.prepared('SELECT * FROM versions WHERE entity = ? AND entity_id = ? ORDER BY seq');
     for (const r of records) {
       for (const v of read.all(r.entity, r.id) as VersionRow[]) {
-        const manifest = JSON.parse(v.manifest_json) as Record<string, string>;
+        const manifest = parseManifest(v.manifest_json, `version ${v.id}`);
         for (const h of Object.values(manifest)) roots.add(h);
         const { seq: _seq, ...info } = versionInfo(v);
         versions.push({ ...info, manifest });
@@ -579,7 +598,7 @@ export class History {
   get(versionId: string): { info: VersionInfo; record: Record<string, unknown> } | undefined {
     const r = this.#sql.prepared('SELECT * FROM versions WHERE id = ?').get(versionId) as VersionRow | undefined;
     if (!r) return undefined;
-    return { info: versionInfo(r), record: this.recordOf(JSON.parse(r.manifest_json) as Record<string, string>) };
+    return { info: versionInfo(r), record: this.recordOf(parseManifest(r.manifest_json, `version ${r.id}`)) };
   }
 
   /** The newest version of a record, or undefined. */

@@ -625,6 +625,32 @@ describe('history: a part store another tool damaged', function () {
     await stop(p);
   });
 
+  it('a version whose manifest another tool overwrote is -32012 naming it, for every read of it', async () => {
+    const dataDir = procs.ownDir('wr-hist-manifest-');
+    let p = await procs.launch({ dataDir });
+    await ok(p, 'songs.create', { item: makeSong({ id: 'MAN', name: 'First' }) });
+    const song = await ok(p, 'songs.get', { id: 'MAN' });
+    await ok(p, 'songs.update', { item: { ...song, name: 'Second' }, ifRevision: song.revision });
+    const [, first] = (await ok(p, 'songs.history', { id: 'MAN' })).items;
+    await stop(p);
+    for (const garbage of ['garbage', '[1,2]', '{"fields":7}']) {
+      sqlite3(join(dataDir, 'data.db'), `UPDATE versions SET manifest_json = '${garbage}' WHERE id = '${first.versionId}'`);
+      p = await procs.launch({ dataDir });
+      for (const [method, params] of [
+        ['songs.getVersion', { versionId: first.versionId }],
+        ['songs.diff', { from: first.versionId }],
+        ['songs.restoreVersion', { versionId: first.versionId }],
+        ['export.songs', { ids: ['MAN'], includeHistory: true, path: `man-${garbage.length}.json` }],
+      ] as const) {
+        const e = await fails(p, method, params, -32012);
+        expect(e.message, `${method} of ${garbage}`).to.match(/manifest of version/);
+      }
+      // The song itself, and its other version, read as before.
+      expect((await ok(p, 'songs.get', { id: 'MAN' })).name).to.equal('Second');
+      await stop(p);
+    }
+  });
+
   it('a version whose fields part also holds a structured part is -32012 (not an answer naming it twice)', async () => {
     const { createHash } = await import('node:crypto');
     const dataDir = procs.ownDir('wr-hist-dup-');
