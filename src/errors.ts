@@ -63,6 +63,10 @@ export const constraintViolation = (entity: string, field: string, value: unknow
     { entity, field, value, ...more },
   );
 
+/** StorageCorrupt: the file holds something the store never writes. `data: {details}`. */
+export const storageCorrupt = (details: string): RpcError =>
+  new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+
 /** A long operation stopped by $/cancelRequest, having left nothing behind. */
 export const requestCancelled = (): RpcError =>
   new RpcError(ErrorCode.RequestCancelled, 'Request cancelled; nothing was written');

@@ -288,14 +288,19 @@ export class Files {
     });
   }
 
-  /** A private view of the judged file `h` in the data directory (see privateView). */
+  /** Where private views are made: the data directory, or the paths' workDir (read-only: the temp folder). */
+  get viewDir(): string {
+    return this.#paths.workDir ?? this.#paths.dataDir;
+  }
+
+  /** A private view of the judged file `h` in viewDir (see privateView). */
   view(h: ReadHandle, shownPath: string): FileView {
-    return privateView(h, this.#paths.workDir ?? this.#paths.dataDir, shownPath);
+    return privateView(h, this.viewDir, shownPath);
   }
 
   /** Runs `fn` on a private view of the file the host named (see openRead and view). */
   withView<T>(path: string, dir: string, pointer: string, fn: (view: string, h: ReadHandle) => T): T {
-    return usingView(this.openRead(path, dir, pointer), this.#paths.workDir ?? this.#paths.dataDir, path, fn);
+    return usingView(this.openRead(path, dir, pointer), this.viewDir, path, fn);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { answerTextOf, copyWithParts, parseKeepingNumbers, withNumbersAsWritten } from '../json-text.js';
 import { diffJson } from '../json-diff.js';
-import { ErrorCode, RpcError, alreadyExists, conflict, invalidParams, notFound } from '../errors.js';
+import { alreadyExists, conflict, invalidParams, notFound, storageCorrupt } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { paramErrors, type Validator } from '../rpc/dispatcher.js';
 import { decodeCursor, encodeCursor, DEFAULT_PAGE_SIZE, type Model, type Repository } from '../store/repository.js';
@@ -25,7 +25,7 @@ function checkRestorable(family: string, model: Model, versionId: string): void 
   if (validate({ item: model })) return;
   const [first] = paramErrors(validate.errors ?? []);
   const details = `version ${versionId} holds a record a save refuses (${first ? `${first.path.replace(/^\/item/, '') || '/'} ${first.message}` : 'not valid'}): it was not made by this store`;
-  throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+  throw storageCorrupt(details);
 }
 
 /** Play state is use, not content: restoring a version never changes it (as autosave does not). */
@@ -103,7 +103,7 @@ function historyVerbs(s: Services, family: 'songs' | 'performances', repo: Repos
         } catch (err) {
           // The store writes only JSON with each key once; anything else was made by another tool.
           const details = `a stored record cannot be compared: ${(err as Error).message}`;
-          throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+          throw storageCorrupt(details);
         }
       };
       const patch = withNumbersAsWritten(diffJson(exact(a.record), exact(target as object)));

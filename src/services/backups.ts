@@ -214,7 +214,7 @@ export class Backups {
    * its label records, else the one its name gives (local time), else its modification time.
    */
   info(path: string): BackupInfoModel {
-    return withJudgedView(path, this.#o.paths.workDir ?? this.#o.paths.dataDir, (view, h) => {
+    return withJudgedView(path, this.files.viewDir, (view, h) => {
       const db = openUntrusted(view);
       try {
         const facts = readFacts(db);
@@ -288,13 +288,14 @@ export class Backups {
   list(options: { kind?: Kind; limit?: number; cursor?: string } = {}): Page<BackupInfoModel> {
     const limit = options.limit ?? DEFAULT_PAGE_SIZE;
     let items = this.all().filter((b) => options.kind === undefined || b.kind === options.kind);
+    const scope = { '(list)': 'backups', kind: options.kind };
     if (options.cursor) {
-      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc', { '(list)': 'backups', kind: options.kind });
+      const [at, name] = decodeCursor(options.cursor, 'createdAt', 'desc', scope);
       items = items.filter((b) => b.createdAt < (at as number) || (b.createdAt === at && b.name < name));
     }
     const page = items.slice(0, limit);
     const last = page[page.length - 1];
-    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name, { '(list)': 'backups', kind: options.kind }) } : { items: page };
+    return items.length > limit && last ? { items: page, nextCursor: encodeCursor('createdAt', 'desc', last.createdAt, last.name, scope) } : { items: page };
   }
 
   /** The rule for the files a host names (src/files.ts). */

@@ -16,7 +16,7 @@
  *   millisecond as the newest is stamped one millisecond later).
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, RpcError, constraintViolation, invalidParams, notFound, type ParamError } from '../errors.js';
+import { constraintViolation, invalidParams, notFound, type ParamError, storageCorrupt } from '../errors.js';
 import type {
   AutosaveConfig,
   AutosaveSnapshot,
@@ -173,7 +173,7 @@ export function legacySnapshotParts(text: string): Record<string, string> {
 function snapshotFromParts(texts: Record<string, string>): AutosaveSnapshot {
   if (texts.unreadable !== undefined) {
     const details = 'this autosave was not JSON when it was moved into the part store (migration 5); its text is kept as it was';
-    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+    throw storageCorrupt(details);
   }
   if (texts.snapshot !== undefined) {
     const whole = parsePart('snapshot', texts.snapshot);

@@ -17,7 +17,7 @@
  * record each time a version of it is recorded, over its versions older than `keepAllHours`.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, RpcError } from '../errors.js';
+import { storageCorrupt } from '../errors.js';
 import * as validators from '../generated/validators.js';
 import { MAX_JSON_DEPTH, tooDeepPointer } from '../json-limits.js';
 import { answerAs, compactJson, partTextOf, scanJson, withMembers, withMembersPieces, withPartTexts } from '../json-text.js';
@@ -176,7 +176,7 @@ export function recordFromTexts(fields: string, parts: ReadonlyMap<string, strin
     // would be named twice (a file another tool, or an import before this check, made).
     if (typeof record === 'object' && record !== null && Object.hasOwn(record, name)) {
       const details = `stored part "${prefix}fields" holds "${name}", which is a part of its own`;
-      throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+      throw storageCorrupt(details);
     }
     record[name] = parsePart(`${prefix}${name}`, text);
   }
@@ -207,13 +207,13 @@ export function parsePart(name: string, text: string): unknown {
     value = JSON.parse(text);
   } catch (err) {
     const details = `stored part "${name}" is not JSON (${(err as Error).message})`;
-    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+    throw storageCorrupt(details);
   }
   // A JSON text holds a line break only between tokens, and answers hold stored texts as they are:
   // one would split an NDJSON answer over two lines. The store writes none.
   if (LINE_BREAK.test(text)) {
     const details = `stored part "${name}" is not compact JSON (a line break between its tokens)`;
-    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+    throw storageCorrupt(details);
   }
   return value;
 }
@@ -233,7 +233,7 @@ export function parseManifest(text: string, where: string): Record<string, strin
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((h) => typeof h === 'string')) {
     const details = `the manifest of ${where} is not an object of part names and hashes`;
-    throw new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${details}`, { details });
+    throw storageCorrupt(details);
   }
   return value as Record<string, string>;
 }

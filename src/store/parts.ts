@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ErrorCode, RpcError } from '../errors.js';
+import { storageCorrupt, type RpcError } from '../errors.js';
 import { scanJson } from '../json-text.js';
 import type { Statement } from 'better-sqlite3';
 
@@ -45,7 +45,7 @@ const REF = '\u0001';
 const MAX_NODE_DEPTH = 2100;
 
 const damagedPart = (hash: string, why: string): RpcError =>
-  new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: part ${hash} ${why}`, { details: `part ${hash} ${why}` });
+  storageCorrupt(`part ${hash} ${why}`);
 const HASH_CHARS = 64;
 /** Nodes shorter than this are not worth deflating. */
 const DEFLATE_MIN_BYTES = 256;

@@ -3,7 +3,7 @@
  * (better-sqlite3 exposes it as `err.code`, e.g. "SQLITE_FULL" or "SQLITE_CONSTRAINT_CHECK").
  */
 import { statfsSync } from 'node:fs';
-import { ErrorCode, RpcError, invalidParams } from '../errors.js';
+import { ErrorCode, RpcError, invalidParams, storageCorrupt } from '../errors.js';
 import { SqliteError } from './database.js';
 
 /** A file system error from Node (`err.code` is the errno name) that means there is no room. */
@@ -92,13 +92,13 @@ export function storageError(err: unknown): RpcError | undefined {
   }
   if (isBusy(err)) return storageLocked();
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return new RpcError(ErrorCode.StorageCorrupt, `The database file is damaged: ${err.message}`, { details: err.message });
+    return storageCorrupt(err.message);
   }
   if (code === 'SQLITE_CONSTRAINT_TRIGGER' && / a JSON column holds text that is not JSON$/.test(err.message)) {
     // The triggers of 0006/0007 refuse what is not JSON. The sidecar writes only JSON it made, so a
     // refusal of its own write is a text another program stored (an older SQLite's json_valid took
     // it), carried over by the write of the row: the file holds something it should not.
-    return new RpcError(ErrorCode.StorageCorrupt, `The database holds a damaged record: ${err.message}`, { details: err.message });
+    return storageCorrupt(err.message);
   }
   if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
     // Repositories check parents before they write and name them (-32004 {entity, field, value});

@@ -166,22 +166,25 @@ describe('autosave: explicit writes made while a song is open are never undone',
     });
   }
 
-  it('the favourite button of an open song, then quit at once: staged again on the answered revision, the edit and the favourite both reach the row', async () => {
-    const dataDir = procs.ownDir('wr-autosave-writes-');
-    const p = await procs.launch({ dataDir });
-    const song = await open(p);
-    const edited = model(song, { name: 'Edited', sections: [{ id: 'chorus', bars: 16 }] });
-    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, baseRevision: song.revision });
-    const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
-    // The host's sequence: its own write answered r; the edit still staged is staged again on r.
-    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: { ...edited, isFavorite: fav.isFavorite } }, baseRevision: fav.revision });
-    await stop(p);
+  for (const restage of [true, false]) {
+    const how = restage ? 'staged again on the answered revision' : 'without staging again';
+    it(`the favourite button of an open song, then quit at once, ${how}: the edit and the favourite both reach the row`, async () => {
+      const dataDir = procs.ownDir('wr-autosave-writes-');
+      const p = await procs.launch({ dataDir });
+      const song = await open(p);
+      const edited = model(song, { name: 'Edited', sections: [{ id: 'chorus', bars: 16 }] });
+      await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, baseRevision: song.revision });
+      const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
+      // The host's sequence: its own write answered r; the edit still staged is staged again on r.
+      if (restage) await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: { ...edited, isFavorite: fav.isFavorite } }, baseRevision: fav.revision });
+      await stop(p);
 
-    const again = await procs.launch({ dataDir });
-    expect(await ok(again, 'songs.get', { id: song.id })).to.include({ name: 'Edited', isFavorite: true, revision: fav.revision + 1 });
-    expect(await ok(again, 'autosave.recoverable')).to.deep.equal({ items: [] });
-    await stop(again);
-  });
+      const again = await procs.launch({ dataDir });
+      expect(await ok(again, 'songs.get', { id: song.id })).to.include({ name: 'Edited', isFavorite: true, revision: fav.revision + 1 });
+      expect(await ok(again, 'autosave.recoverable')).to.deep.equal({ items: [] });
+      await stop(again);
+    });
+  }
 
   for (const host of ['with baseRevision', 'without baseRevision (an older host)']) {
     const base = (rev: number): Json => (host === 'with baseRevision' ? { baseRevision: rev } : {});
@@ -220,21 +223,6 @@ describe('autosave: explicit writes made while a song is open are never undone',
       expect(await ok(p, 'songs.get', { id: song.id })).to.deep.equal(fav);
     });
   }
-
-  it('the favourite button of an open song, then quit at once without staging again: the edit and the favourite both reach the row', async () => {
-    const dataDir = procs.ownDir('wr-autosave-writes-');
-    const p = await procs.launch({ dataDir });
-    const song = await open(p);
-    const edited = model(song, { name: 'Edited', sections: [{ id: 'chorus', bars: 16 }] });
-    await ok(p, 'autosave.stage', { songId: song.id, snapshot: { song: edited }, baseRevision: song.revision });
-    const fav = await ok(p, 'songs.setFavorite', { id: song.id, isFavorite: true, ifRevision: song.revision });
-    await stop(p);
-
-    const again = await procs.launch({ dataDir });
-    expect(await ok(again, 'songs.get', { id: song.id })).to.include({ name: 'Edited', isFavorite: true, revision: fav.revision + 1 });
-    expect(await ok(again, 'autosave.recoverable')).to.deep.equal({ items: [] });
-    await stop(again);
-  });
 
   it('a host that never reads autosave.saved and keeps its first baseRevision still has its edits saved', async () => {
     const p = await procs.launch();

@@ -653,20 +653,21 @@ describe('migrations: landed migrations are pinned', () => {
   });
 });
 
+/** A song row as another program writes it (none of the sidecar's code): JSON columns as given. */
+const insertSong = (db: Connection, id: string, sections: string, tags = '[]'): void =>
+  void db
+    .prepare(
+      'INSERT INTO songs (id, name, created_at, updated_at, determinism_seed, tags, sections_json, roles_json, projections_json, mix_graph_json) ' +
+        "VALUES (?, ?, 1, 1, '1', ?, ?, '[]', '[]', '{\"tracks\":[]}')",
+    )
+    .run(id, id, tags, sections);
+
 describe('migrations: 0006_json_columns_hold_json', () => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => {
     tmp = tempDir();
   });
   afterEach(() => tmp.cleanup());
-
-  const insertSong = (db: Connection, id: string, sections: string, tags = '[]'): void =>
-    void db
-      .prepare(
-        'INSERT INTO songs (id, name, created_at, updated_at, determinism_seed, tags, sections_json, roles_json, projections_json, mix_graph_json) ' +
-          "VALUES (?, ?, 1, 1, '1', ?, ?, '[]', '[]', '{\"tracks\":[]}')",
-      )
-      .run(id, id, tags, sections);
 
   it('a file written by other tools: parts with line breaks made compact (numbers as written), texts that are not JSON kept in damaged_json and the columns readable', async () => {
     const path = join(tmp.dir, 'data.db');
@@ -734,14 +735,6 @@ describe('migrations: 0007_json_columns_without_nul', () => {
 
   /** A JSON text with a NUL and more after it: SQLite's json_valid reads only up to the NUL. */
   const WITH_NUL = '[{"a":1}]\u0000junk';
-  const insertSong = (db: Connection, id: string, sections: string, tags = '[]'): void =>
-    void db
-      .prepare(
-        'INSERT INTO songs (id, name, created_at, updated_at, determinism_seed, tags, sections_json, roles_json, projections_json, mix_graph_json) ' +
-          "VALUES (?, ?, 1, 1, '1', ?, ?, '[]', '[]', '{\"tracks\":[]}')",
-      )
-      .run(id, id, tags, sections);
-
   it('texts with a NUL that 0006 let in are kept in damaged_json, and their columns readable again', async () => {
     const path = join(tmp.dir, 'data.db');
     const backupDir = join(tmp.dir, 'backups');
